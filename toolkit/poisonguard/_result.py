@@ -1,0 +1,127 @@
+"""The base of every stage result (scan, validation, provenance, drift, gate).
+
+A result is a frozen dataclass that owns its exit code (``return_code``), converts to and
+from plain JSON-able dicts, and carries ``schema_version`` and the tool version so that a
+report read months later says what wrote it. Foreign objects (Great Expectations results,
+MLflow runs, boto3 responses) are converted to plain data before they are stored here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from ._io import atomic_write_json
+from ._version import __version__
+
+__all__ = ["StageResult", "jsonable"]
+
+R = TypeVar("R", bound="StageResult")
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays, paths, dataclasses, sets and datetimes to JSON types.
+
+    Non-finite floats become ``None`` so that every report is strict JSON.
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        items = sorted(obj, key=str) if isinstance(obj, (set, frozenset)) else obj
+        return [jsonable(v) for v in items]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    return obj
+
+
+def _build(tp: Any, value: Any) -> Any:
+    """Rebuild nested dataclasses (and tuples of them) from plain data, following type hints."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is not type(None):
+                return _build(arg, value)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        hints = typing.get_type_hints(tp)
+        kwargs = {f.name: _build(hints.get(f.name, Any), value[f.name])
+                  for f in dataclasses.fields(tp) if f.init and f.name in value}
+        return tp(**kwargs)
+    if origin is tuple and isinstance(value, list):
+        args = typing.get_args(tp)
+        inner = args[0] if args else Any
+        return tuple(_build(inner, v) for v in value)
+    if origin is list and isinstance(value, list):
+        args = typing.get_args(tp)
+        return [_build(args[0] if args else Any, v) for v in value]
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class StageResult:
+    """Common behaviour of the stage results; subclasses are frozen dataclasses.
+
+    Subclasses set ``KIND`` (the stage name) and ``SCHEMA_VERSION``, and implement
+    :attr:`return_code` (0 clean, 1 gate failed).
+    """
+
+    KIND: ClassVar[str] = "result"
+    SCHEMA_VERSION: ClassVar[str] = "1.0"
+
+    @property
+    def return_code(self) -> int:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    @property
+    def passed(self) -> bool:
+        """True when the stage found nothing that fails the gate."""
+        return self.return_code == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-able dict with ``kind``, ``schema_version``, ``tool_version``, ``return_code``."""
+        body = jsonable(self)
+        return {
+            "kind": self.KIND,
+            "schema_version": self.SCHEMA_VERSION,
+            "tool": {"name": "poisonguard", "version": __version__},
+            "return_code": self.return_code,
+            **body,
+        }
+
+    @classmethod
+    def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+        """Rebuild a result from :meth:`to_dict` output (extra keys are ignored)."""
+        kind = data.get("kind", cls.KIND)
+        if kind != cls.KIND:
+            from .errors import DataError
+
+            raise DataError(f"expected a {cls.KIND!r} result, got a {kind!r} result; pass the {cls.KIND} report")
+        built = _build(cls, {k: v for k, v in data.items()})
+        return typing.cast(R, built)
+
+    def to_json(self, indent: int = 2) -> str:
+        """The result as a JSON string."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True, allow_nan=False)
+
+    def write_json(self, path: str | Path) -> Path:
+        """Write the result atomically as JSON and return the path."""
+        return atomic_write_json(path, self.to_dict())
