@@ -1,0 +1,163 @@
+"""``poisonguard keygen`` and ``poisonguard manifest create|sign|verify|diff``: thin shells over
+:mod:`poisonguard.provenance`. Each manifest command prints its :class:`ProvenanceResult`
+(``--format text|json``), writes it as JSON with ``--report FILE`` and exits with its
+``return_code`` (0 clean, 1 provenance broken); errors exit 2 through :func:`poisonguard.cli.main`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import echo_result
+
+__all__ = ["keygen", "manifest"]
+
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                       help="How to print the result.")
+_REPORT = click.option("--report", type=click.Path(dir_okay=False), default=None,
+                       help="Also write the result as JSON to this file (atomically).")
+_ENDPOINT = click.option("--endpoint-url", default=None, metavar="URL",
+                         help="S3-compatible endpoint (default: AWS_ENDPOINT_URL / boto3 configuration).")
+_BASE = click.option("--base-dir", type=click.Path(file_okay=False), default=None,
+                     help="Folder that local source names are relative to (default: the current folder).")
+
+
+def _finish(result: Any, fmt: str, report: str | None) -> int:
+    if report:
+        result.write_json(report)
+    echo_result(result, fmt)
+    return int(result.return_code)
+
+
+@click.command("keygen")
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for NAME.key (private, mode 0600) and NAME.pub (public).")
+@click.option("--name", default="poisonguard", show_default=True, help="File stem of the two key files.")
+@click.option("--force", is_flag=True, help="Replace existing key files.")
+def keygen(out_dir: str, name: str, force: bool) -> int:
+    """Generate an Ed25519 key pair for signing manifests.
+
+    Set POISONGUARD_KEY_PASSPHRASE to encrypt the private key with that passphrase.
+    """
+    from ..provenance import generate_keypair
+    from ..provenance._keys import PASSPHRASE_ENV
+
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    pair = generate_keypair(out_dir, name=name, force=force,
+                            passphrase=passphrase.encode("utf-8") if passphrase else None)
+    click.echo(f"private key: {pair.private_key} (mode 0600; keep it secret, sign with it)")
+    click.echo(f"public key:  {pair.public_key} (commit it; verify with it)")
+    click.echo(f"keyid:       {pair.keyid}")
+    return 0
+
+
+@click.group("manifest")
+def manifest() -> None:
+    """Signed manifests of the training data's sources (in-toto Statement in a DSSE envelope).
+
+    Exit codes: 0 clean, 1 provenance broken (tampered, missing or changed sources, bad
+    signature), 2 bad usage or unreadable input.
+    """
+
+
+@manifest.command("create")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Manifest file to write.")
+@click.option("--key", type=click.Path(dir_okay=False), default=None,
+              help="Private key to sign with (else the manifest is unsigned).")
+@_BASE
+@_ENDPOINT
+@click.option("--no-tabular", is_flag=True, help="Do not record row counts and schema fingerprints.")
+@_REPORT
+@_FORMAT
+def create_cmd(sources: tuple[str, ...], out: str, key: str | None, base_dir: str | None, endpoint_url: str | None,
+               no_tabular: bool, report: str | None, fmt: str) -> int:
+    """Hash SOURCES into a manifest: files, folders, globs, DVC files or DVC-tracked paths, s3://bucket/prefix."""
+    from ..provenance import create_manifest
+
+    result = create_manifest(list(sources), out, key=key, base_dir=base_dir, endpoint_url=endpoint_url,
+                             tabular=not no_tabular)
+    return _finish(result, fmt, report)
+
+
+@manifest.command("sign")
+@click.argument("manifest_path", metavar="MANIFEST", type=click.Path(dir_okay=False))
+@click.option("--key", required=True, type=click.Path(dir_okay=False), help="Private key (.key).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of in place.")
+@_REPORT
+@_FORMAT
+def sign_cmd(manifest_path: str, key: str, out: str | None, report: str | None, fmt: str) -> int:
+    """Add a signature to MANIFEST."""
+    from ..provenance import sign_manifest
+
+    return _finish(sign_manifest(manifest_path, key, out=out), fmt, report)
+
+
+@manifest.command("verify")
+@click.argument("manifest_path", metavar="MANIFEST", type=click.Path(dir_okay=False))
+@click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False),
+              help="Trusted public key (.pub); repeat for several.")
+@click.option("--allow-unsigned", is_flag=True, help="Accept a manifest without signature.")
+@_BASE
+@_ENDPOINT
+@_REPORT
+@_FORMAT
+def verify_cmd(manifest_path: str, keys: tuple[str, ...], allow_unsigned: bool, base_dir: str | None,
+               endpoint_url: str | None, report: str | None, fmt: str) -> int:
+    """Check MANIFEST's signature and re-hash every source it lists."""
+    from ..provenance import verify_manifest
+
+    result = verify_manifest(manifest_path, keys=list(keys), allow_unsigned=allow_unsigned, base_dir=base_dir,
+                             endpoint_url=endpoint_url)
+    return _finish(result, fmt, report)
+
+
+def _policy_from_params(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from ..errors import ConfigError
+
+    try:
+        doc = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such parameters file") from None
+    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot be read as YAML ({type(exc).__name__})") from None
+    section = ((doc or {}).get("provenance") or {}).get("diff") if isinstance(doc, dict) else None
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{path}: provenance.diff must be a mapping with fail_on and volume_threshold")
+    return dict(section or {})
+
+
+@manifest.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False),
+              help="Require both manifests to be signed by this public key; repeat for several.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False), default=None,
+              help="params.yaml whose provenance.diff section holds the policy (fail_on, volume_threshold).")
+@click.option("--fail-on", multiple=True, metavar="KIND",
+              help="Change kind that fails the run (overrides the policy; repeat): added, removed, changed, "
+                   "moved, volume_jump, schema.")
+@click.option("--volume-threshold", type=float, default=None,
+              help="Relative change of rows or bytes that counts as a volume jump (default 0.5).")
+@_REPORT
+@_FORMAT
+def diff_cmd(old: str, new: str, keys: tuple[str, ...], params_file: str | None, fail_on: tuple[str, ...],
+             volume_threshold: float | None, report: str | None, fmt: str) -> int:
+    """Report sources added, removed, changed, moved or jumping in volume from OLD to NEW."""
+    from ..provenance import diff_manifests
+
+    policy = _policy_from_params(params_file)
+    if fail_on:
+        policy["fail_on"] = list(fail_on)
+    if volume_threshold is not None:
+        policy["volume_threshold"] = volume_threshold
+    return _finish(diff_manifests(old, new, policy=policy, keys=list(keys)), fmt, report)
