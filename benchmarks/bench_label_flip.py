@@ -1,0 +1,120 @@
+"""Label-flip detection: poisonguard's default scan vs cleanlab and a plain kNN baseline.
+
+Run by hand:  .venv/bin/python benchmarks/bench_label_flip.py [--seeds 0 1 2] [--datasets adult pima]
+
+For every dataset x attack (random_flip 10 %, class_flip 20 % of one class, boundary_flip 10 %)
+and seed: average precision of each method's scores against the truth mask, F1 of its own
+default flags, and wall time. poisonguard's time is the scan's detection work (encoding +
+the default label_flip detector, its cross-validation included); cleanlab's is its 5-fold
+HistGradientBoosting out-of-fold probabilities + ``find_label_issues``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ap_f1, iter_datasets, load_frame, markdown_table, split_70_30, timed  # noqa: E402
+
+from poisonguard.attacks import poison  # noqa: E402
+from poisonguard.data import TabularDataset  # noqa: E402
+from poisonguard.detectors import LabelFlipDetector  # noqa: E402
+from poisonguard.detectors.label_flip import oof_proba  # noqa: E402
+
+ATTACKS = {"random_flip": {"rate": 0.1}, "class_flip": {"rate": 0.2}, "boundary_flip": {"rate": 0.1}}
+
+
+def run_ours(ds: TabularDataset, seed: int, **params: object) -> tuple[np.ndarray, np.ndarray]:
+    X = ds.encode()
+    det = LabelFlipDetector(random_state=seed, **params).fit(X, ds.label_codes())
+    return det.suspicion_, det.labels_ == -1
+
+
+def run_cleanlab(ds: TabularDataset, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X = ds.encode()
+    y = ds.label_codes()
+    proba = oof_proba(HistGradientBoostingClassifier(random_state=seed), X, y, int(y.max()) + 1, cv=5,
+                      random_state=seed)
+    issues = find_label_issues(y, proba)
+    return 1.0 - get_label_quality_scores(y, proba), issues
+
+
+def run_knn(ds: TabularDataset, seed: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.neighbors import NearestNeighbors
+
+    X = ds.encode()
+    y = ds.label_codes()
+    _, ind = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(None)
+    disagree = (y[ind] != y[:, None]).mean(axis=1)
+    return disagree, disagree > 0.5
+
+
+METHODS = {"poisonguard": run_ours, "cleanlab[hgb]": run_cleanlab, "knn10": run_knn}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--datasets", nargs="+", default=None)
+    ap.add_argument("--attacks", nargs="+", default=list(ATTACKS))
+    ap.add_argument("--json", type=Path, default=None, help="also write raw results here")
+    args = ap.parse_args()
+
+    rows = []
+    for name in iter_datasets(args.datasets):
+        frame, label = load_frame(name)
+        for seed in args.seeds:
+            base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
+            for attack in args.attacks:
+                res = poison(base, attack, seed=seed, **ATTACKS[attack])
+                for method, fn in METHODS.items():
+                    ds = TabularDataset.from_frame(res.frame, label=label)  # fresh: encoding is timed too
+                    (scores, flags), secs = timed(lambda fn=fn, ds=ds: fn(ds, seed))
+                    a, f = ap_f1(res.mask, scores, flags)
+                    rows.append({"dataset": name, "attack": attack, "seed": seed, "method": method,
+                                 "ap": a, "f1": f, "seconds": secs})
+                    print(f"{name:14s} {attack:14s} s{seed} {method:14s} AP {a:.3f} F1 {f:.3f} {secs:6.2f}s",
+                          file=sys.stderr, flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    summarize(rows)
+
+
+def summarize(rows: list[dict]) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    cell = df.groupby(["attack", "dataset", "method"])[["ap", "f1", "seconds"]].mean().reset_index()
+    for attack in cell["attack"].unique():
+        sub = cell[cell["attack"] == attack]
+        table = []
+        for method in METHODS:
+            r = {"method": method}
+            for _, x in sub[sub["method"] == method].iterrows():
+                r[x["dataset"]] = f"{x['ap']:.2f} / {x['f1']:.2f} / {x['seconds']:.2g}s"
+            table.append(r)
+        print(f"\n### {attack} (AP / F1 / time)\n")
+        print(markdown_table(table, ["method", *sub["dataset"].unique()]))
+    overall = cell.groupby("method")[["ap", "f1", "seconds"]].mean()
+    tot = cell.groupby("method")["seconds"].sum()
+    print("\n### Overall (mean over datasets x attacks)\n")
+    out = [{"method": m, "mean AP": overall.loc[m, "ap"], "mean F1": overall.loc[m, "f1"],
+            "total seconds": tot.loc[m]} for m in METHODS if m in overall.index]
+    print(markdown_table(out, ["method", "mean AP", "mean F1", "total seconds"]))
+    ours = overall.loc["poisonguard", "ap"]
+    for m in METHODS:
+        if m != "poisonguard" and m in overall.index:
+            print(f"\npoisonguard mean AP / {m} mean AP = {ours / overall.loc[m, 'ap']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

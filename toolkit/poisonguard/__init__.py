@@ -1,0 +1,42 @@
+"""poisonguard: defend machine-learning training data against poisoning.
+
+The public surface is re-exported here; submodules hold the details:
+``poisonguard.data`` (loading, encoding), ``poisonguard.detectors`` (detectors and their
+registry), ``poisonguard.scan``, ``poisonguard.attacks``, ``poisonguard.validation``
+(Great Expectations), ``poisonguard.provenance`` (signed manifests), ``poisonguard.errors``.
+Heavy dependencies (Great Expectations, MLflow, DVC) are imported only where used.
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .attacks import AttackResult, poison
+from .data import Encoder, TabularDataset, load_dataset
+from .errors import (
+    ConfigError,
+    DataError,
+    DetectorError,
+    PoisonguardError,
+    ProvenanceError,
+    SchemaError,
+    UsageError,
+)
+from .scan import ScanResult, scan
+
+__all__ = [
+    "AttackResult",
+    "ConfigError",
+    "DataError",
+    "DetectorError",
+    "Encoder",
+    "PoisonguardError",
+    "ProvenanceError",
+    "ScanResult",
+    "SchemaError",
+    "TabularDataset",
+    "UsageError",
+    "__version__",
+    "load_dataset",
+    "poison",
+    "scan",
+]

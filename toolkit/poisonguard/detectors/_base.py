@@ -1,0 +1,234 @@
+"""The detector base class and the one place where raw scores become ``suspicion``.
+
+A detector implements how raw scores are computed (``_fit_raw``: one score per training
+row, higher = more suspicious) and, optionally, its own natural threshold
+(``_auto_threshold``). :class:`BaseDetector` turns raw scores into the scikit-learn
+polarity (``score_samples`` lower = more abnormal, ``offset_``, ``decision_function``,
+``predict`` in {+1, -1}) and into the reports' ``suspicion`` in [0, 1] through
+:func:`to_suspicion`, which every report and plot uses.
+
+``suspicion`` is a logistic map of the raw score centred on the detector's threshold:
+a row exactly at the threshold gets 0.5, a row with the training set's median raw score
+gets 0.05. So for every detector ``suspicion > 0.5`` if and only if the row is flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.special import expit
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["BaseDetector", "OutlierDetectorMixin", "suspicion_scale", "to_suspicion"]
+
+_LN19 = math.log(19.0)
+
+
+def suspicion_scale(raw: np.ndarray, threshold: float) -> float:
+    """Scale of the logistic map: the median raw score maps to suspicion 0.05.
+
+    Falls back to a robust spread of the scores (then 1.0) when the threshold does not lie
+    above the median (for instance when most rows are flagged on purpose).
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    finite = raw[np.isfinite(raw)]
+    if finite.size == 0:
+        return 1.0
+    med = float(np.median(finite))
+    if threshold > med:
+        return (threshold - med) / _LN19
+    q = np.percentile(finite, [25, 75])
+    spread = float(q[1] - q[0]) / 1.349 or float(finite.std())
+    return spread if spread > 1e-12 else 1.0
+
+
+def to_suspicion(raw: np.ndarray, threshold: float, scale: float) -> np.ndarray:
+    """Map raw scores (higher = more suspicious) to ``suspicion`` in [0, 1].
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n,)
+        Raw scores; non-finite values count as the most suspicious (+inf) or least (-inf, NaN).
+    threshold : float
+        Raw score at which a row is flagged (maps to 0.5; flagged rows lie strictly above).
+    scale : float
+        Logistic scale, see :func:`suspicion_scale`.
+
+    Returns
+    -------
+    suspicion : ndarray of shape (n,)
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    z = (raw - threshold) / (scale if scale > 0 else 1.0)
+    z = np.where(np.isnan(z), -np.inf, z)
+    return expit(z)
+
+
+class BaseDetector(BaseEstimator):
+    """Base of every poisonguard detector (scikit-learn estimator conventions).
+
+    Subclasses define ``_fit_raw(X, y)`` returning one raw score per training row
+    (higher = more suspicious), optionally ``_auto_threshold(raw)`` for
+    ``contamination="auto"``, and ``_score_raw(X, y)`` to score new rows with the fitted
+    state (inductive use, for instance against a trusted reference).
+
+    Class attributes
+    ----------------
+    name : str
+        Registry name, also the column name in ``scores.csv``.
+    family : str
+        ``"label_flip"``, ``"outlier"``, ``"backdoor"``, ``"duplicates"``, ``"sensitive"``...
+    requires_y : bool
+        Whether ``fit`` needs labels.
+
+    Attributes
+    ----------
+    raw_scores_ : ndarray of shape (n_samples,)
+        Raw score of every training row, higher = more suspicious.
+    threshold_ : float
+        Raw score above which a row is flagged.
+    offset_ : float
+        ``-threshold_``: ``decision_function = score_samples - offset_`` (scikit-learn polarity).
+    scale_ : float
+        Scale of the map from raw score to suspicion.
+    suspicion_ : ndarray of shape (n_samples,)
+        Suspicion of every training row in [0, 1]; > 0.5 exactly for flagged rows.
+    labels_ : ndarray of shape (n_samples,)
+        +1 for inliers, -1 for flagged rows (as scikit-learn's outlier detectors).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    """
+
+    name: ClassVar[str] = "base"
+    family: ClassVar[str] = "generic"
+    requires_y: ClassVar[bool] = False
+    #: Whether the detector's flags count towards "poisoning suspected" (the sensitive-data
+    #: family reports privacy risk instead, in its own section).
+    gates: ClassVar[bool] = True
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+    }
+
+    # ----------------------------------------------------------------- scikit-learn plumbing
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self.requires_y
+        return tags
+
+    def _validate_fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.requires_y:
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            return X, np.asarray(y)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        return X, None
+
+    def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        """Fit on ``X`` (and ``y`` for label detectors) and score every training row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Encoded features (see :meth:`poisonguard.data.TabularDataset.encode`).
+        y : array-like of shape (n_samples,), default=None
+            Labels; required by label-flip detectors.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        X, y = self._validate_fit_data(X, y)
+        raw = np.asarray(self._fit_raw(X, y), dtype=np.float64)
+        self._set_threshold(raw)
+        return self
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit and return +1 (inlier) / -1 (flagged) for every training row."""
+        return self.fit(X, y).labels_
+
+    def _set_threshold(self, raw: np.ndarray) -> None:
+        raw = np.where(np.isnan(raw), -np.inf, raw)
+        self.raw_scores_ = raw
+        if self.contamination == "auto":
+            thr = float(self._auto_threshold(raw))
+        else:
+            finite = raw[np.isfinite(raw)]
+            thr = float(np.quantile(finite, 1.0 - float(self.contamination))) if finite.size else 0.0
+        self.threshold_ = thr
+        self.offset_ = -thr
+        self.scale_ = suspicion_scale(raw, thr)
+        self.suspicion_ = to_suspicion(raw, thr, self.scale_)
+        self.labels_ = np.where(raw > thr, -1, 1)
+
+    def _auto_threshold(self, raw: np.ndarray) -> float:
+        """Default natural threshold: a robust z-score of 3.5 above the median."""
+        finite = raw[np.isfinite(raw)]
+        med = float(np.median(finite))
+        mad = float(np.median(np.abs(finite - med))) * 1.4826
+        if mad <= 1e-12:
+            mad = float(finite.std()) or 1.0
+        return med + 3.5 * mad
+
+    # ----------------------------------------------------------------- overridable hooks
+    def _fit_raw(self, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _score_raw(self, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} scores only the rows it was fitted on")
+
+    # ----------------------------------------------------------------- hooks used by the scan
+    def scan_fit(self, ds: Any, X: np.ndarray, y: np.ndarray | None) -> BaseDetector:
+        """Fit inside :func:`poisonguard.scan`: ``ds`` is the :class:`~poisonguard.data.TabularDataset`,
+        ``X`` its shared encoding, ``y`` the label codes (None for detectors that need none).
+
+        Detectors that need the raw table (duplicates, sensitive data, trigger rules) override this.
+        """
+        return self.fit(X, y) if self.requires_y else self.fit(X)
+
+    def row_reasons(self, ds: Any, rows: np.ndarray) -> list[str]:
+        """One short reason per row in ``rows`` (flagged rows), for the quarantine file and report."""
+        check_is_fitted(self)
+        return [f"{self.name}: suspicion {s:.2f}" for s in self.suspicion_[rows]]
+
+    def report_section(self, ds: Any) -> dict[str, Any]:
+        """JSON-able findings of this detector for ``report.json`` (counts, rules, groups...)."""
+        check_is_fitted(self)
+        return {"n_flagged": int((self.labels_ == -1).sum()), "threshold": float(self.threshold_)}
+
+    def batch_finding(self, ds: Any) -> tuple[bool, str]:
+        """Batch-level decision: ``(suspected, reason)``. Default: never suspected at batch level."""
+        return False, ""
+
+    # ----------------------------------------------------------------- inductive scoring
+    def suspicion(self, X: Any, y: Any = None) -> np.ndarray:
+        """Suspicion in [0, 1] of new rows, on the scale fitted on the training rows."""
+        check_is_fitted(self)
+        raw = self._score_new(X, y)
+        return to_suspicion(raw, self.threshold_, self.scale_)
+
+    def _score_new(self, X: Any, y: Any) -> np.ndarray:
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return np.asarray(self._score_raw(X, None if y is None else np.asarray(y)), dtype=np.float64)
+
+
+class OutlierDetectorMixin:
+    """scikit-learn outlier-detector methods for detectors that score ``X`` alone."""
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Opposite of the raw score: lower = more abnormal (scikit-learn polarity)."""
+        check_is_fitted(self)
+        return -self._score_new(X, None)  # type: ignore[attr-defined]
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for flagged rows."""
+        return self.score_samples(X) - self.offset_  # type: ignore[attr-defined]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """+1 for inliers, -1 for flagged rows."""
+        return np.where(self.decision_function(X) < 0, -1, 1)

@@ -1,0 +1,563 @@
+"""Label-flip detectors: confident learning, kNN label disagreement, and their ensemble.
+
+All three estimate, for every training row, a probability vector over the classes that
+does not use the row's own label (out-of-fold model probabilities, or the labels of the
+row's neighbours), and then apply the same confident-learning scoring
+(Northcutt, Jiang & Chuang, "Confident Learning", JAIR 2021):
+
+* per-class thresholds ``t_j`` = mean probability of class ``j`` among rows labelled ``j``;
+* the raw score of a row labelled ``i`` is the threshold-normalised margin
+  ``max_{j != i} p_j / t_j^a - p_i / t_i^a`` with ``a = 0.75`` (higher = more likely
+  mislabelled; see :func:`label_margin`);
+* with ``contamination="auto"`` the number of flagged rows is the off-diagonal mass of the
+  calibrated confident joint (the estimated number of label errors), and the rows with the
+  largest margins are flagged.
+
+:class:`KNNLabelDisagreement` follows Paudice, Muñoz-González & Lupu, "Label sanitization
+against label flipping poisoning attacks" (2018). :class:`LabelFlipDetector` (registered as
+``label_flip``, the default) averages three views of each row: out-of-fold probabilities of a
+gradient-boosted model (strong on random flips), of a linear model (a smooth boundary), and
+the neighbours' labels (strong on flips placed near the decision boundary).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseDetector
+
+__all__ = [
+    "ConfidentLearning",
+    "KNNLabelDisagreement",
+    "LabelFlipDetector",
+    "confident_joint",
+    "knn_label_proba",
+    "label_margin",
+    "oof_proba",
+]
+
+#: Largest number of rows searched exactly by the neighbour search; larger data are split
+#: into random blocks of about this many rows and neighbours are searched within each block.
+KNN_EXACT_ROWS = 40_000
+#: Exponent of the per-class threshold normalisation in the ranking margin (see :func:`label_margin`).
+THRESHOLD_POWER = 0.75
+#: Above this many rows the ensemble's linear view is left out (``linear="auto"``): it adds
+#: little where the boosted model has plenty of data, and costs the most there.
+LINEAR_AUTO_MAX_ROWS = 200_000
+
+
+def _default_estimator(random_state: Any = None, min_class_count: int = 100) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    # early stopping holds out a stratified 10 %: only possible when every class has a few members there
+    return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, early_stopping=min_class_count >= 40,
+                                          validation_fraction=0.1, n_iter_no_change=10,
+                                          random_state=random_state)
+
+
+#: Default batch policy of the label-flip detectors (see ``batch_finding``); override with
+#: the ``policy`` parameter of :class:`LabelFlipDetector` or ``label_flip.policy`` in params.yaml.
+DEFAULT_POLICY: dict[str, Any] = {
+    "max_floor": 0.04,
+    "floor_min_confidence": 0.8,
+    "class_ratio": 3.0,
+    "min_class_rate": 0.05,
+    "max_noise_rate": None,
+}
+
+
+def _encode_y(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    classes, codes = np.unique(y, return_inverse=True)
+    return classes, codes.astype(np.int64)
+
+
+def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, cv: int = 5,
+              random_state: Any = None) -> np.ndarray:
+    """Out-of-fold predicted probabilities, shape ``(n, n_classes)``.
+
+    Classes with fewer members than ``cv`` reduce the number of folds (at least 2); a
+    class with a single member gets the class prior as its out-of-fold probability.
+    """
+    n = len(y)
+    counts = np.bincount(y, minlength=n_classes)
+    prior = counts / counts.sum()
+    proba = np.tile(prior, (n, 1))
+    usable = counts[y] >= 2
+    present = counts >= 2
+    if present.sum() < 2:
+        return proba
+    folds = int(max(2, min(cv, counts[present].min())))
+    idx = np.flatnonzero(usable)
+    Xu, yu = X[idx], y[idx]
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    for train, test in splitter.split(Xu, yu):
+        model = clone(estimator)
+        model.fit(Xu[train], yu[train])
+        p = model.predict_proba(Xu[test])
+        proba[idx[test]] = 0.0
+        proba[np.ix_(idx[test], model.classes_)] = p
+    return proba
+
+
+def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors: int = 10,
+                    random_state: Any = None, X_query: np.ndarray | None = None,
+                    exact_rows: int = KNN_EXACT_ROWS) -> np.ndarray:
+    """Class distribution of each row's nearest neighbours (own row excluded), smoothed.
+
+    ``p = (counts + prior) / (k + 1)``: one pseudo-neighbour drawn from the class prior keeps
+    probabilities away from 0 and 1. With ``X_query`` given, the neighbours of the query rows
+    are searched in ``X`` (no exclusion). Above ``exact_rows`` rows the search runs inside
+    random blocks of about ``exact_rows`` rows, which bounds the work at ``O(n * exact_rows)``.
+    """
+    counts_all = np.bincount(y, minlength=n_classes).astype(np.float64)
+    prior = counts_all / counts_all.sum()
+    transductive = X_query is None
+    Q = X if X_query is None else X_query
+    nq = Q.shape[0]
+    k = int(min(n_neighbors, X.shape[0] - (1 if transductive else 0)))
+    if k < 1:
+        return np.tile(prior, (nq, 1))
+    rng = check_random_state(random_state)
+    out = np.empty((nq, n_classes), dtype=np.float64)
+    if transductive and X.shape[0] > exact_rows:
+        n_blocks = int(np.ceil(X.shape[0] / exact_rows))
+        perm = rng.permutation(X.shape[0])
+        for block in np.array_split(perm, n_blocks):
+            out[block] = _knn_counts(X[block], y[block], None, k, n_classes, prior)
+        return out
+    if not transductive and X.shape[0] > 4 * exact_rows:
+        sample = rng.choice(X.shape[0], size=4 * exact_rows, replace=False)
+        return _knn_counts(X[sample], y[sample], Q, k, n_classes, prior)
+    return _knn_counts(X, y, X_query, k, n_classes, prior)
+
+
+def _knn_counts(X: np.ndarray, y: np.ndarray, Q: np.ndarray | None, k: int, n_classes: int,
+                prior: np.ndarray) -> np.ndarray:
+    transductive = Q is None
+    k = int(min(k, X.shape[0] - (1 if transductive else 0)))
+    nn = NearestNeighbors(n_neighbors=k, algorithm="brute" if X.shape[1] > 15 else "auto")
+    nn.fit(X)
+    # kneighbors(None) returns each fitted row's neighbours with the row itself left out
+    _, ind = nn.kneighbors(None if transductive else Q)
+    labels = y[ind]
+    counts = np.zeros((labels.shape[0], n_classes), dtype=np.float64)
+    np.add.at(counts, (np.repeat(np.arange(labels.shape[0]), labels.shape[1]), labels.ravel()), 1.0)
+    return (counts + prior) / (labels.shape[1] + 1.0)
+
+
+def _class_thresholds(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
+    n_classes = proba.shape[1]
+    sums = np.zeros(n_classes)
+    np.add.at(sums, y, proba[np.arange(len(y)), y])
+    counts = np.bincount(y, minlength=n_classes)
+    t = np.divide(sums, counts, out=np.full(n_classes, 1.0), where=counts > 0)
+    return np.clip(t, 1e-6, 1.0)
+
+
+def label_margin(proba: np.ndarray, y: np.ndarray, thresholds: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """Threshold-normalised margin ``max_{j != y} p_j / t_j**a - p_y / t_y**a`` per row (``a = power``).
+
+    ``power=1`` is confident learning's normalisation; ``power=0`` the plain margin. A
+    partial normalisation (0.75, the default of the detectors) keeps the benefit on targeted
+    flips into a large class without over-trusting labels of rare classes, whose thresholds are low.
+    """
+    adj = proba / thresholds**power
+    rows = np.arange(len(y))
+    own = adj[rows, y].copy()
+    adj[rows, y] = -np.inf
+    return adj.max(axis=1) - own
+
+
+def confident_joint(proba: np.ndarray, y: np.ndarray, thresholds: np.ndarray | None = None) -> np.ndarray:
+    """Calibrated confident joint ``C[i, j]``: estimated count of rows labelled ``i`` whose true class is ``j``."""
+    n_classes = proba.shape[1]
+    if thresholds is None:
+        thresholds = _class_thresholds(proba, y)
+    above = proba >= thresholds
+    masked = np.where(above, proba, -np.inf)
+    j_star = masked.argmax(axis=1)
+    has = above.any(axis=1)
+    C = np.zeros((n_classes, n_classes))
+    np.add.at(C, (y[has], j_star[has]), 1.0)
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    row_sums = C.sum(axis=1)
+    scale = np.divide(counts, row_sums, out=np.zeros(n_classes), where=row_sums > 0)
+    return C * scale[:, None]
+
+
+class _ProbabilisticLabelDetector(BaseDetector):
+    """Shared confident-learning scoring on top of per-row class probabilities."""
+
+    family: ClassVar[str] = "label_flip"
+    requires_y: ClassVar[bool] = True
+
+    def _label_proba(self, X: np.ndarray, y: np.ndarray, rs: Any) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def _fit_raw(self, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        assert y is not None
+        self.classes_, codes = _encode_y(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 classes in y; got {len(self.classes_)}")
+        self._y = codes
+        self._X = X
+        rs = check_random_state(self.random_state)
+        self._rs_seed = int(rs.randint(np.iinfo(np.int32).max))
+        proba = self._label_proba(X, codes, self._rs_seed)
+        self.proba_ = proba
+        self.class_thresholds_ = _class_thresholds(proba, codes)
+        self.confident_joint_ = confident_joint(proba, codes, self.class_thresholds_)
+        off = self.confident_joint_.sum() - np.trace(self.confident_joint_)
+        self.n_estimated_errors_ = int(round(off))
+        self.estimated_noise_rate_ = float(off / len(codes))
+        return label_margin(proba, codes, self.class_thresholds_, THRESHOLD_POWER)
+
+    def _auto_threshold(self, raw: np.ndarray) -> float:
+        n_flag = int(min(self.n_estimated_errors_, np.sum(raw > 0)))
+        if n_flag <= 0:
+            return float(max(np.max(raw), 0.0))
+        order = np.sort(raw)[::-1]
+        # halfway between the last flagged and the first unflagged score
+        return float((order[n_flag - 1] + order[n_flag]) / 2) if n_flag < raw.size else float(order[-1] - 1e-9)
+
+    # ------------------------------------------------------------------ scan hooks
+    def row_reasons(self, ds: Any, rows: np.ndarray) -> list[str]:
+        check_is_fitted(self)
+        rows = np.asarray(rows, dtype=np.int64)
+        given = self._y[rows]
+        p = self.proba_[rows]
+        q = p.copy()
+        q[np.arange(rows.size), given] = -1.0
+        other = q.argmax(axis=1)
+        names = [str(c) for c in self.classes_]
+        pg = p[np.arange(rows.size), given]
+        po = p[np.arange(rows.size), other]
+        return [f"{self.name}: labelled {names[g]!r} but evidence favours {names[o]!r} (p={b:.2f} vs {a:.2f})"
+                for g, o, a, b in zip(given.tolist(), other.tolist(), pg.tolist(), po.tolist())]
+
+    def batch_statistics(self) -> dict[str, Any]:
+        """The statistics the batch policy looks at (see :meth:`batch_finding`)."""
+        check_is_fitted(self)
+        y = self._y
+        k = len(self.classes_)
+        conf = self.proba_.max(axis=1)
+        pred = self.proba_.argmax(axis=1)
+        top = conf >= np.quantile(conf, 0.9)
+        counts = np.bincount(y, minlength=k)
+        flagged = self.labels_ == -1
+        flag_counts = np.bincount(y[flagged], minlength=k)
+        rates = np.divide(flag_counts, counts, out=np.zeros(k), where=counts > 0)
+        return {
+            "estimated_noise_rate": float(self.estimated_noise_rate_),
+            "flag_rate": float(flagged.mean()),
+            "top_decile_confidence": float(conf[top].mean()),
+            "top_decile_disagreement": float((pred[top] != y[top]).mean()),
+            "class_flag_rates": {str(c): float(r) for c, r in zip(self.classes_, rates)},
+            "class_counts": {str(c): int(n) for c, n in zip(self.classes_, counts)},
+        }
+
+    def batch_finding(self, ds: Any) -> tuple[bool, str]:
+        """Batch-level policy for label flips in one dataset (no trusted reference).
+
+        Natural label noise sits near the decision boundary; poisoning shows as label errors
+        where nature puts none. Suspected when any of:
+
+        * **noise floor**: among the 10 % of rows the evidence is most sure about (mean
+          confidence >= ``floor_min_confidence``, i.e. the data are otherwise nearly
+          separable there), more than ``max_floor`` of the labels disagree with it;
+        * **one class stands out**: a class with at least 20 rows whose flag rate is at least
+          ``min_class_rate`` and ``class_ratio`` times the median rate of the other classes;
+        * **noise rate**: the confident joint's estimated noise rate exceeds
+          ``max_noise_rate`` (off unless set: the natural rate varies between datasets).
+        """
+        st = self.batch_statistics()
+        pol = {**DEFAULT_POLICY, **(getattr(self, "policy", None) or {})}
+        reasons = []
+        if (st["top_decile_confidence"] >= pol["floor_min_confidence"]
+                and st["top_decile_disagreement"] > pol["max_floor"]):
+            reasons.append(f"{st['top_decile_disagreement']:.1%} of the labels disagree with confident evidence "
+                           f"in the most certain tenth of the data (policy: at most {pol['max_floor']:.0%})")
+        counts = st["class_counts"]
+        rates = st["class_flag_rates"]
+        for c, r in rates.items():
+            others = [v for k2, v in rates.items() if k2 != c and counts[k2] >= 20]
+            if counts[c] < 20 or not others:
+                continue
+            med = float(np.median(others))
+            if r >= pol["min_class_rate"] and r >= pol["class_ratio"] * max(med, 1e-3):
+                reasons.append(f"class {c!r}: {r:.1%} of its rows flagged vs a median of {med:.1%} in the other "
+                               f"classes (policy: at most {pol['class_ratio']:g}x)")
+        if pol["max_noise_rate"] is not None and st["estimated_noise_rate"] > pol["max_noise_rate"]:
+            reasons.append(f"estimated label-noise rate {st['estimated_noise_rate']:.1%} exceeds "
+                           f"{pol['max_noise_rate']:.1%}")
+        return bool(reasons), "; ".join(reasons)
+
+    def report_section(self, ds: Any) -> dict[str, Any]:
+        check_is_fitted(self)
+        names = [str(c) for c in self.classes_]
+        return {
+            "n_flagged": int((self.labels_ == -1).sum()),
+            "threshold": float(self.threshold_),
+            "n_estimated_errors": int(self.n_estimated_errors_),
+            "confident_joint": {g: {t: round(float(v), 2) for t, v in zip(names, row)}
+                                for g, row in zip(names, self.confident_joint_)},
+            "views": sorted(getattr(self, "view_proba_", {"model": None})),
+            "batch": self.batch_statistics(),
+        }
+
+    @property
+    def expected_labels_(self) -> np.ndarray:
+        """The class each row's probabilities favour (``classes_[argmax]``)."""
+        check_is_fitted(self)
+        return self.classes_[self.proba_.argmax(axis=1)]
+
+    def _score_raw(self, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        if y is None:
+            raise ValueError(f"{type(self).__name__} scores labelled rows: pass y")
+        proba = self.predict_label_proba(X)
+        codes = np.searchsorted(self.classes_, y)
+        unseen = (codes >= len(self.classes_)) | (self.classes_[np.minimum(codes, len(self.classes_) - 1)] != y)
+        codes = np.where(unseen, 0, codes)
+        raw = label_margin(proba, codes, self.class_thresholds_, THRESHOLD_POWER)
+        return np.where(unseen, np.inf, raw)
+
+    def predict_label_proba(self, X: Any) -> np.ndarray:  # pragma: no cover - per subclass
+        raise NotImplementedError
+
+
+class ConfidentLearning(_ProbabilisticLabelDetector):
+    """Confident learning on out-of-fold probabilities of a classifier.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        Any scikit-learn classifier with ``predict_proba``; cloned for every fold. None uses
+        a :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with early stopping.
+    cv : int, default=5
+        Number of stratified folds for the out-of-fold probabilities.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        "auto" flags the number of label errors the confident joint estimates; a float
+        flags that fraction of the rows with the largest margins.
+    random_state : int, RandomState or None, default=None
+        Seeds the folds and the estimator.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The distinct labels.
+    proba_ : ndarray of shape (n_samples, n_classes)
+        Out-of-fold probabilities.
+    class_thresholds_ : ndarray of shape (n_classes,)
+        Per-class thresholds ``t_j``.
+    confident_joint_ : ndarray of shape (n_classes, n_classes)
+        Calibrated confident joint (rows: given label, columns: estimated true class).
+    n_estimated_errors_ : int
+        Off-diagonal mass of the confident joint.
+    estimated_noise_rate_ : float
+        ``n_estimated_errors_ / n_samples``.
+    estimator_ : classifier
+        The estimator refitted on all rows, for scoring new rows (fitted on first use).
+    raw_scores_, threshold_, offset_, scale_, suspicion_, labels_, n_features_in_
+        See :class:`~poisonguard.detectors.BaseDetector`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from poisonguard.detectors import ConfidentLearning
+    >>> X, y = make_classification(n_samples=300, random_state=0)
+    >>> y[:15] = 1 - y[:15]
+    >>> det = ConfidentLearning(random_state=0).fit(X, y)
+    >>> det.suspicion_.shape
+    (300,)
+    """
+
+    name: ClassVar[str] = "confident_learning"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **BaseDetector._parameter_constraints,
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, estimator: Any = None, cv: int = 5, contamination: str | float = "auto",
+                 random_state: Any = None) -> None:
+        self.estimator = estimator
+        self.cv = cv
+        self.contamination = contamination
+        self.random_state = random_state
+
+    def _make_estimator(self, seed: int) -> Any:
+        if self.estimator is None:
+            counts = np.bincount(self._y)
+            return _default_estimator(seed, int(counts[counts > 0].min()))
+        return clone(self.estimator)
+
+    def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+        return oof_proba(self._make_estimator(seed), X, y, len(self.classes_), cv=self.cv, random_state=seed)
+
+    def predict_label_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of new rows from the estimator refitted on all training rows."""
+        check_is_fitted(self)
+        if not hasattr(self, "estimator_"):
+            self.estimator_ = self._make_estimator(self._rs_seed).fit(self._X, self._y)
+        p = np.zeros((len(X), len(self.classes_)))
+        p[:, self.estimator_.classes_] = self.estimator_.predict_proba(X)
+        return p
+
+
+class KNNLabelDisagreement(_ProbabilisticLabelDetector):
+    """Label disagreement with the nearest neighbours in the encoded feature space.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=10
+        Neighbours consulted per row.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        See :class:`ConfidentLearning`.
+    random_state : int, RandomState or None, default=None
+        Seeds the random blocks used above :data:`KNN_EXACT_ROWS` rows.
+
+    Attributes
+    ----------
+    classes_, proba_, class_thresholds_, confident_joint_, n_estimated_errors_, estimated_noise_rate_
+        See :class:`ConfidentLearning`; ``proba_`` is the smoothed neighbour label distribution.
+    raw_scores_, threshold_, offset_, scale_, suspicion_, labels_, n_features_in_
+        See :class:`~poisonguard.detectors.BaseDetector`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from poisonguard.detectors import KNNLabelDisagreement
+    >>> X, y = make_blobs(n_samples=200, centers=2, random_state=0)
+    >>> y[0] = 1 - y[0]
+    >>> KNNLabelDisagreement().fit(X, y).labels_[0]
+    np.int64(-1)
+    """
+
+    name: ClassVar[str] = "knn_disagreement"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **BaseDetector._parameter_constraints,
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, n_neighbors: int = 10, contamination: str | float = "auto", random_state: Any = None) -> None:
+        self.n_neighbors = n_neighbors
+        self.contamination = contamination
+        self.random_state = random_state
+
+    def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+        return knn_label_proba(X, y, len(self.classes_), n_neighbors=self.n_neighbors, random_state=seed)
+
+    def predict_label_proba(self, X: Any) -> np.ndarray:
+        """Neighbour label distribution of new rows among the training rows."""
+        check_is_fitted(self)
+        return knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
+                               random_state=self._rs_seed, X_query=np.asarray(X, dtype=self._X.dtype))
+
+
+class LabelFlipDetector(ConfidentLearning):
+    """Ensemble of confident learning views and kNN label disagreement (the default label-flip detector).
+
+    The class probabilities of each row are the mean of out-of-fold probabilities of
+    ``estimator`` (gradient boosting by default), of a logistic regression (``linear``), and
+    of the neighbours' label distribution; confident-learning scoring runs on the blend.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        See :class:`ConfidentLearning`.
+    cv : int, default=5
+        Folds for the out-of-fold probabilities.
+    n_neighbors : int, default=20
+        Neighbours for the kNN view.
+    linear : {"auto", True, False}, default="auto"
+        Whether to include the logistic-regression view; "auto" includes it up to
+        :data:`LINEAR_AUTO_MAX_ROWS` rows.
+    policy : dict, default=None
+        Overrides of :data:`DEFAULT_POLICY`, the batch-level policy of :meth:`batch_finding`.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        See :class:`ConfidentLearning`.
+    random_state : int, RandomState or None, default=None
+        Seeds folds, estimators and neighbour blocks.
+
+    Attributes
+    ----------
+    classes_, proba_, class_thresholds_, confident_joint_, n_estimated_errors_, estimated_noise_rate_
+        See :class:`ConfidentLearning`; ``proba_`` is the blend.
+    view_proba_ : dict of str to ndarray of shape (n_samples, n_classes)
+        Each view's probabilities (``"model"``, ``"linear"``, ``"knn"``).
+    raw_scores_, threshold_, offset_, scale_, suspicion_, labels_, n_features_in_
+        See :class:`~poisonguard.detectors.BaseDetector`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from poisonguard.detectors import LabelFlipDetector
+    >>> X, y = make_classification(n_samples=300, random_state=0)
+    >>> y[:15] = 1 - y[:15]
+    >>> det = LabelFlipDetector(random_state=0).fit(X, y)
+    >>> int((det.labels_[:15] == -1).sum()) >= 10
+    True
+    """
+
+    name: ClassVar[str] = "label_flip"
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **ConfidentLearning._parameter_constraints,
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "linear": [StrOptions({"auto"}), "boolean"],
+        "policy": [dict, None],
+    }
+
+    def __init__(self, *, estimator: Any = None, cv: int = 5, n_neighbors: int = 20, linear: str | bool = "auto",
+                 policy: dict[str, Any] | None = None, contamination: str | float = "auto",
+                 random_state: Any = None) -> None:
+        self.estimator = estimator
+        self.cv = cv
+        self.n_neighbors = n_neighbors
+        self.linear = linear
+        self.policy = policy
+        self.contamination = contamination
+        self.random_state = random_state
+
+    def _use_linear(self, n: int) -> bool:
+        return bool(self.linear) if self.linear != "auto" else n <= LINEAR_AUTO_MAX_ROWS
+
+    def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+        k = len(self.classes_)
+        views = {"model": oof_proba(self._make_estimator(seed), X, y, k, cv=self.cv, random_state=seed)}
+        if self._use_linear(len(y)):
+            views["linear"] = oof_proba(_linear_estimator(), X, y, k, cv=self.cv, random_state=seed)
+        views["knn"] = knn_label_proba(X, y, k, n_neighbors=self.n_neighbors, random_state=seed)
+        self.view_proba_ = views
+        return np.mean(list(views.values()), axis=0)
+
+    def predict_label_proba(self, X: Any) -> np.ndarray:
+        """Blend of the refitted models' and the neighbours' probabilities for new rows."""
+        check_is_fitted(self)
+        Xq = np.asarray(X, dtype=self._X.dtype)
+        views = [ConfidentLearning.predict_label_proba(self, Xq)]
+        if "linear" in self.view_proba_:
+            if not hasattr(self, "linear_estimator_"):
+                self.linear_estimator_ = _linear_estimator().fit(self._X, self._y)
+            p = np.zeros((len(Xq), len(self.classes_)))
+            p[:, self.linear_estimator_.classes_] = self.linear_estimator_.predict_proba(Xq)
+            views.append(p)
+        views.append(knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
+                                     random_state=self._rs_seed, X_query=Xq))
+        return np.mean(views, axis=0)
+
+
+def _linear_estimator() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=300, C=1.0)

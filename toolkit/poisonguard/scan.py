@@ -1,0 +1,409 @@
+"""``poisonguard.scan``: run the detectors on a dataset, combine them, split clean / quarantine.
+
+The scan loads the data once, encodes it once (:meth:`TabularDataset.encode`), fits every
+chosen detector through the registry (it never special-cases a detector's name), and
+combines their suspicions into one per row: the maximum over the detectors that gate
+(so a row is flagged, ``suspicion > 0.5``, exactly when at least one detector flags it).
+A detector that raises is recorded in ``failures`` and the scan goes on.
+
+Two levels of answer:
+
+* **rows**: flagged rows are quarantined with their reasons (never deleted);
+* **batch**: ``verdict`` is ``"suspected"`` when a detector's batch policy says so (for
+  label flips: see :meth:`poisonguard.detectors.LabelFlipDetector.batch_finding`), not
+  whenever a row is flagged — real data always holds some natural noise.
+
+Outputs of ``scan(..., out=DIR)``: ``report.json`` (the :class:`ScanResult`), ``scores.csv``
+(one line per input row: ``row,suspicion,flagged`` then one column per detector),
+``clean.<ext>`` and ``quarantine.<ext>`` in the input's format (the quarantine keeps every
+column plus ``row``, ``suspicion`` and ``reasons``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from . import detectors as _registry
+from ._io import atomic_open
+from ._result import StageResult
+from .data import TabularDataset, load_dataset, output_name, write_frame
+from .errors import UsageError
+
+__all__ = ["DetectorSummary", "Failure", "FlaggedRow", "ScanResult", "scan"]
+
+#: Flagged rows listed in ``report.json`` at most (all of them are in the quarantine file).
+MAX_REPORTED_ROWS = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorSummary:
+    """What one detector did in a scan."""
+
+    name: str
+    family: str
+    gates: bool
+    n_flagged: int
+    seconds: float
+    suspected: bool
+    reason: str
+    section: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A detector that raised: recorded, not swallowed."""
+
+    detector: str
+    error: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FlaggedRow:
+    """One quarantined row."""
+
+    row: int
+    suspicion: float
+    reasons: tuple[str, ...]
+    id: Any = None
+    label: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanResult(StageResult):
+    """Result of :func:`scan`.
+
+    Attributes
+    ----------
+    input : dict
+        Path, SHA-256, format, rows, columns and label of the scanned data.
+    parameters : dict
+        Detectors, their parameters and the seed.
+    n_rows, n_flagged : int
+        Rows scanned; rows flagged (and quarantined).
+    verdict : {"clean", "suspected"}
+        The batch-level answer.
+    reasons : tuple of str
+        Why the batch is suspected (empty when clean).
+    detectors : tuple of DetectorSummary
+        Per detector: flags, time, batch decision and its report section.
+    flagged : tuple of FlaggedRow
+        The flagged rows with the highest suspicion, at most :data:`MAX_REPORTED_ROWS`.
+    failures : tuple of Failure
+        Detectors that raised.
+    outputs : dict
+        Paths of the files written.
+    reference : dict or None
+        Trusted-reference comparison, when a reference was given.
+    scores : pandas.DataFrame or None
+        Per-row scores (``row``, ``suspicion``, ``flagged``, one column per detector); kept in
+        memory, written to ``scores.csv``, not part of ``to_dict()``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from poisonguard import scan
+    >>> from sklearn.datasets import load_iris
+    >>> frame = load_iris(as_frame=True).frame
+    >>> result = scan(frame, label="target", seed=0)
+    >>> result.verdict, len(result.scores) == len(frame)
+    ('clean', True)
+    """
+
+    KIND: ClassVar[str] = "scan"
+    SCHEMA_VERSION: ClassVar[str] = "1.0"
+
+    input: dict[str, Any]
+    parameters: dict[str, Any]
+    n_rows: int
+    n_flagged: int
+    verdict: str
+    reasons: tuple[str, ...] = ()
+    detectors: tuple[DetectorSummary, ...] = ()
+    flagged: tuple[FlaggedRow, ...] = ()
+    failures: tuple[Failure, ...] = ()
+    outputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    reference: dict[str, Any] | None = None
+    scores: pd.DataFrame | None = dataclasses.field(default=None, repr=False, compare=False,
+                                                    metadata={"serialize": False})
+
+    @property
+    def return_code(self) -> int:
+        """1 when poisoning is suspected; 3 when a detector failed and nothing was suspected; else 0."""
+        if self.verdict == "suspected":
+            return 1
+        return 3 if self.failures else 0
+
+    @property
+    def suspected(self) -> bool:
+        """Whether poisoning is suspected for the batch."""
+        return self.verdict == "suspected"
+
+    def __str__(self) -> str:
+        src = self.input.get("path") or "<frame>"
+        head = "POISONING SUSPECTED" if self.suspected else "clean"
+        lines = [f"scan of {src}: {head}",
+                 f"  {self.n_rows} rows, {self.n_flagged} flagged ({self.n_flagged / max(self.n_rows, 1):.1%})"
+                 " and quarantined"]
+        for r in self.reasons:
+            lines.append(f"  - {r}")
+        for d in self.detectors:
+            mark = "SUSPECTED" if d.suspected else "ok"
+            lines.append(f"  {d.name:<20} {d.n_flagged:>8} flagged  {d.seconds:7.1f}s  {mark}")
+        for f in self.failures:
+            lines.append(f"  {f.detector:<20} FAILED: {f.error}: {f.message}")
+        for k, v in self.outputs.items():
+            lines.append(f"  {k}: {v}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        verdict = "<b style='color:#b00'>poisoning suspected</b>" if self.suspected else "<b>clean</b>"
+        rows = "".join(
+            f"<tr><td>{esc(d.name)}</td><td>{esc(d.family)}</td><td>{d.n_flagged}</td><td>{d.seconds:.1f}</td>"
+            f"<td>{esc(d.reason) or 'ok'}</td></tr>" for d in self.detectors)
+        fl = "".join(f"<tr><td>{r.row}</td><td>{r.suspicion:.3f}</td><td>{esc(str(r.label))}</td>"
+                     f"<td>{esc('; '.join(r.reasons))}</td></tr>" for r in self.flagged[:20])
+        return (f"<div><p>Scan of <code>{esc(str(self.input.get('path') or '<frame>'))}</code>: {verdict} — "
+                f"{self.n_rows} rows, {self.n_flagged} flagged.</p>"
+                + "".join(f"<p>{esc(r)}</p>" for r in self.reasons)
+                + "<table><tr><th>detector</th><th>family</th><th>flagged</th><th>s</th><th>batch</th></tr>"
+                f"{rows}</table><p>Most suspicious rows:</p><table><tr><th>row</th><th>suspicion</th>"
+                f"<th>label</th><th>reasons</th></tr>{fl}</table></div>")
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _make_detector(name: str, params: Mapping[str, Any], seed: int | None) -> _registry.BaseDetector:
+    cls = _registry.get(name)
+    own = dict(params.get(name, {}) or {})
+    try:
+        det = cls(**own)
+    except TypeError:
+        valid = sorted(cls().get_params())
+        bad = sorted(set(own) - set(valid))
+        raise UsageError(f"unknown parameter(s) {bad} for detector {name!r}; its parameters are: "
+                         f"{', '.join(valid)}") from None
+    if seed is not None and "random_state" in det.get_params() and "random_state" not in own:
+        det.set_params(random_state=seed)
+    return det
+
+
+def _subset(ds: TabularDataset, idx: np.ndarray, X: np.ndarray) -> TabularDataset:
+    return dataclasses.replace(ds, frame=ds.frame.iloc[idx].reset_index(drop=True), _encoded=X[idx],
+                               _encoder=ds._encoder, _digests=None)
+
+
+def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label: str | None = None,
+         detectors: Sequence[str] | None = None, params: Mapping[str, Mapping[str, Any]] | None = None,
+         id_column: str | None = None, seed: int | None = 0, out: str | os.PathLike[str] | None = None,
+         progress: Progress | None = None) -> ScanResult:
+    """Scan a dataset for poisoned rows.
+
+    Parameters
+    ----------
+    data : path, TabularDataset or pandas.DataFrame
+        The data. A path is read with :func:`poisonguard.data.load_dataset`.
+    label : str, default=None
+        The label column (required by label-flip detectors).
+    detectors : sequence of str, default=None
+        Detector names (see :func:`poisonguard.detectors.available`); None runs the defaults.
+    params : mapping, default=None
+        Per-detector parameters, ``{"label_flip": {"n_neighbors": 30}}`` (the keys of
+        ``params.yaml``'s ``scan.detectors`` section).
+    id_column : str, default=None
+        A column identifying rows, reported beside ``row``.
+    seed : int or None, default=0
+        Seeds every detector that takes a ``random_state``.
+    out : path, default=None
+        Folder for ``report.json``, ``scores.csv``, ``clean.*`` and ``quarantine.*``.
+    progress : callable, default=None
+        Called as ``progress(detector_name, index, total)`` before each detector.
+
+    Returns
+    -------
+    ScanResult
+    """
+    params = dict(params or {})
+    names = list(detectors) if detectors else _registry.default()
+    if not names:
+        raise UsageError("no detectors to run; name at least one (see `poisonguard detectors`)")
+    classes = [_registry.get(n) for n in names]
+    unknown_params = sorted(set(params) - set(names))
+    if unknown_params:
+        raise UsageError(f"parameters given for detectors that are not run: {unknown_params}; "
+                         f"the detectors run are: {', '.join(names)}")
+    needs_y = any(c.requires_y for c in classes)
+    if needs_y and label is None and not (isinstance(data, TabularDataset) and data.label):
+        raise UsageError(f"detector(s) {[c.name for c in classes if c.requires_y]} need labels: pass --label COLUMN")
+    ds = _as_dataset(data, label=label, id_column=id_column, require_classes=2 if needs_y else 0)
+    dets = [_make_detector(n, params, seed) for n in names]
+    X = ds.encode()
+    n = ds.n_rows
+    lab_missing = ds.label_missing
+    lab_idx = np.flatnonzero(~lab_missing)
+    y = ds.label_codes() if ds.label is not None else None
+    ds_lab = ds if lab_idx.size == n else _subset(ds, lab_idx, X)
+
+    columns: dict[str, np.ndarray] = {}
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    summaries: list[DetectorSummary] = []
+    failures: list[Failure] = []
+    batch_reasons: list[str] = []
+    for i, (name, det) in enumerate(zip(names, dets)):
+        if progress is not None:
+            progress(name, i, len(dets))
+        t0 = time.perf_counter()
+        try:
+            if det.requires_y:
+                assert y is not None
+                det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X, y[lab_idx] if ds_lab is not ds else y)
+                idx = lab_idx
+                view = ds_lab
+            else:
+                det.scan_fit(ds, X, None)
+                idx = np.arange(n)
+                view = ds
+            col = np.zeros(n)
+            col[idx] = det.suspicion_
+            flagged_local = np.flatnonzero(det.suspicion_ > 0.5)
+            row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
+            suspected, why = det.batch_finding(view) if det.gates else (False, "")
+            section = det.report_section(view)
+        except (KeyboardInterrupt, UsageError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one detector failing must not lose the scan
+            failures.append(Failure(detector=name, error=type(exc).__name__, message=str(exc).splitlines()[0][:500]
+                                    if str(exc) else ""))
+            continue
+        secs = time.perf_counter() - t0
+        columns[name] = col
+        for local, why_row in zip(flagged_local.tolist(), row_reasons):
+            reasons[int(idx[local])].append(why_row)
+        if suspected:
+            batch_reasons.append(f"{name}: {why}")
+        summaries.append(DetectorSummary(name=name, family=det.family, gates=det.gates,
+                                         n_flagged=int(flagged_local.size), seconds=round(secs, 3),
+                                         suspected=bool(suspected), reason=why, section=section))
+
+    gating = [columns[s.name] for s in summaries if s.gates]
+    combined = np.max(gating, axis=0) if gating else np.zeros(n)
+    if ds.label is not None and lab_missing.any():
+        combined = np.where(lab_missing, 1.0, combined)
+        for r in np.flatnonzero(lab_missing).tolist():
+            reasons[r].append("label missing")
+    flagged = combined > 0.5
+    scores = pd.DataFrame({"row": ds.rows, "suspicion": np.round(combined, 6), "flagged": flagged})
+    for name, col in columns.items():
+        scores[name] = np.round(col, 6)
+
+    flagged_rows = _flagged_rows(ds, combined, flagged, reasons)
+    result = ScanResult(
+        input=_input_info(ds),
+        parameters={"detectors": names, "params": {k: dict(v) for k, v in params.items()}, "seed": seed,
+                    "flag_threshold": 0.5},
+        n_rows=n, n_flagged=int(flagged.sum()),
+        verdict="suspected" if batch_reasons else "clean",
+        reasons=tuple(batch_reasons), detectors=tuple(summaries), flagged=flagged_rows,
+        failures=tuple(failures), scores=scores,
+    )
+    if out is not None:
+        result = _write_outputs(result, ds, Path(out), flagged, combined, reasons)
+    return result
+
+
+def _as_dataset(data: Any, *, label: str | None, id_column: str | None, require_classes: int) -> TabularDataset:
+    if isinstance(data, TabularDataset):
+        if require_classes and data.label is not None:
+            data._check_label(require_classes)
+        return data
+    if isinstance(data, pd.DataFrame):
+        return TabularDataset.from_frame(data, label=label, id_column=id_column, require_classes=require_classes)
+    return load_dataset(data, label=label, id_column=id_column, require_classes=require_classes)
+
+
+def _input_info(ds: TabularDataset) -> dict[str, Any]:
+    return {"path": str(ds.path) if ds.path else None, "sha256": ds.sha256, "format": ds.format,
+            "rows": ds.n_rows, "columns": len(ds.frame.columns), "label": ds.label, "id_column": ds.id_column,
+            "feature_kinds": {k: v for k, v in ds.kinds.items()}}
+
+
+def _plain(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _flagged_rows(ds: TabularDataset, combined: np.ndarray, flagged: np.ndarray,
+                  reasons: list[list[str]]) -> tuple[FlaggedRow, ...]:
+    idx = np.flatnonzero(flagged)
+    top = idx[np.argsort(-combined[idx], kind="stable")][:MAX_REPORTED_ROWS]
+    labels = ds.frame[ds.label].to_numpy(dtype=object) if ds.label else None
+    ids = ds.frame[ds.id_column].to_numpy(dtype=object) if ds.id_column else None
+    return tuple(FlaggedRow(row=int(r), suspicion=round(float(combined[r]), 6), reasons=tuple(reasons[r]),
+                            id=_plain(ids[r]) if ids is not None else None,
+                            label=_plain(labels[r]) if labels is not None else None) for r in top.tolist())
+
+
+def _extra_name(frame: pd.DataFrame, name: str) -> str:
+    while name in frame.columns:
+        name = f"pg_{name}"
+    return name
+
+
+def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: np.ndarray, combined: np.ndarray,
+                   reasons: list[list[str]]) -> ScanResult:
+    out.mkdir(parents=True, exist_ok=True)
+    if ds.path is not None and out.resolve() == ds.path.resolve().parent and ds.path.name.startswith(("clean.", "quarantine.")):
+        raise UsageError(f"--out {out} would overwrite the input {ds.path}; choose another output folder")
+    paths = {"report": out / "report.json", "scores": out / "scores.csv",
+             "clean": out / output_name(ds, "clean"), "quarantine": out / output_name(ds, "quarantine")}
+    assert result.scores is not None
+    with atomic_open(paths["scores"], "w", newline="") as fh:
+        result.scores.to_csv(fh, index=False, lineterminator="\n")
+    write_frame(ds.frame.loc[~flagged], paths["clean"], ds.format, ds.compression)
+    q = ds.frame.loc[flagged].copy()
+    idx = np.flatnonzero(flagged)
+    q[_extra_name(q, "row")] = idx
+    q[_extra_name(q, "suspicion")] = np.round(combined[idx], 6)
+    q[_extra_name(q, "reasons")] = ["; ".join(reasons[i]) for i in idx.tolist()]
+    write_frame(q, paths["quarantine"], ds.format, ds.compression)
+    result = dataclasses.replace(result, outputs={k: str(v) for k, v in paths.items()})
+    result.write_json(paths["report"])
+    return result
+
+
+def rich_progress() -> tuple[Any, Progress]:
+    """A rich progress display on a terminal (quiet elsewhere) and its callback."""
+    import sys
+
+    from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+    enabled = sys.stderr.isatty() and not os.environ.get("CI")
+    bar = RichProgress(TextColumn("[bold]scan[/] {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                       TimeElapsedColumn(), transient=True, disable=not enabled)
+    task = bar.add_task("starting", total=None)
+
+    def cb(name: str, i: int, total: int) -> None:
+        bar.update(task, description=name, completed=i, total=total)
+
+    return bar, cb
+
+
+def iter_names(value: Iterable[str] | str | None) -> list[str] | None:
+    """Split ``--detectors a,b`` values into names."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    names = [p.strip() for item in items for p in item.split(",") if p.strip()]
+    return names or None
