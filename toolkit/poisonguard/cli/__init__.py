@@ -24,6 +24,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("poisonguard.cli.scan:scan", "Scan a labelled dataset for poisoned rows; split clean / quarantine."),
     "attack": ("poisonguard.cli.attack:attack", "Write a poisoned copy of a dataset and its truth mask (for testing defences)."),
     "detectors": ("poisonguard.cli.scan:detectors_cmd", "List the registered detectors and which run by default."),
+    "validate": ("poisonguard.cli.validate:validate_cmd",
+                 "Validate data against a Great Expectations suite; exit 1 when a critical expectation fails."),
+    "expectations": ("poisonguard.cli.validate:expectations",
+                     "Great Expectations suites in expectations/: infer one from trusted data."),
+    "keygen": ("poisonguard.cli.provenance:keygen", "Generate an Ed25519 key pair for signing manifests."),
+    "manifest": ("poisonguard.cli.provenance:manifest",
+                 "Signed manifests of the data sources: create, sign, verify, diff (files, DVC, S3)."),
 }
 
 

@@ -1,0 +1,86 @@
+"""``poisonguard validate`` and ``poisonguard expectations infer``: thin shells over
+:mod:`poisonguard.validation`.
+
+``validate`` prints its :class:`~poisonguard.validation.ValidationResult` (``--format text|json``),
+writes ``DIR/validation.json`` with ``--out DIR`` and exits with its ``return_code`` (0 clean,
+1 a critical expectation failed); a missing or malformed suite exits 2 through
+:func:`poisonguard.cli.main`. ``expectations infer`` writes a Great Expectations suite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import echo_result
+
+__all__ = ["expectations", "validate_cmd"]
+
+
+@click.command("validate")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--suite", required=True, type=click.Path(path_type=Path),
+              help="The Great Expectations suite JSON (for instance expectations/NAME.json).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the result to DIR/validation.json (atomically).")
+@click.option("--max-rows", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Most rows reported per failed expectation.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="How to print the result.")
+def validate_cmd(data: Path, suite: Path, out: Path | None, max_rows: int, fmt: str) -> int:
+    """Validate DATA against a Great Expectations suite.
+
+    Exit 1 when a critical expectation fails, 0 otherwise (warnings are reported only);
+    2 for a missing or malformed suite, or a suite for other columns.
+    """
+    from ..validation import validate
+
+    result = validate(data, suite, max_rows=max_rows)
+    if out is not None:
+        result.write_json(out / "validation.json")
+    echo_result(result, fmt)
+    return int(result.return_code)
+
+
+@click.group("expectations")
+def expectations() -> None:
+    """Great Expectations suites kept in expectations/: infer one from trusted data."""
+
+
+@expectations.command("infer")
+@click.argument("trusted", type=click.Path(path_type=Path))
+@click.option("--label", default=None, help="The label column.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the suite (for instance expectations/NAME.json).")
+@click.option("--id-column", default=None, help="A column that identifies rows (gets a uniqueness expectation).")
+@click.option("--name", default=None, help="The suite's name (default: the output file's stem).")
+@click.option("--range-margin", type=float, default=0.1, show_default=True,
+              help="Margin on each side of numeric ranges, as a share of the trusted range.")
+@click.option("--label-tolerance", type=float, default=0.03, show_default=True,
+              help="Shift of any label's share accepted beyond sampling noise.")
+@click.option("--row-count-factor", type=float, default=5.0, show_default=True,
+              help="Row-count band: trusted rows divided and multiplied by this.")
+@click.option("--max-categories", type=int, default=50, show_default=True,
+              help="Categorical columns with at most this many values get a value set.")
+def infer(trusted: Path, label: str | None, out: Path, id_column: str | None, name: str | None,
+          range_margin: float, label_tolerance: float, row_count_factor: float, max_categories: int) -> int:
+    """Infer a Great Expectations suite from TRUSTED data and write it to --out.
+
+    The suite is Great Expectations' own JSON: review it, edit it (with Great Expectations or
+    by hand; comment your choices in each expectation's meta) and commit it.
+    """
+    from ..validation import infer_suite, write_suite
+
+    suite = infer_suite(trusted, label=label, id_column=id_column, name=name or _stem(out),
+                        range_margin=range_margin, label_tolerance=label_tolerance,
+                        row_count_factor=row_count_factor, max_categories=max_categories)
+    write_suite(suite, out)
+    severities = [str(e.severity.value if hasattr(e.severity, "value") else e.severity) for e in suite.expectations]
+    click.echo(f"wrote {out}: {len(severities)} expectations ({severities.count('critical')} critical, "
+               f"{len(severities) - severities.count('critical')} warning) inferred from {trusted}")
+    return 0
+
+
+def _stem(path: Path) -> str:
+    return path.name[: -len(".json")] if path.name.endswith(".json") else path.stem

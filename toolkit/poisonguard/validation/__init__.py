@@ -1,0 +1,82 @@
+"""Data contracts with Great Expectations: infer a suite from trusted data, keep it in
+``expectations/``, validate every new batch against it.
+
+Three functions do the work, each a thin layer over Great Expectations 1.x:
+
+- :func:`infer_suite` writes the first suite (GE 1.x has no profiler): exact column set, types,
+  not-null, ranges with a margin, value sets, the label's value set and distribution, a
+  row-count band, mean and standard-deviation bands, id uniqueness, class-conditional ranges.
+- :func:`validate` / :func:`validate_frame` run a suite with GE in an ephemeral context (no
+  ``gx/`` folder, no network, analytics off) and return a :class:`ValidationResult`.
+- :func:`load_suite` / :func:`write_suite` read and write GE's own suite JSON.
+
+Severity policy (what fails the gate)
+-------------------------------------
+The policy is Great Expectations' own per-expectation ``severity`` field, so GE users see and
+edit it with GE. A failed expectation whose severity is ``"critical"`` makes
+``ValidationResult.return_code`` 1 (``poisonguard validate`` exits 1); ``"warning"`` and
+``"info"`` failures are reported and never fail the gate. An expectation GE could not evaluate
+(a missing column) counts as failed. Inferred suites mark as critical what is crude breakage or
+crude poisoning: the column set, the row-count band, types, not-null / null share, value sets,
+numeric ranges, id uniqueness, the label's value set and the label distribution. They mark as
+warnings the statistical bands that move with honest drift: means, standard deviations, and
+class-conditional ranges (whose rows are reported for review). Each expectation's
+``meta["poisonguard"]["why"]`` says why it is there.
+
+Errors: a missing or malformed suite file, an unknown expectation type, or a suite for other
+columns (more than half of the columns it names are not in the data) raise
+:class:`poisonguard.errors.SuiteError` (CLI exit 2). A renamed column is a validation finding
+(the column-set expectation fails), not an error.
+
+Custom expectations (:class:`ExpectColumnValueProportionsToMatchReference`,
+:class:`ExpectColumnPairValuesToBeWithinClassRanges`) are real GE expectations, registered with
+GE by :func:`register_custom_expectations` (which every function here calls), by accessing them
+as attributes of this package, and by ``import poisonguard.validation.expectations`` -- the one
+line a GE user needs before ``gx.ExpectationSuite(**json)`` on a poisonguard suite.
+
+Great Expectations is imported lazily, on first use: importing this package is cheap, so
+modules that only read a :class:`ValidationResult` (gate, reports) do not pay for GE.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._run import ExpectationOutcome, ValidationResult, validate, validate_frame
+from ._suite import infer_suite, load_suite, suite_columns, suite_from_dict, write_suite
+
+__all__ = [
+    "ExpectColumnPairValuesToBeWithinClassRanges",
+    "ExpectColumnValueProportionsToMatchReference",
+    "ExpectationOutcome",
+    "ValidationResult",
+    "infer_suite",
+    "load_suite",
+    "register_custom_expectations",
+    "suite_columns",
+    "suite_from_dict",
+    "validate",
+    "validate_frame",
+    "write_suite",
+]
+
+_CUSTOM = ("ExpectColumnPairValuesToBeWithinClassRanges", "ExpectColumnValueProportionsToMatchReference")
+
+
+def register_custom_expectations() -> None:
+    """Import Great Expectations and register poisonguard's custom expectations and metrics with it.
+
+    Call it before loading a suite that uses them with Great Expectations directly
+    (``gx.ExpectationSuite(**json)``); poisonguard's own functions call it themselves. Idempotent.
+    """
+    from ._gx import gx
+
+    gx()
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CUSTOM:
+        register_custom_expectations()
+        return getattr(importlib.import_module("._custom", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
