@@ -356,7 +356,7 @@ class TabularDataset:
         if self.label is None:
             raise DataError("this dataset has no label column; pass --label")
         classes = list(self.classes_ if classes is None else classes)
-        return pd.Categorical(self.frame[self.label], categories=classes).codes.astype(np.int64)
+        return _codes(self.frame[self.label], classes)
 
     # -- encoding -----------------------------------------------------------------------------
     def encode(self, encoder: Encoder | None = None) -> np.ndarray:
@@ -420,6 +420,11 @@ class TabularDataset:
     def subset(self, mask: np.ndarray) -> pd.DataFrame:
         """The rows where ``mask`` is true, as a frame (a copy)."""
         return self.frame.loc[np.asarray(mask, dtype=bool)].copy()
+
+
+def _codes(values: pd.Series, categories: Sequence[Any]) -> np.ndarray:
+    """Position of each value in ``categories``; -1 for missing or unseen values."""
+    return pd.Index(list(categories), dtype=object).get_indexer(values.astype(object)).astype(np.int64)
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:
@@ -537,8 +542,8 @@ class Encoder:
 
     def fit(self, ds: TabularDataset) -> Encoder:
         """Learn medians, scales and category sets from ``ds``."""
-        self.numeric_: list[tuple[str, float, float, bool]] = []
-        self.categorical_: list[tuple[str, list[Any]]] = []
+        # one ordered plan, so transform lays columns out exactly as columns_ names them
+        self.plan_: list[tuple[str, str, Any]] = []
         self.columns_: list[str] = []
         self.source_columns_: list[str] = []
         for col in ds.feature_columns:
@@ -557,7 +562,7 @@ class Encoder:
                 if not scale > 1e-12:
                     scale = 1.0
                 has_missing = bool((~np.isfinite(v)).any())
-                self.numeric_.append((col, med, scale, has_missing))
+                self.plan_.append(("numeric", col, (med, scale, has_missing)))
                 self.columns_.append(col)
                 self.source_columns_.append(col)
                 if has_missing:
@@ -566,7 +571,7 @@ class Encoder:
             else:
                 counts = s.astype(object).dropna().value_counts()
                 keep = counts.index[: max(self.max_categories - 2, 1)].tolist()
-                self.categorical_.append((col, keep))
+                self.plan_.append(("categorical", col, keep))
                 for value in keep:
                     self.columns_.append(f"{col}={value}")
                     self.source_columns_.append(col)
@@ -581,24 +586,27 @@ class Encoder:
         n = ds.n_rows
         out = np.zeros((n, len(self.columns_)), dtype=np.float32)
         j = 0
-        missing_cols = [c for c, *_ in self.numeric_ if c not in ds.frame.columns]
-        missing_cols += [c for c, _ in self.categorical_ if c not in ds.frame.columns]
+        missing_cols = [c for _, c, _ in self.plan_ if c not in ds.frame.columns]
         if missing_cols:
             raise SchemaError(f"the data lacks columns {missing_cols} that the reference data has; "
                               "give data with the same columns")
-        for col, med, scale, has_missing in self.numeric_:
-            v = pd.to_numeric(ds.frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            miss = ~np.isfinite(v)
-            out[:, j] = np.where(miss, 0.0, (v - med) / scale)
-            j += 1
-            if has_missing:
-                out[:, j] = miss
-                j += 1
         w = np.float32(1 / np.sqrt(2))
-        for col, keep in self.categorical_:
-            s = ds.frame[col].astype(object)
-            codes = pd.Categorical(s, categories=keep).codes.astype(np.int64)
-            codes = np.where(codes >= 0, codes, np.where(s.isna().to_numpy(), len(keep) + 1, len(keep)))
-            out[np.arange(n), j + codes] = w
-            j += len(keep) + 2
+        rows = np.arange(n)
+        for kind, col, spec in self.plan_:
+            if kind == "numeric":
+                med, scale, has_missing = spec
+                v = pd.to_numeric(ds.frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                miss = ~np.isfinite(v)
+                out[:, j] = np.where(miss, 0.0, (v - med) / scale)
+                j += 1
+                if has_missing:
+                    out[:, j] = miss
+                    j += 1
+            else:
+                keep = spec
+                s = ds.frame[col].astype(object)
+                codes = _codes(s, keep)
+                codes = np.where(codes >= 0, codes, np.where(s.isna().to_numpy(), len(keep) + 1, len(keep)))
+                out[rows, j + codes] = w
+                j += len(keep) + 2
         return out

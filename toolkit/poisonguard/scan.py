@@ -196,6 +196,12 @@ def _make_detector(name: str, params: Mapping[str, Any], seed: int | None) -> _r
                          f"{', '.join(valid)}") from None
     if seed is not None and "random_state" in det.get_params() and "random_state" not in own:
         det.set_params(random_state=seed)
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        det._validate_params()  # bad values are the user's to fix (exit 2), not a detector failure
+    except InvalidParameterError as exc:
+        raise UsageError(f"{exc} Set it with --set {name}.PARAM=VALUE or in params.yaml.") from None
     return det
 
 

@@ -1,0 +1,37 @@
+# poisonguard — `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PG := $(VENV)/bin/poisonguard
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := False
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install demo test bench mlflow-ui clean help
+
+help:
+	@echo "make demo   - create .venv, install, run the reference demo, print the verdict"
+	@echo "make test   - create .venv, install with the dev extra, run the test suite"
+	@echo "make bench  - run the benchmarks by hand (slow; results in benchmarks/RESULTS.md)"
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) pipelines/demo.py
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: install
+	$(PY) benchmarks/bench_label_flip.py --seeds 0 1 2
+
+clean:
+	rm -rf demo-out .pytest_cache

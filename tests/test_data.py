@@ -1,0 +1,123 @@
+"""TabularDataset: formats, row ids, kinds, digests, encoding, and every bad input's message."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from poisonguard.data import Encoder, TabularDataset, load_dataset
+from poisonguard.errors import DataError, SchemaError
+
+
+def test_adult_kinds_missing_and_rows(adult_path):
+    ds = load_dataset(adult_path, label="income")
+    assert ds.n_rows == 32561
+    assert ds.kinds["age"] == "numeric" and ds.kinds["workclass"] == "categorical"
+    assert ds.kinds["income"] == "label"
+    assert ds.frame["workclass"].isna().sum() > 1000  # "?" read as missing
+    assert ds.rows[0] == 0 and ds.rows[-1] == ds.n_rows - 1
+    assert len(ds.sha256) == 64
+    assert list(ds.classes_) == ["<=50K", ">50K"]
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.csv.gz", "d.parquet", "d.jsonl", "d.tsv"])
+def test_formats_round_trip_same_digests(adult_small, write, name):
+    ref = TabularDataset.from_frame(adult_small, label="income")
+    ds = load_dataset(write(adult_small, name), label="income")
+    assert ds.n_rows == len(adult_small)
+    assert (ds.row_digests() == ref.row_digests()).all()
+    np.testing.assert_allclose(ds.encode(), ref.encode(), atol=1e-6)
+
+
+def test_digest_independent_of_column_order_and_int_float():
+    a = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
+    b = pd.DataFrame({"y": ["a", "b"], "x": [1.0, 2.0]})
+    da = TabularDataset.from_frame(a).row_digests()
+    db = TabularDataset.from_frame(b).row_digests()
+    assert (da == db).all() and da[0] != da[1]
+
+
+def test_encode_is_finite_and_shared(adult_small):
+    ds = TabularDataset.from_frame(adult_small, label="income")
+    X = ds.encode()
+    assert X.dtype == np.float32 and np.isfinite(X).all()
+    assert X is ds.encode()  # computed once per dataset
+    assert "income" not in " ".join(ds.encoder.columns_)
+    assert "workclass=<missing>" in ds.encoder.columns_  # "?" cells get their own category
+    missing_rows = ds.frame["workclass"].isna().to_numpy()
+    j = ds.encoder.columns_.index("workclass=<missing>")
+    assert (X[missing_rows, j] > 0).all() and (X[~missing_rows, j] == 0).all()
+
+
+def test_encoder_caps_rare_categories():
+    frame = pd.DataFrame({"c": [f"v{i % 50}" for i in range(500)], "x": np.arange(500.0)})
+    enc = Encoder(max_categories=10).fit(TabularDataset.from_frame(frame))
+    assert sum(c.startswith("c=") for c in enc.columns_) == 10
+
+
+def test_id_and_text_columns_are_not_encoded():
+    n = 50
+    frame = pd.DataFrame({"customer_id": np.arange(n), "note": [f"free text number {i} about things" for i in range(n)],
+                          "x": np.random.default_rng(0).normal(size=n), "y": ["a", "b"] * 25})
+    ds = TabularDataset.from_frame(frame, label="y")
+    assert ds.kinds["customer_id"] == "id" and ds.kinds["note"] == "text"
+    assert ds.feature_columns == ["x"]
+
+
+def test_input_file_never_modified(adult_small, write):
+    p = write(adult_small, "in.csv")
+    before = p.read_bytes()
+    ds = load_dataset(p, label="income")
+    ds.encode()
+    ds.row_digests()
+    assert p.read_bytes() == before
+
+
+# -- bad input: one message that says what was wrong and what to do ------------------------------
+def _bad(tmp_path, name: str, content: bytes) -> str:
+    p = tmp_path / name
+    p.write_bytes(content)
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "label", "needle"),
+    [
+        ("empty.csv", b"", "y", "empty"),
+        ("header_only.csv", b"x,y\n", "y", "no data rows"),
+        ("binary.csv", b"x,y\n\x00\x01\x02\x03", "y", "binary"),
+        ("ragged.csv", b"x,y\n1,a\n2\n3,b\n", "y", "ragged"),
+        ("nolabel.csv", b"x,y\n1,a\n2,b\n", "income", "no label column 'income'"),
+        ("allmissing.csv", b"x,y\n1,?\n2,\n3,NA\n", "y", "empty in every row"),
+        ("notparquet.parquet", b"x,y\n1,a\n", "y", "not a Parquet file"),
+        ("data.xlsx", b"PK\x03\x04", "y", "unknown file type"),
+    ],
+)
+def test_bad_input_raises_data_error(tmp_path, name, content, label, needle):
+    path = _bad(tmp_path, name, content)
+    with pytest.raises(DataError) as info:
+        load_dataset(path, label=label, require_classes=2)
+    msg = str(info.value)
+    assert needle in msg
+    assert "\n" not in msg
+
+
+def test_single_class_and_missing_file(tmp_path):
+    with pytest.raises(DataError, match="single class"):
+        load_dataset(_bad(tmp_path, "one.csv", b"x,y\n1,a\n2,a\n"), label="y", require_classes=2)
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset(tmp_path / "nope.csv", label="y")
+
+
+def test_unknown_label_lists_columns(tmp_path):
+    with pytest.raises(SchemaError, match="the columns are: x, y"):
+        load_dataset(_bad(tmp_path, "d.csv", b"x,y\n1,a\n2,b\n"), label="income")
+
+
+def test_gzip_detected_by_extension(tmp_path):
+    p = tmp_path / "d.csv.gz"
+    p.write_bytes(gzip.compress(b"x,y\n1,a\n2,b\n3,a\n"))
+    assert load_dataset(p, label="y").n_rows == 3

@@ -1,0 +1,164 @@
+"""Label-flip detectors: detection-quality floors on injected flips (fixed seeds) and invariants.
+
+Floors were set below the values measured when they were written (quoted beside each), so a
+regression in how well detection works fails here, not only a crash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score, precision_score, recall_score
+
+from poisonguard.attacks import poison
+from poisonguard.data import TabularDataset, load_dataset
+from poisonguard.detectors import ConfidentLearning, KNNLabelDisagreement, LabelFlipDetector
+from poisonguard.detectors.label_flip import confident_joint
+
+
+def _fit(det, frame, label):
+    ds = TabularDataset.from_frame(frame, label=label)
+    return det.fit(ds.encode(), ds.label_codes())
+
+
+def _quality(det, mask):
+    flagged = det.labels_ == -1
+    return (average_precision_score(mask, det.suspicion_), recall_score(mask, flagged),
+            precision_score(mask, flagged, zero_division=0))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_blobs_random_flips_found(blobs, seed):
+    ds = TabularDataset.from_frame(blobs, label="label")
+    res = poison(ds, "random_flip", rate=0.1, seed=seed)
+    ap, rec, prec = _quality(_fit(LabelFlipDetector(random_state=seed), res.frame, "label"), res.mask)
+    assert ap >= 0.95 and rec >= 0.9 and prec >= 0.8  # measured: AP 1.00, recall 1.00, precision ~0.95
+
+
+def test_banknote_random_flips_floor(banknote_path):
+    ds = load_dataset(banknote_path, label="class")
+    res = poison(ds, "random_flip", rate=0.1, seed=0)
+    ap, rec, prec = _quality(_fit(LabelFlipDetector(random_state=0), res.frame, "class"), res.mask)
+    assert ap >= 0.95 and rec >= 0.85 and prec >= 0.85  # measured: AP 1.00, F1 0.96
+
+
+def test_breast_cancer_boundary_flips_floor():
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    ds = TabularDataset.from_frame(frame, label="target")
+    res = poison(ds, "boundary_flip", rate=0.1, seed=0)
+    ap, rec, _ = _quality(_fit(LabelFlipDetector(random_state=0), res.frame, "target"), res.mask)
+    # measured: AP 0.92, recall 0.39 (the confident joint's error count is conservative near the boundary)
+    assert ap >= 0.8 and rec >= 0.3
+
+
+def test_class_flip_floor_on_adult(adult_small):
+    ds = TabularDataset.from_frame(adult_small, label="income")
+    res = poison(ds, "class_flip", rate=0.2, seed=0)
+    ap, _, _ = _quality(_fit(LabelFlipDetector(random_state=0), res.frame, "income"), res.mask)
+    base_rate = res.mask.mean()
+    assert ap >= 3 * base_rate  # measured ~0.4 on the full data vs a base rate of ~0.05
+
+
+def test_default_beats_single_views_on_boundary_flips():
+    """The ensemble must hold up where confident learning alone is weak (near-boundary flips)."""
+    from sklearn.datasets import load_breast_cancer
+
+    ds = TabularDataset.from_frame(load_breast_cancer(as_frame=True).frame, label="target")
+    res = poison(ds, "boundary_flip", rate=0.1, seed=1)
+    aps = {type(d).__name__: _quality(_fit(d, res.frame, "target"), res.mask)[0]
+           for d in (LabelFlipDetector(random_state=1), ConfidentLearning(random_state=1))}
+    assert aps["LabelFlipDetector"] >= aps["ConfidentLearning"] - 0.02
+
+
+def test_confident_joint_counts_rows():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet([1, 1, 1], size=200)
+    y = rng.integers(0, 3, size=200)
+    C = confident_joint(p, y)
+    np.testing.assert_allclose(C.sum(axis=1), np.bincount(y, minlength=3))
+
+
+def test_auto_threshold_matches_estimated_errors(blobs):
+    ds = TabularDataset.from_frame(blobs, label="label")
+    res = poison(ds, "random_flip", rate=0.1, seed=3)
+    det = _fit(LabelFlipDetector(random_state=0), res.frame, "label")
+    assert abs(int((det.labels_ == -1).sum()) - det.n_estimated_errors_) <= 1
+    assert ((det.suspicion_ > 0.5) == (det.labels_ == -1)).all()
+
+
+def test_contamination_fraction(adult_small):
+    ds = TabularDataset.from_frame(adult_small, label="income")
+    det = KNNLabelDisagreement(contamination=0.05).fit(ds.encode(), ds.label_codes())
+    # ties at the quantile may leave the fraction a little under the target, never over
+    assert 0.03 <= (det.labels_ == -1).mean() <= 0.05
+
+
+def test_inductive_scoring_of_new_rows(blobs):
+    ds = TabularDataset.from_frame(blobs, label="label")
+    X, y = ds.encode(), ds.label_codes()
+    det = LabelFlipDetector(random_state=0).fit(X[:500], y[:500])
+    wrong = (y[500:] + 1) % 3
+    s_right = det.suspicion(X[500:], y[500:])
+    s_wrong = det.suspicion(X[500:], wrong)
+    assert s_right.shape == (100,) and (s_wrong > 0.5).mean() > 0.95 and (s_right > 0.5).mean() < 0.05
+
+
+def test_parameter_validation_message():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = np.array([0, 1] * 10)
+    with pytest.raises(InvalidParameterError, match="'n_neighbors' parameter of KNNLabelDisagreement must be an int"):
+        KNNLabelDisagreement(n_neighbors=0).fit(X, y)
+
+
+# -- property tests -------------------------------------------------------------------------------
+_frames = st.integers(min_value=30, max_value=120).flatmap(
+    lambda n: st.tuples(st.just(n), st.integers(0, 2**16), st.sampled_from([2, 3])))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_frames)
+def test_scores_finite_in_unit_interval_and_row_order_invariant(spec):
+    n, seed, k = spec
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = rng.integers(0, k, size=n)
+    y[:k] = np.arange(k)  # every class present
+    det = KNNLabelDisagreement(n_neighbors=5).fit(X, y)
+    s = det.suspicion_
+    assert s.shape == (n,) and np.isfinite(s).all() and (s >= 0).all() and (s <= 1).all()
+    perm = rng.permutation(n)
+    det2 = KNNLabelDisagreement(n_neighbors=5).fit(X[perm], y[perm])
+    # exact neighbour search: the same scores whatever the row order
+    np.testing.assert_allclose(det2.raw_scores_, det.raw_scores_[perm], atol=1e-9)
+
+
+def test_identical_rows_get_identical_scores():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    X = np.vstack([X, X[:10]])
+    y = np.concatenate([y, y[:10]])
+    det = KNNLabelDisagreement(n_neighbors=7).fit(X, y)
+    np.testing.assert_allclose(det.suspicion_[:10], det.suspicion_[200:])
+
+
+def test_default_detector_flags_stable_under_row_order(banknote_path):
+    """Out-of-fold splits depend on row order, so flags may move a little: documented tolerance
+    is a Jaccard similarity of at least 0.8 between the flagged sets."""
+    ds = load_dataset(banknote_path, label="class")
+    res = poison(ds, "random_flip", rate=0.1, seed=0)
+    frame = res.frame
+    perm = np.random.default_rng(1).permutation(len(frame))
+    a = _fit(LabelFlipDetector(random_state=0), frame, "class").labels_ == -1
+    b = _fit(LabelFlipDetector(random_state=0), frame.iloc[perm].reset_index(drop=True), "class").labels_ == -1
+    b_orig = np.zeros_like(b)
+    b_orig[perm] = b
+    jaccard = (a & b_orig).sum() / max((a | b_orig).sum(), 1)
+    assert jaccard >= 0.8

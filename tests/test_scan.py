@@ -1,0 +1,152 @@
+"""poisonguard.scan and `poisonguard scan`: outputs, row identity, exit codes, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from poisonguard import ScanResult, scan
+from poisonguard.attacks import poison
+from poisonguard.data import TabularDataset, load_dataset
+
+
+@pytest.fixture(scope="module")
+def poisoned_blobs(blobs):
+    ds = TabularDataset.from_frame(blobs, label="label")
+    return poison(ds, "random_flip", rate=0.1, seed=0)
+
+
+def _sha(p):
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["in.csv", "in.csv.gz", "in.parquet", "in.jsonl"])
+def test_outputs_one_line_per_row_and_split(poisoned_blobs, write, tmp_path, name):
+    src = write(poisoned_blobs.frame, name)
+    before = _sha(src)
+    result = scan(src, label="label", detectors=["label_flip"], out=tmp_path / "out", seed=0)
+    assert _sha(src) == before  # input never modified
+    out = tmp_path / "out"
+    scores = pd.read_csv(out / "scores.csv")
+    assert list(scores.columns[:3]) == ["row", "suspicion", "flagged"] and "label_flip" in scores.columns
+    assert scores["row"].tolist() == list(range(len(poisoned_blobs.frame)))
+    assert scores["suspicion"].between(0, 1).all()
+    ext = name[2:]
+    clean = load_dataset(out / f"clean{ext}", label="label")
+    quarantine = load_dataset(out / f"quarantine{ext}", label="label")
+    assert clean.n_rows + quarantine.n_rows == len(poisoned_blobs.frame)  # nothing lost
+    assert {"row", "suspicion", "reasons"} <= set(quarantine.frame.columns)
+    q_rows = quarantine.frame["row"].to_numpy()
+    assert (scores.loc[q_rows, "flagged"]).all() and scores["flagged"].sum() == quarantine.n_rows
+    assert quarantine.frame["reasons"].str.contains("label_flip: labelled").all()
+    # quarantined rows keep their original values
+    orig = poisoned_blobs.frame.iloc[q_rows].reset_index(drop=True)
+    pd.testing.assert_frame_equal(quarantine.frame[orig.columns].reset_index(drop=True), orig, check_dtype=False)
+    report = json.loads((out / "report.json").read_text())
+    assert report["kind"] == "scan" and report["schema_version"] and report["tool"]["version"]
+    assert report["input"]["sha256"] == before and report["input"]["rows"] == len(poisoned_blobs.frame)
+    assert report["failures"] == [] and report["detectors"][0]["name"] == "label_flip"
+    assert ScanResult.from_dict(report).n_flagged == result.n_flagged
+    recall = poisoned_blobs.mask[q_rows].sum() / poisoned_blobs.mask.sum()
+    assert recall >= 0.9
+
+
+def test_verdict_suspected_on_flips_and_clean_on_clean(blobs, poisoned_blobs):
+    assert scan(blobs, label="label", detectors=["label_flip"]).verdict == "clean"
+    r = scan(poisoned_blobs.frame, label="label", detectors=["label_flip"])
+    assert r.verdict == "suspected" and r.return_code == 1 and r.reasons
+
+
+def test_missing_labels_are_quarantined_not_scored(blobs, tmp_path):
+    frame = blobs.copy()
+    frame.loc[[3, 7], "label"] = None
+    r = scan(frame, label="label", detectors=["label_flip"], out=tmp_path)
+    q = pd.read_csv(tmp_path / "quarantine.csv")
+    assert {3, 7} <= set(q["row"]) and q.set_index("row").loc[3, "reasons"].endswith("label missing")
+
+
+def test_detector_failure_is_recorded_and_scan_finishes(blobs):
+    from poisonguard import detectors
+    from poisonguard.detectors import BaseDetector
+
+    class Broken(BaseDetector):
+        name = "test_broken_detector"
+        family = "test"
+
+        def __init__(self, *, contamination="auto"):
+            self.contamination = contamination
+
+        def _fit_raw(self, X, y):
+            raise RuntimeError("boom")
+
+    detectors.register(Broken)
+    try:
+        r = scan(blobs, label="label", detectors=["label_flip", "test_broken_detector"])
+    finally:
+        detectors._REGISTRY.pop("test_broken_detector")
+    assert [f.detector for f in r.failures] == ["test_broken_detector"]
+    assert r.failures[0].message == "boom" and r.n_rows == len(blobs)
+    assert list(r.scores.columns) == ["row", "suspicion", "flagged", "label_flip"]
+    assert r.return_code == 3
+
+
+def test_unknown_parameter_is_a_usage_error(blobs):
+    from poisonguard.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown parameter.*'label_flip'.*n_neighbors"):
+        scan(blobs, label="label", params={"label_flip": {"k": 3}})
+
+
+# -- through the CLI ---------------------------------------------------------------------------------
+def test_cli_exit_codes(cli, blobs, poisoned_blobs, write, tmp_path):
+    clean = write(blobs, "clean_in.csv")
+    dirty = write(poisoned_blobs.frame, "dirty_in.csv")
+    rc, out, _ = cli("scan", clean, "--label", "label", "--out", tmp_path / "a")
+    assert rc == 0 and "clean" in out
+    rc, out, _ = cli("scan", dirty, "--label", "label", "--out", tmp_path / "b", "--format", "json")
+    assert rc == 1 and json.loads(out)["verdict"] == "suspected"
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "needle"),
+    [
+        (b"", ["--label", "y"], "empty"),
+        (b"x,y\n1,a\n2\n", ["--label", "y"], "ragged rows"),
+        (b"x,y\n1,a\n2,a\n3,a\n", ["--label", "y"], "single class"),
+        (b"x,y\n1,a\n2,b\n", ["--label", "income"], "no label column 'income'"),
+        (b"x,y\n\x00\x00\x00", ["--label", "y"], "binary"),
+        (b"x,y\n1,?\n2,?\n", ["--label", "y"], "empty in every row"),
+        (b"x,y\n1,a\n2,b\n", [], "need labels: pass --label"),
+        (b"x,y\n1,a\n2,b\n", ["--label", "y", "--detectors", "nope"], "unknown detector 'nope'"),
+        (b"x,y\n1,a\n2,b\n", ["--label", "y", "--set", "label_flip.cv=1"], "'cv' parameter of LabelFlipDetector"),
+    ],
+)
+def test_cli_bad_input_one_line_exit_2(cli, tmp_path, content, args, needle):
+    p = tmp_path / "bad.csv"
+    p.write_bytes(content)
+    rc, out, err = cli("scan", p, *args)
+    assert rc == 2, err
+    assert needle in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_missing_file_exit_2(cli, tmp_path):
+    rc, _, err = cli("scan", tmp_path / "nope.csv", "--label", "y")
+    assert rc == 2 and "no such file" in err
+
+
+def test_attack_cli_writes_copy_and_truth(cli, adult_small, write, tmp_path):
+    src = write(adult_small, "a.csv")
+    before = _sha(src)
+    rc, out, err = cli("attack", src, "--label", "income", "--attack", "class_flip", "--rate", "0.2",
+                       "--out", tmp_path / "p.csv")
+    assert rc == 0, err
+    assert _sha(src) == before
+    truth = pd.read_csv(tmp_path / "p.truth.csv")
+    poisoned = pd.read_csv(tmp_path / "p.csv")
+    changed = (poisoned["income"] != adult_small["income"]).to_numpy()
+    assert (changed == truth["poisoned"].astype(bool).to_numpy()).all() and changed.sum() > 0

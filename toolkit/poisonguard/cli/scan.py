@@ -1,0 +1,82 @@
+"""``poisonguard scan`` and ``poisonguard detectors``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import format_option, load_params
+
+
+@click.command("scan")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--label", "-l", help="The label column.")
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Folder for report.json, scores.csv, clean.* and quarantine.*.")
+@click.option("--detectors", "-d", multiple=True,
+              help="Detectors to run (repeat or comma-separate); default: the registry's defaults.")
+@click.option("--skip", multiple=True, help="Default detectors to leave out (repeat or comma-separate).")
+@click.option("--set", "sets", multiple=True, metavar="DETECTOR.PARAM=VALUE",
+              help="Set one detector parameter, e.g. --set label_flip.n_neighbors=30 (value parsed as YAML).")
+@click.option("--params", type=click.Path(path_type=Path),
+              help="A params.yaml; its `scan` section may hold `detectors`, `skip`, `seed` and one "
+                   "mapping of parameters per detector name.")
+@click.option("--id-column", help="A column that identifies rows, reported beside `row`.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every randomised detector.")
+@format_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, ...], skip: tuple[str, ...],
+         sets: tuple[str, ...], params: Path | None, id_column: str | None, seed: int, fmt: str, quiet: bool) -> int:
+    """Scan DATA (CSV, Parquet or JSON Lines) for poisoned rows.
+
+    Flagged rows are written to quarantine.<ext> with their reasons, the rest to clean.<ext>;
+    scores.csv has one line per input row. Exit 0 when the batch looks clean (noisy rows may
+    still be quarantined), 1 when poisoning is suspected, 2 on bad usage or input.
+    """
+    import yaml
+
+    from .. import detectors as registry
+    from ..errors import UsageError
+    from ..scan import iter_names, rich_progress
+    from ..scan import scan as run_scan
+    from . import echo_result
+
+    section = load_params(params, "scan")
+    reserved = {"detectors", "skip", "seed"}
+    det_params: dict[str, dict] = {k: dict(v or {}) for k, v in section.items() if k not in reserved}
+    names = iter_names(detectors) or iter_names(section.get("detectors")) or registry.default()
+    skipped = (iter_names(skip) or []) + (iter_names(section.get("skip")) or [])
+    for s in skipped:
+        registry.get(s)  # unknown names are an error, not a silent no-op
+    names = [n for n in names if n not in skipped]
+    for item in sets:
+        key, sep, value = item.partition("=")
+        det, dot, param = key.partition(".")
+        if not sep or not dot or not det or not param:
+            raise UsageError(f"--set {item!r}: expected DETECTOR.PARAM=VALUE, e.g. label_flip.n_neighbors=30")
+        det_params.setdefault(det, {})[param] = yaml.safe_load(value)
+    # parameters of detectors that do not run (listed in params.yaml, then skipped) are ignored
+    det_params = {k: v for k, v in det_params.items() if k in names}
+    if "seed" in section and seed == 0:
+        seed = int(section["seed"])
+    bar, cb = rich_progress()
+    with bar:
+        result = run_scan(data, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
+                          out=out, progress=cb)
+    if not quiet:
+        echo_result(result, fmt)
+    return result.return_code
+
+
+@click.command("detectors")
+def detectors_cmd() -> int:
+    """List the registered detectors; * marks those that run by default."""
+    from .. import detectors as registry
+
+    defaults = set(registry.default())
+    for name in registry.available():
+        cls = registry.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        click.echo(f"{'*' if name in defaults else ' '} {name:<22} {cls.family:<12} {doc}")
+    return 0
