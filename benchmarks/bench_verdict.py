@@ -1,0 +1,64 @@
+"""Batch verdicts: `poisonguard scan` on each shared dataset as it is, and with each attack.
+
+Run by hand:  .venv/bin/python benchmarks/bench_verdict.py [--detectors label_flip] [--seeds 0]
+
+Expected: exit 0 ("clean") on every dataset as it is, exit 1 ("suspected") with every attack
+applied. Prints a Markdown table of verdicts and the batch statistics behind them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SHARED, SHARED_DATASETS, markdown_table, timed  # noqa: E402
+
+from poisonguard import scan  # noqa: E402
+from poisonguard.attacks import poison  # noqa: E402
+from poisonguard.data import load_dataset  # noqa: E402
+
+ATTACKS = {"random_flip": {"rate": 0.1}, "class_flip": {"rate": 0.2}, "boundary_flip": {"rate": 0.1}}
+DATASETS = {**SHARED_DATASETS, "adult-test": ("adult_test.csv.gz", "income")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--detectors", nargs="+", default=["label_flip"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    args = ap.parse_args()
+    rows = []
+    for name in args.datasets:
+        file, label = DATASETS[name]
+        ds = load_dataset(SHARED / file, label=label)
+        row = {"dataset": name, "rows": ds.n_rows}
+        for seed in args.seeds:
+            cases = [("as is", ds.frame, None)]
+            for attack, p in ATTACKS.items():
+                res = poison(ds, attack, seed=seed, **p)
+                cases.append((attack, res.frame, res.mask))
+            for case, frame, _mask in cases:
+                result, secs = timed(lambda frame=frame: scan(frame, label=label, detectors=args.detectors, seed=seed))
+                want = 0 if case == "as is" else 1
+                ok = "ok" if result.return_code == want else "WRONG"
+                key = case if len(args.seeds) == 1 else f"{case} s{seed}"
+                row[key] = f"{result.return_code} {ok}"
+                lf = next((d for d in result.detectors if d.name == "label_flip"), None)
+                stats = lf.section["batch"] if lf else {}
+                print(f"{name:12s} {key:16s} exit {result.return_code} ({ok}) {secs:5.1f}s "
+                      f"floor {stats.get('top_decile_disagreement', float('nan')):.3f} "
+                      f"conf {stats.get('top_decile_confidence', float('nan')):.3f} "
+                      f"noise {stats.get('estimated_noise_rate', float('nan')):.3f} | {'; '.join(result.reasons)[:160]}",
+                      file=sys.stderr, flush=True)
+        rows.append(row)
+    cols = ["dataset", "rows", *[k for k in rows[0] if k not in ("dataset", "rows")]]
+    print(markdown_table(rows, cols))
+    wrong = sum(str(v).endswith("WRONG") for r in rows for v in r.values())
+    total = sum(1 for r in rows for k in r if k not in ("dataset", "rows"))
+    print(f"\n{total - wrong} of {total} verdicts right")
+
+
+if __name__ == "__main__":
+    main()
