@@ -15,6 +15,7 @@ help:
 	@echo "make demo   - create .venv, install, run the reference demo, print the verdict"
 	@echo "make test   - create .venv, install with the dev extra, run the test suite"
 	@echo "make bench  - run the benchmarks by hand (slow; results in benchmarks/RESULTS.md)"
+	@echo "make mlflow-ui - serve the MLflow UI of ./mlflow.db on 127.0.0.1:5000"
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +33,10 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench_label_flip.py --seeds 0 1 2
+
+mlflow-ui: install  ## the MLflow UI for the project's store, on http://127.0.0.1:5000 only
+	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" \
+	  --default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port $${MLFLOW_UI_PORT:-5000} --workers 1
 
 clean:
 	rm -rf demo-out .pytest_cache

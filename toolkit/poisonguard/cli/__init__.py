@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("poisonguard.cli.provenance:keygen", "Generate an Ed25519 key pair for signing manifests."),
     "manifest": ("poisonguard.cli.provenance:manifest",
                  "Signed manifests of the data sources: create, sign, verify, diff (files, DVC, S3)."),
+    "drift": ("poisonguard.cli.drift:drift_cmd",
+              "Compare an MLflow run's model with the champion on the canary set; exit 1 when suspected."),
+    "promote": ("poisonguard.cli.drift:promote_cmd", "Move the champion alias to an MLflow run drift did not flag."),
+    "train-log": ("poisonguard.cli.drift:train_log_cmd",
+                  "Train the reference model on data and log it to MLflow with its canary predictions."),
 }
 
 

@@ -1,0 +1,449 @@
+"""Log a training run to MLflow: datasets, stage results, the model (skops) and the canary.
+
+What one run holds (all readable through ``MlflowClient``):
+
+* **inputs**: each dataset through ``mlflow.data.from_pandas`` + ``mlflow.log_input`` with a
+  context (``training``, ``canary``, ...) and input tags ``poisonguard.sha256`` (the file's
+  SHA-256), ``poisonguard.content_sha256`` and ``poisonguard.rows``;
+* **metrics**: a summary of each stage result (``scan.n_flagged``, ``validation.return_code``,
+  ...) and the canary metrics (``canary.accuracy``, ``canary.macro_f1``, ``canary.recall.<class>``);
+* **artifacts**: the full result JSONs under ``poisonguard/results/``, the canary predictions
+  under ``poisonguard/canary/``, and the model;
+* **the model** in MLflow's *skops* format (no pickle), with explicit ``pip_requirements`` so
+  that logging never starts a requirements-inference subprocess. :func:`load_model` loads it
+  back with skops against poisonguard's own allow-list of types — never the list stored in
+  the model's own ``MLmodel`` file, which whoever wrote the model controls;
+* **tags**: ``poisonguard.model_uri``, the canary digests; later ``poisonguard.suspected`` /
+  ``poisonguard.reasons`` (:func:`~poisonguard.tracking.drift`) and ``poisonguard.accepted``
+  (:func:`~poisonguard.tracking.promote`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._result import StageResult, jsonable
+from .._version import __version__
+from ..data import TabularDataset, load_dataset
+from ..errors import DataError, TrackingError, UsageError
+from ._canary import Canary, load_canary, log_canary, metric_key, predict_canary, train_overlap
+from ._store import DEFAULT_EXPERIMENT, Store, open_store
+
+__all__ = [
+    "MODEL_NAME",
+    "SKOPS_TRUSTED_TYPES",
+    "LoggedRun",
+    "default_model",
+    "load_model",
+    "log_run",
+    "result_metrics",
+    "train_and_log",
+]
+
+#: Artifact name of the logged model inside a run.
+MODEL_NAME = "model"
+
+#: Types that skops does not trust by default and that poisonguard trusts in the models it
+#: logs and loads (tree structures of scikit-learn's tree ensembles, numpy dtypes). Models
+#: holding anything else need an explicit ``trusted_types`` both when logged and when loaded.
+SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
+    "numpy.dtype",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+)
+
+_MAX_TAG = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class LoggedRun:
+    """What :func:`log_run` logged.
+
+    Attributes
+    ----------
+    run_id : str
+        The MLflow run.
+    experiment_id : str
+        Its experiment.
+    model_uri : str
+        URI of the logged model (``models:/<model id>``).
+    tracking_uri : str
+        The store it was logged to.
+    canary : dict or None
+        The canary's description and metrics, when a canary was given.
+    """
+
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    tracking_uri: str
+    canary: dict[str, Any] | None = None
+
+    @property
+    def canary_accuracy(self) -> float | None:
+        """Accuracy on the canary (None without a canary)."""
+        return None if self.canary is None else float(self.canary["metrics"]["accuracy"])
+
+
+def _as_dataset(data: Any, label: str | None, what: str) -> TabularDataset:
+    if isinstance(data, TabularDataset):
+        if label is not None and data.label != label:
+            return TabularDataset.from_frame(data.frame, label=label, path=data.path, format=data.format,
+                                             compression=data.compression, sha256=data.sha256)
+        return data
+    if isinstance(data, pd.DataFrame):
+        return TabularDataset.from_frame(data, label=label)
+    if isinstance(data, (str, os.PathLike)):
+        return load_dataset(data, label=label)
+    raise UsageError(f"the {what} data must be a file path, a pandas DataFrame or a TabularDataset; "
+                     f"got {type(data).__name__}")
+
+
+def default_model(ds: TabularDataset, *, seed: int = 0, max_iter: int = 100) -> Any:
+    """The reference classifier: ordinal-encoded categoricals and gradient-boosted trees.
+
+    A scikit-learn ``Pipeline`` of a ``ColumnTransformer`` (numeric columns as they are,
+    categorical columns through an ``OrdinalEncoder`` that maps unknown and missing values to
+    NaN) and a ``HistGradientBoostingClassifier``. Every part serialises with skops.
+
+    Parameters
+    ----------
+    ds : TabularDataset
+        Fixes the numeric and categorical columns.
+    seed : int, default=0
+        ``random_state`` of the classifier.
+    max_iter : int, default=100
+        Boosting iterations.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
+    numeric = ds.columns_of_kind("numeric")
+    categorical = ds.columns_of_kind("categorical")
+    parts: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        parts.append(("num", "passthrough", numeric))
+    if categorical:
+        parts.append(("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                            encoded_missing_value=np.nan), categorical))
+    if not parts:
+        raise DataError("the training data has no numeric or categorical feature column to learn from")
+    return Pipeline([("prepare", ColumnTransformer(parts)),
+                     ("classify", HistGradientBoostingClassifier(max_iter=max_iter, random_state=seed))])
+
+
+def result_metrics(result: StageResult | Mapping[str, Any]) -> dict[str, float]:
+    """A stage result's summary as flat MLflow metrics, prefixed by its kind.
+
+    Works on a result object or its JSON (``to_dict()``, a ``report.json``):
+    ``<kind>.return_code`` and ``<kind>.passed``; every top-level number or boolean
+    (``scan.n_flagged``); ``<kind>.n_<field>`` for every list (``provenance.n_findings``);
+    ``<kind>.suspected`` from a ``verdict``; for result objects also the properties
+    ``suspected``, ``errors``, ``failed`` and ``critical_failures``.
+    """
+    data = result.to_dict() if isinstance(result, StageResult) else dict(result)
+    kind = metric_key(str(data.get("kind") or "result"))
+    out: dict[str, float] = {}
+
+    def put(name: str, value: Any) -> None:
+        if isinstance(value, (bool, np.bool_)):
+            out[f"{kind}.{name}"] = float(bool(value))
+        elif isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value):
+            out[f"{kind}.{name}"] = float(value)
+        elif isinstance(value, (list, tuple)):
+            out[f"{kind}.n_{name}"] = float(len(value))
+
+    for key, value in data.items():
+        if key not in ("schema_version", "tool", "kind"):
+            put(metric_key(str(key)), value)
+    if isinstance(data.get("return_code"), int):
+        out[f"{kind}.passed"] = float(data["return_code"] == 0)
+    if isinstance(data.get("verdict"), str):
+        out[f"{kind}.suspected"] = float(data["verdict"] == "suspected")
+    if isinstance(result, StageResult):
+        for prop in ("suspected", "errors", "failed", "critical_failures"):
+            if isinstance(getattr(type(result), prop, None), property):
+                put(prop, getattr(result, prop))
+    if out.get(f"{kind}.n_rows", 0) > 0 and f"{kind}.n_flagged" in out:
+        out[f"{kind}.flagged_share"] = out[f"{kind}.n_flagged"] / out[f"{kind}.n_rows"]
+    return out
+
+
+def _trusted_types(model: Any, extra: Sequence[str]) -> list[str]:
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    allowed = set(SKOPS_TRUSTED_TYPES) | set(extra)
+    unknown = sorted(set(found) - allowed)
+    if unknown:
+        raise UsageError(f"the model holds types that skops does not trust by default: {unknown}; pass "
+                         "trusted_types=[...] with them if you trust them (and the same when loading)")
+    return sorted(found)
+
+
+def _pip_requirements() -> list[str]:
+    import sklearn
+    import skops
+
+    return [f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}"]
+
+
+def _signature(model: Any, X: pd.DataFrame) -> Any:
+    from mlflow.models import infer_signature
+
+    head = X.head(200).copy()
+    for col in head.columns:  # integers may be missing at prediction time: declare them as doubles
+        if pd.api.types.is_integer_dtype(head[col].dtype) and not pd.api.types.is_bool_dtype(head[col].dtype):
+            head[col] = head[col].astype("float64")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        return infer_signature(head, np.asarray(model.predict(X.head(200))))
+
+
+def _log_dataset(ds: TabularDataset, context: str, name: str, canary_digest: str | None = None) -> None:
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas  # what mlflow.data.from_pandas re-exports
+
+    source = str(ds.path.resolve()) if ds.path is not None else None
+    with warnings.catch_warnings():
+        # a local path matches MLflow's "" and "file" artifact sources alike; both are the same class
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        # MLflow's hint that integer columns cannot hold missing values: the schema is informative only
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        kwargs: dict[str, Any] = {"source": source} if source is not None else {}
+        dataset = from_pandas(ds.frame, name=name, targets=ds.label, **kwargs)
+        tags = {"poisonguard.rows": str(ds.n_rows)}
+        if ds.sha256:
+            tags["poisonguard.sha256"] = ds.sha256
+        if canary_digest:
+            tags["poisonguard.content_sha256"] = canary_digest
+        mlflow.log_input(dataset, context=context, tags=tags)  # the schema is inferred here
+
+
+def _features(model: Any, ds: TabularDataset) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    return [str(c) for c in names] if names is not None else ds.feature_columns
+
+
+def log_run(model: Any, train: str | os.PathLike[str] | pd.DataFrame | TabularDataset, *,
+            label: str | None = None,
+            canary: str | os.PathLike[str] | pd.DataFrame | TabularDataset | Canary | None = None,
+            results: Iterable[StageResult | Mapping[str, Any]] = (), experiment: str = DEFAULT_EXPERIMENT,
+            run_name: str | None = None, params: Mapping[str, Any] | None = None,
+            tags: Mapping[str, str] | None = None,
+            datasets: Mapping[str, str | os.PathLike[str] | pd.DataFrame | TabularDataset] | None = None,
+            trusted_types: Sequence[str] = (), max_canary_overlap: float = 0.01,
+            tracking_uri: str | None = None) -> LoggedRun:
+    """Log a fitted scikit-learn model and its evidence as one MLflow run.
+
+    Parameters
+    ----------
+    model : scikit-learn estimator
+        The fitted model. Its ``feature_names_in_`` (or the data's feature columns) name the
+        columns it predicts from.
+    train : path-like, DataFrame or TabularDataset
+        The training data, logged as the ``training`` input.
+    label : str, default=None
+        The label column (unless ``train`` is a dataset that names it).
+    canary : path-like, DataFrame, TabularDataset or Canary, default=None
+        The trusted canary set; the model's predictions on it are stored with the run.
+    results : iterable of StageResult or dict, default=()
+        Scan, validation, provenance results (objects or their JSON): summaries as metrics,
+        full JSONs as artifacts under ``poisonguard/results/<kind>.json``.
+    experiment : str, default="poisonguard"
+        The experiment (created when missing).
+    run_name : str, default=None
+        The run's name.
+    params : mapping, default=None
+        Parameters to log (``seed``, the attack, ...).
+    tags : mapping, default=None
+        Extra run tags.
+    datasets : mapping of str to data, default=None
+        More inputs by context (``{"validation": frame}``).
+    trusted_types : sequence of str, default=()
+        Types the model holds beyond :data:`SKOPS_TRUSTED_TYPES` that you trust.
+    max_canary_overlap : float, default=0.01
+        Refuse (:class:`DataError`) when more than this share of canary rows also occur in the
+        training data (compared on the feature values): the canary must never enter training.
+    tracking_uri : str, default=None
+        The store (default: :func:`~poisonguard.tracking.tracking_uri`).
+
+    Returns
+    -------
+    LoggedRun
+
+    Examples
+    --------
+    >>> from poisonguard.tracking import log_run                         # doctest: +SKIP
+    >>> logged = log_run(model, "train.csv", label="y", canary="canary.csv")  # doctest: +SKIP
+    """
+    import mlflow
+    import mlflow.sklearn
+
+    train_ds = _as_dataset(train, label, "training")
+    if train_ds.label is None:
+        raise UsageError("the training data needs its label column; pass label=...")
+    can = load_canary(canary, label=label or train_ds.label) if canary is not None else None
+    features = _features(model, train_ds)
+    overlap = None
+    if can is not None:
+        overlap = train_overlap(can, train_ds)
+        if overlap > max_canary_overlap * can.n_rows:
+            raise DataError(f"{overlap} of the {can.n_rows} canary rows also occur in the training data "
+                            f"(more than {max_canary_overlap:.0%}); the canary must never enter training: "
+                            "draw it from data kept apart")
+    extra_inputs = {ctx: _as_dataset(d, label or train_ds.label, ctx) for ctx, d in (datasets or {}).items()}
+    results = list(results)
+    trusted = _trusted_types(model, trusted_types)
+    with open_store(tracking_uri) as store:
+        exp_id = store.experiment_id(experiment)
+        active = mlflow.active_run() is not None
+        with mlflow.start_run(experiment_id=exp_id, run_name=run_name, nested=active) as run:
+            run_id = run.info.run_id
+            _log_dataset(train_ds, "training", _name(train_ds, "train"))
+            for ctx, ds in extra_inputs.items():
+                _log_dataset(ds, ctx, _name(ds, ctx))
+            if can is not None:
+                _log_dataset(can.dataset, "canary", _name(can.dataset, "canary"), can.content_sha256)
+            run_params = {"poisonguard.version": __version__, "model.class": _model_class(model),
+                          "train.rows": train_ds.n_rows, "train.sha256": train_ds.sha256 or "",
+                          "features": ",".join(features)[:_MAX_TAG]}
+            run_params.update({str(k): v for k, v in (params or {}).items()})
+            mlflow.log_params({k: str(v)[:_MAX_TAG] for k, v in run_params.items()})
+            metrics: dict[str, float] = {}
+            seen: dict[str, int] = {}
+            for res in results:
+                body = res.to_dict() if isinstance(res, StageResult) else dict(res)
+                kind = metric_key(str(body.get("kind") or "result"))
+                seen[kind] = seen.get(kind, 0) + 1
+                suffix = "" if seen[kind] == 1 else f"-{seen[kind]}"
+                metrics.update(result_metrics(res))
+                mlflow.log_dict(jsonable(body), f"poisonguard/results/{kind}{suffix}.json")
+            if metrics:
+                mlflow.log_metrics(metrics)
+            X = train_ds.frame[features]
+            info = mlflow.sklearn.log_model(
+                model, name=MODEL_NAME, serialization_format="skops", skops_trusted_types=trusted or None,
+                pip_requirements=_pip_requirements(), signature=_signature(model, X))
+            mlflow.set_tags({"poisonguard.model_uri": info.model_uri, "poisonguard.model_id": str(info.model_id),
+                             "poisonguard.label": str(train_ds.label), **{str(k): str(v) for k, v in (tags or {}).items()}})
+            meta = None
+            if can is not None:
+                preds = predict_canary(model, can, features)
+                classes = [str(c) for c in getattr(model, "classes_", [])]
+                meta = log_canary(store, run_id, preds, can, features, classes, overlap)
+    return LoggedRun(run_id=run_id, experiment_id=exp_id, model_uri=info.model_uri, tracking_uri=store.uri,
+                     canary=meta)
+
+
+def _name(ds: TabularDataset, default: str) -> str:
+    return ds.path.name if ds.path is not None else default
+
+
+def _model_class(model: Any) -> str:
+    steps = getattr(model, "steps", None)
+    final = steps[-1][1] if steps else model
+    return type(final).__name__
+
+
+def train_and_log(train: str | os.PathLike[str] | pd.DataFrame | TabularDataset, *, label: str | None = None,
+                  canary: str | os.PathLike[str] | pd.DataFrame | TabularDataset | Canary | None = None,
+                  seed: int = 0, model: Any = None, max_iter: int = 100, **log_kwargs: Any) -> LoggedRun:
+    """Fit a model on ``train`` (rows with a label) and log it with :func:`log_run`.
+
+    Parameters
+    ----------
+    train : path-like, DataFrame or TabularDataset
+        Training data.
+    label : str, default=None
+        Label column.
+    canary : path-like, DataFrame, TabularDataset or Canary, default=None
+        Trusted canary set.
+    seed : int, default=0
+        The model's ``random_state`` (logged as the ``seed`` parameter).
+    model : scikit-learn estimator, default=None
+        An unfitted estimator; default :func:`default_model`.
+    max_iter : int, default=100
+        Boosting iterations of the default model.
+    **log_kwargs
+        Passed to :func:`log_run` (``results``, ``experiment``, ``run_name``, ``params``, ...).
+    """
+    from sklearn.base import clone
+
+    ds = _as_dataset(train, label, "training")
+    if ds.label is None:
+        raise UsageError("the training data needs its label column; pass label=...")
+    est = default_model(ds, seed=seed, max_iter=max_iter) if model is None else clone(model)
+    keep = ~ds.label_missing
+    X = ds.frame.loc[keep, ds.feature_columns]
+    y = ds.frame.loc[keep, ds.label]
+    est.fit(X, y)
+    params = {"seed": seed, **dict(log_kwargs.pop("params", None) or {})}
+    return log_run(est, ds, canary=canary, params=params, **log_kwargs)
+
+
+def _model_uri(store: Store, run_id: str) -> str:
+    run = store.get_run(run_id)
+    uri = run.data.tags.get("poisonguard.model_uri")
+    if not uri:
+        raise TrackingError(f"run {run_id} has no model logged by poisonguard (no poisonguard.model_uri tag); "
+                            "log it with poisonguard.tracking.log_run")
+    return str(uri)
+
+
+def load_model(run_id: str, *, trusted_types: Sequence[str] = (), tracking_uri: str | None = None) -> Any:
+    """Load the model a run logged, with skops and poisonguard's allow-list: never unpickled.
+
+    MLflow's own ``mlflow.sklearn.load_model`` takes the skops allow-list from the model's
+    ``MLmodel`` file, that is from whoever wrote the model; here the allow-list is
+    :data:`SKOPS_TRUSTED_TYPES` plus ``trusted_types``, chosen by the caller.
+
+    Parameters
+    ----------
+    run_id : str
+        The run.
+    trusted_types : sequence of str, default=()
+        More types to trust.
+    tracking_uri : str, default=None
+        The store.
+
+    Raises
+    ------
+    TrackingError
+        Unknown run, no model, a model not in skops format, or a model holding untrusted types.
+    """
+    with open_store(tracking_uri) as store:
+        return _load_model(store, run_id, trusted_types)
+
+
+def _load_model(store: Store, run_id: str, trusted_types: Sequence[str] = ()) -> Any:
+    import mlflow.artifacts
+    import skops.io
+    from mlflow.models import Model
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    uri = _model_uri(store, run_id)
+    with tempfile.TemporaryDirectory(prefix="poisonguard-model-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp, tracking_uri=store.uri))
+        flavor = Model.load(str(local)).flavors.get("sklearn") or {}
+        fmt = flavor.get("serialization_format")
+        if fmt != "skops":
+            raise TrackingError(f"the model of run {run_id} is stored as {fmt!r}, not 'skops'; poisonguard "
+                                "loads only skops models (no pickle): log it again with log_run")
+        path = local / str(flavor.get("pickled_model", "model.skops"))
+        try:
+            return skops.io.load(path, trusted=[*SKOPS_TRUSTED_TYPES, *trusted_types])
+        except UntrustedTypesFoundException as exc:
+            raise TrackingError(f"the model of run {run_id} holds types outside the trusted list ({exc}); "
+                                "pass trusted_types=[...] only if you trust them") from None
