@@ -1,0 +1,125 @@
+"""Plotting helpers for notebooks and reports (matplotlib, imported lazily).
+
+Every function takes a result object (or its parts), draws on ``ax`` (a new figure when None)
+and returns the axes, so notebooks need no plotting boilerplate::
+
+    from poisonguard import plots, scan
+    result = scan("data.csv", label="y")
+    plots.suspicion_histogram(result)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["canary_recall", "flags_per_class", "precision_recall", "projection", "suspicion_histogram"]
+
+
+def _axes(ax: Any, figsize: tuple[float, float] = (6.0, 3.5)) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def suspicion_histogram(result: Any, *, truth: np.ndarray | None = None, bins: int = 40, ax: Any = None) -> Any:
+    """Histogram of the combined ``suspicion`` (log-scaled counts); with ``truth``, poisoned and
+    clean rows are drawn separately. The dashed line is the flag threshold (0.5)."""
+    ax = _axes(ax)
+    s = result.scores["suspicion"].to_numpy()
+    edges = np.linspace(0, 1, bins + 1)
+    if truth is None:
+        ax.hist(s, bins=edges, color="#4c72b0")
+    else:
+        truth = np.asarray(truth, dtype=bool)
+        ax.hist([s[~truth], s[truth]], bins=edges, stacked=True, color=["#4c72b0", "#dd5555"],
+                label=["clean rows", "poisoned rows"])
+        ax.legend(frameon=False)
+    ax.axvline(0.5, color="k", ls="--", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("suspicion")
+    ax.set_ylabel("rows")
+    ax.set_title(f"{result.n_flagged} of {result.n_rows} rows flagged")
+    return ax
+
+
+def flags_per_class(result: Any, labels: Sequence[Any], *, ax: Any = None) -> Any:
+    """Share of each class's rows that were flagged."""
+    import pandas as pd
+
+    ax = _axes(ax)
+    frame = pd.DataFrame({"label": pd.Series(labels, dtype=object).astype(str).to_numpy(),
+                          "flagged": result.scores["flagged"].to_numpy()})
+    rate = frame.groupby("label")["flagged"].mean().sort_values(ascending=False)
+    ax.bar(rate.index.tolist(), rate.to_numpy(), color="#4c72b0")
+    ax.set_ylabel("flagged share")
+    ax.set_title("flagged rows per class")
+    return ax
+
+
+def projection(X: np.ndarray, result: Any, *, truth: np.ndarray | None = None, max_points: int = 5000,
+               random_state: int = 0, ax: Any = None) -> Any:
+    """A 2-D PCA projection of the encoded features with the flagged rows highlighted
+    (and, with ``truth``, the poisoned rows ringed)."""
+    from sklearn.decomposition import PCA
+
+    ax = _axes(ax, (5.5, 4.5))
+    rng = np.random.default_rng(random_state)
+    n = X.shape[0]
+    idx = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
+    Z = PCA(n_components=2, random_state=random_state).fit_transform(X[idx])
+    flagged = result.scores["flagged"].to_numpy()[idx]
+    ax.scatter(Z[~flagged, 0], Z[~flagged, 1], s=4, c="#bbbbbb", label="not flagged")
+    ax.scatter(Z[flagged, 0], Z[flagged, 1], s=8, c="#dd5555", label="flagged")
+    if truth is not None:
+        t = np.asarray(truth, dtype=bool)[idx]
+        ax.scatter(Z[t, 0], Z[t, 1], s=30, facecolors="none", edgecolors="k", lw=0.5, label="poisoned (truth)")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("PCA projection of the encoded features")
+    return ax
+
+
+def precision_recall(result: Any, truth: np.ndarray, *, columns: Sequence[str] | None = None, ax: Any = None) -> Any:
+    """Precision–recall curves of the combined suspicion and each detector against known truth;
+    the dot marks each curve's default threshold (suspicion 0.5)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    ax = _axes(ax, (5.0, 4.0))
+    truth = np.asarray(truth, dtype=bool)
+    cols = list(columns) if columns else [c for c in result.scores.columns if c not in ("row", "flagged")]
+    for col in cols:
+        s = result.scores[col].to_numpy()
+        p, r, _ = precision_recall_curve(truth, s)
+        line, = ax.plot(r, p, label=f"{col} (AP {average_precision_score(truth, s):.2f})")
+        f = s > 0.5
+        if f.any():
+            ax.plot([(truth & f).sum() / max(truth.sum(), 1)], [(truth & f).sum() / f.sum()], "o",
+                    color=line.get_color())
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def canary_recall(drift: Any, *, ax: Any = None) -> Any:
+    """Per-class canary recall of the champion and the candidate (a drift result or its dict)."""
+    ax = _axes(ax)
+    d = drift.to_dict() if hasattr(drift, "to_dict") else dict(drift)
+    classes = d.get("classes") or []
+    names = [str(c["label"]) for c in classes]
+    champ = [c.get("champion_recall", np.nan) for c in classes]
+    cand = [c.get("candidate_recall", np.nan) for c in classes]
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, champ, 0.4, label="champion", color="#4c72b0")
+    ax.bar(x + 0.2, cand, 0.4, label="candidate", color="#dd8452")
+    ax.set_xticks(x, names)
+    ax.set_ylabel("canary recall")
+    ax.legend(frameon=False)
+    return ax
