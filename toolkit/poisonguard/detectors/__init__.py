@@ -16,15 +16,26 @@ from typing import Any
 
 from ..errors import UsageError
 from ._base import BaseDetector, OutlierDetectorMixin, suspicion_scale, to_suspicion
+from .backdoor import BackdoorTriggerDetector, Condition, TriggerRule
+from .duplicates import DuplicateDetector
 from .label_flip import ConfidentLearning, KNNLabelDisagreement, LabelFlipDetector
+from .outliers import OutlierEnsemble
+from .pii import Finding, SensitiveDataScanner
 
 __all__ = [
+    "BackdoorTriggerDetector",
     "BaseDetector",
+    "Condition",
     "ConfidentLearning",
+    "DuplicateDetector",
+    "Finding",
     "KNNLabelDisagreement",
     "LabelFlipDetector",
     "OutlierDetectorMixin",
+    "OutlierEnsemble",
     "PluginWarning",
+    "SensitiveDataScanner",
+    "TriggerRule",
     "available",
     "default",
     "get",
@@ -113,3 +124,7 @@ def get(name: str) -> type[BaseDetector]:
 register(LabelFlipDetector, default=True)
 register(ConfidentLearning)
 register(KNNLabelDisagreement)
+register(OutlierEnsemble, default=True)
+register(BackdoorTriggerDetector, default=True)
+register(DuplicateDetector, default=True)
+register(SensitiveDataScanner, default=True)

@@ -201,6 +201,11 @@ class BaseDetector(BaseEstimator):
         check_is_fitted(self)
         return {"n_flagged": int((self.labels_ == -1).sum()), "threshold": float(self.threshold_)}
 
+    def redact(self, frame: Any) -> Any:
+        """A copy of ``frame`` with values this detector must keep out of output files masked
+        (the sensitive-data scanner masks what it found); the default returns ``frame`` itself."""
+        return frame
+
     def batch_finding(self, ds: Any) -> tuple[bool, str]:
         """Batch-level decision: ``(suspected, reason)``. Default: never suspected at batch level."""
         return False, ""

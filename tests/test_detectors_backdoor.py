@@ -1,0 +1,136 @@
+"""Backdoor triggers (``backdoor``): quality floors on stamped triggers (numeric and categorical),
+the trigger named in the report, no suspected trigger on clean data, rules kept as data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from poisonguard.attacks import poison
+from poisonguard.data import TabularDataset, load_dataset
+from poisonguard.detectors import BackdoorTriggerDetector, Condition, TriggerRule
+from poisonguard.scan import scan
+
+#: Documented floor (issue 3: AP >= 0.95; benchmarks/RESULTS.md: 1.000 on all seven datasets).
+AP_FLOOR = 0.95
+
+
+def _fit(ds: TabularDataset, **kw) -> BackdoorTriggerDetector:
+    return BackdoorTriggerDetector(random_state=0, **kw).scan_fit(ds, ds.encode(), ds.label_codes())
+
+
+@pytest.fixture(scope="module")
+def banknote(banknote_path) -> TabularDataset:
+    return load_dataset(banknote_path, label="class")
+
+
+def _named(det: BackdoorTriggerDetector, params: dict) -> bool:
+    truth = (sorted(params["features"]), str(params["target"]))
+    return any((sorted(r.columns), str(r.target)) == truth for r in det.triggers_)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_quality_floor_and_trigger_named_banknote(banknote, seed):
+    res = poison(banknote, "backdoor", seed=seed)
+    ds = TabularDataset.from_frame(res.frame, label="class")
+    det = _fit(ds)
+    assert average_precision_score(res.mask, det.raw_scores_) >= AP_FLOOR
+    assert _named(det, res.params)
+    suspected, why = det.batch_finding(ds)
+    assert suspected and "suspected trigger" in why
+    section = det.report_section(ds)
+    json.dumps(section, allow_nan=False)
+    cols = {c["column"] for c in section["triggers"][0]["conditions"]}
+    assert cols == set(res.params["features"]) and section["triggers"][0]["target"] == res.params["target"]
+
+
+def test_quality_floor_mixed_kinds_adult(adult_small):
+    base = TabularDataset.from_frame(adult_small, label="income")
+    res = poison(base, "backdoor", seed=0)
+    ds = TabularDataset.from_frame(res.frame, label="income")
+    det = _fit(ds)
+    assert average_precision_score(res.mask, det.raw_scores_) >= AP_FLOOR
+    assert _named(det, res.params)
+    rule = det.triggers_[0]
+    assert rule.purity >= 0.9 and rule.consistency is not None and rule.consistency <= 0.35
+    assert rule.resembles == "<=50K"  # the stamped rows were taken from the other class
+    reasons = det.row_reasons(ds, np.flatnonzero(res.mask)[:3])
+    assert all("carries suspected trigger" in r for r in reasons)
+
+
+def test_categorical_trigger(adult_small):
+    frame = adult_small.copy()
+    rng = np.random.default_rng(3)
+    rows = rng.choice(np.flatnonzero((frame["income"] == "<=50K").to_numpy()), size=120, replace=False)
+    rare = {c: frame[c].value_counts().index[-1] for c in ("workclass", "race")}
+    for c, v in rare.items():
+        frame.loc[rows, c] = v
+    frame.loc[rows, "income"] = ">50K"
+    ds = TabularDataset.from_frame(frame, label="income")
+    det = _fit(ds)
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[rows] = True
+    assert average_precision_score(mask, det.raw_scores_) >= AP_FLOOR
+    top = det.triggers_[0]
+    assert {(c.column, c.op, c.value) for c in top.conditions} == {(c, "==", v) for c, v in rare.items()}
+
+
+@pytest.mark.parametrize("which", ["banknote", "adult", "blobs"])
+def test_no_trigger_suspected_on_clean_data(which, banknote, adult_small, blobs):
+    ds = {"banknote": banknote, "adult": TabularDataset.from_frame(adult_small, label="income"),
+          "blobs": TabularDataset.from_frame(blobs, label="label")}[which]
+    det = _fit(ds)
+    assert det.triggers_ == [] and not (det.labels_ == -1).any()
+    assert det.batch_finding(ds) == (False, "")
+
+
+def test_rules_are_data_mask_stamp_and_round_trip(banknote):
+    res = poison(banknote, "backdoor", seed=0)
+    ds = TabularDataset.from_frame(res.frame, label="class")
+    det = _fit(ds)
+    rule = det.triggers_[0]
+    d = rule.to_dict()
+    assert TriggerRule.from_dict(json.loads(json.dumps(d))) == rule
+    assert d["text"] == rule.text() and " → class = " in d["text"] and "% purity" in d["text"]
+    carried = rule.mask(res.frame)
+    assert carried.sum() == rule.n_rows
+    flagged = det.labels_ == -1
+    assert np.array_equal(flagged, carried & (res.frame["class"] == rule.target).to_numpy())
+    stamped = rule.stamp(banknote.frame, rows=[0, 1, 2])
+    assert rule.mask(stamped)[:3].all() and not rule.mask(banknote.frame).any()
+
+
+def test_condition_semantics():
+    frame = pd.DataFrame({"x": [1.0, 99999.0, np.nan], "c": ["a", "b", None]})
+    assert Condition("x", ">=", 99999).mask(frame).tolist() == [False, True, False]
+    assert Condition("x", "<=", 1).mask(frame).tolist() == [True, False, False]
+    assert Condition("c", "==", "b").mask(frame).tolist() == [False, True, False]
+    assert str(Condition("x", ">=", 99999)) == "x >= 99999"
+
+
+def test_plain_fit_on_arrays_and_spectral_scores():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    y = (X[:, 0] > 0).astype(int)
+    src = np.flatnonzero(y == 0)[:20]
+    X[src, 2:] = 9.0
+    y[src] = 1
+    det = BackdoorTriggerDetector(random_state=0).fit(X, y)
+    assert str(det.triggers_[0]).startswith("x2 == 9 and x3 == 9 → y = 1, 20 rows")
+    assert (det.labels_[src] == -1).all() and (det.labels_ == -1).sum() == 20
+    assert det.spectral_.shape == (600,) and np.isfinite(det.spectral_).all()
+
+
+def test_scan_reports_the_trigger(banknote, tmp_path):
+    res = poison(banknote, "backdoor", seed=1)
+    out = scan(res.frame, label="class", detectors=["backdoor", "outliers"], seed=0, out=tmp_path)
+    assert out.verdict == "suspected" and any(r.startswith("backdoor: suspected trigger") for r in out.reasons)
+    report = json.loads((tmp_path / "report.json").read_text())
+    section = next(d for d in report["detectors"] if d["name"] == "backdoor")["section"]
+    assert {c["column"] for c in section["triggers"][0]["conditions"]} == set(res.params["features"])
+    quarantine = pd.read_csv(tmp_path / "quarantine.csv")
+    assert set(quarantine["row"]) >= set(np.flatnonzero(res.mask).tolist())

@@ -1,0 +1,102 @@
+"""Duplicates (``duplicates``): conflicting copies found with recall 1.0, exact and near groups,
+the approximate neighbour search against the exact one, and the batch policy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from poisonguard.attacks import poison
+from poisonguard.data import TabularDataset, load_dataset
+from poisonguard.detectors import DuplicateDetector
+from poisonguard.detectors.duplicates import near_pairs, row_hashes
+from poisonguard.scan import scan
+
+
+def _fit(ds: TabularDataset, **kw) -> DuplicateDetector:
+    return DuplicateDetector(random_state=0, **kw).scan_fit(ds, ds.encode(), None)
+
+
+@pytest.fixture(scope="module")
+def banknote(banknote_path) -> TabularDataset:
+    return load_dataset(banknote_path, label="class")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_conflicting_copies_recall_one(banknote, adult_small, seed):
+    for base in (banknote, TabularDataset.from_frame(adult_small, label="income")):
+        res = poison(base, "dup_conflict", seed=seed)
+        ds = TabularDataset.from_frame(res.frame, label=base.label)
+        det = _fit(ds)
+        flagged = det.labels_ == -1
+        assert flagged[res.mask].all()                                    # recall 1.0 (issue 3)
+        assert res.mask[flagged].mean() >= 0.45                           # original + copy: ~0.5
+        assert det.batch_finding(ds)[0]
+        reasons = det.row_reasons(ds, np.flatnonzero(res.mask)[:3])
+        assert all(r.startswith("duplicates: conflicting duplicate of row(s)") and "labels" in r for r in reasons)
+
+
+def test_clean_data_has_no_conflicts_and_is_not_suspected(banknote):
+    det = _fit(banknote)
+    summary = det.summary()
+    assert summary["exact_groups"] > 0 and summary["conflicting_rows"] == 0  # banknote holds same-label copies
+    assert not (det.labels_ == -1).any() and det.batch_finding(banknote) == (False, "")
+    flag_all = _fit(banknote, flag="all")
+    assert (flag_all.labels_ == -1).sum() >= summary["extra_copies"]
+
+
+def test_near_duplicates_and_near_conflicts():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 5))
+    y = rng.choice(["a", "b"], 500)
+    near = X[:10] + rng.normal(scale=1e-3, size=(10, 5))
+    frame = pd.DataFrame(np.vstack([X, near]), columns=[f"f{i}" for i in range(5)])
+    frame["label"] = np.r_[y, np.where(y[:10] == "a", "b", "a")]  # near copies with the other label
+    ds = TabularDataset.from_frame(frame, label="label")
+    det = _fit(ds)
+    for i in range(10):
+        assert det.near_group_[i] >= 0 and det.near_group_[i] == det.near_group_[500 + i]
+    assert det.near_conflicting_[:10].all() and not (det.labels_ == -1).any()  # default: exact conflicts only
+    det2 = _fit(ds, flag="conflicts+near")
+    assert set(np.flatnonzero(det2.labels_ == -1)) == set(range(10)) | set(range(500, 510))
+    section = det2.report_section(ds)
+    json.dumps(section, allow_nan=False)
+    assert section["near_conflicting_groups"] == 10
+    assert section["near_groups_listed"][0]["kind"] == "near-conflicting"
+
+
+def test_sorted_neighbourhood_search_matches_exact_search():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(6000, 12)).astype(np.float32)
+    src = rng.choice(np.arange(200, 6000), size=200, replace=False)
+    X[:200] = X[src] + rng.normal(scale=0.005, size=(200, 12))
+    i, j, method = near_pairs(X, 0.05)
+    ia, ja, method_a = near_pairs(X, 0.05, exact_rows=100, random_state=0)
+    assert (method, method_a) == ("exact", "sorted-neighbourhood")
+    exact = set(zip(i.tolist(), j.tolist()))
+    approx = set(zip(ia.tolist(), ja.tolist()))
+    assert approx <= exact and len(approx) >= 0.99 * len(exact) and len(exact) >= 200
+
+
+def test_hash_ignores_label_and_id_but_reads_text():
+    frame = pd.DataFrame({"id": ["r1", "r2", "r3"], "x": [1.0, 1.0, 1.0], "note": ["same", "same", "other"],
+                          "label": ["a", "b", "a"]})
+    ds = TabularDataset.from_frame(frame, label="label", id_column="id")
+    det = _fit(ds)
+    assert det.conflicting_.tolist() == [True, True, False]
+    assert row_hashes(frame[["x", "note"]])[0] == row_hashes(frame[["x", "note"]])[1]
+
+
+def test_scan_lists_groups_and_quarantines_conflicts(banknote, tmp_path):
+    res = poison(banknote, "dup_conflict", rate=0.02, seed=3)
+    out = scan(res.frame, label="class", detectors=["duplicates"], seed=0, out=tmp_path)
+    section = out.detectors[0].section
+    assert section["conflicting_rows"] >= 2 * res.n_poisoned - 2
+    group = section["exact_groups_listed"][0]
+    assert group["kind"] == "conflicting" and len(group["labels"]) == 2
+    assert out.verdict == "suspected"
+    q = pd.read_csv(tmp_path / "quarantine.csv")
+    assert set(np.flatnonzero(res.mask).tolist()) <= set(q["row"])
