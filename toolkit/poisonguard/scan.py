@@ -17,6 +17,15 @@ Outputs of ``scan(..., out=DIR)``: ``report.json`` (the :class:`ScanResult`), ``
 (one line per input row: ``row,suspicion,flagged`` then one column per detector),
 ``clean.<ext>`` and ``quarantine.<ext>`` in the input's format (the quarantine keeps every
 column plus ``row``, ``suspicion`` and ``reasons``).
+
+**Against a trusted reference** (``reference=`` and/or ``reference_rev=``): both versions are
+encoded by the encoder fitted on the trusted data; detectors that can score new rows (they
+implement ``_score_raw``) are fitted on the trusted rows and score the added and changed rows
+(inductive mode, no batch decision of their own); the others run on the new data as usual.
+Rows already in the trusted version are never flagged. :func:`poisonguard.reference.compare`
+adds the ``reference_shift`` column (label shift seen by a trusted model, unseen labels) and the
+report's ``reference`` section (row delta, label and distribution shift, per source); its policy
+(``params["reference_shift"]``) can make the batch suspected.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from . import detectors as _registry
+from . import reference as _reference
 from ._io import atomic_open
 from ._result import StageResult
 from .data import TabularDataset, load_dataset, output_name, write_frame
@@ -154,6 +164,12 @@ class ScanResult(StageResult):
         lines = [f"scan of {src}: {head}",
                  f"  {self.n_rows} rows, {self.n_flagged} flagged ({self.n_flagged / max(self.n_rows, 1):.1%})"
                  " and quarantined"]
+        if self.reference:
+            d = self.reference["delta"]
+            t = self.reference["trusted"]
+            lines.append(f"  against trusted {t.get('path') or '<frame>'}{'@' + t['rev'] if t.get('rev') else ''}: "
+                         f"{d['added']} added, {d['changed']} changed, {d['unchanged']} unchanged, "
+                         f"{d['removed']} removed ({d['new_fraction']:.1%} of the rows are new)")
         for r in self.reasons:
             lines.append(f"  - {r}")
         for d in self.detectors:
@@ -213,7 +229,9 @@ def _subset(ds: TabularDataset, idx: np.ndarray, X: np.ndarray) -> TabularDatase
 def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label: str | None = None,
          detectors: Sequence[str] | None = None, params: Mapping[str, Mapping[str, Any]] | None = None,
          id_column: str | None = None, seed: int | None = 0, out: str | os.PathLike[str] | None = None,
-         progress: Progress | None = None) -> ScanResult:
+         progress: Progress | None = None,
+         reference: str | os.PathLike[str] | TabularDataset | pd.DataFrame | None = None,
+         reference_rev: str | None = None, source_column: str | None = None) -> ScanResult:
     """Scan a dataset for poisoned rows.
 
     Parameters
@@ -235,12 +253,29 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
         Folder for ``report.json``, ``scores.csv``, ``clean.*`` and ``quarantine.*``.
     progress : callable, default=None
         Called as ``progress(detector_name, index, total)`` before each detector.
+    reference : path, TabularDataset or pandas.DataFrame, default=None
+        The trusted version to compare with (see the module docstring). ``params`` may then hold
+        a ``"reference_shift"`` entry overriding :data:`poisonguard.reference.DEFAULT_POLICY`.
+    reference_rev : str, default=None
+        A git revision: the trusted version is ``reference`` (a path; default: ``data``'s own
+        path) as it was at that revision, read through DVC (paths are taken relative to the root
+        of the DVC repository; DVC-tracked data come from the DVC cache or remote).
+    source_column : str, default=None
+        A column naming each row's source (needs a reference): every statistic of the comparison
+        is also computed per source, and the column is not used as a feature.
 
     Returns
     -------
     ScanResult
     """
     params = dict(params or {})
+    ref_params = params.pop(_reference.NAME, None)
+    with_reference = reference is not None or reference_rev is not None
+    if not with_reference and (source_column is not None or ref_params):
+        what = "--source-column needs" if source_column is not None else f"{_reference.NAME} parameters need"
+        raise UsageError(f"{what} a trusted reference: pass --reference PATH or --reference-rev REV")
+    if with_reference:
+        _reference.policy(ref_params)  # bad policy values are a usage error before anything is read
     names = list(detectors) if detectors else _registry.default()
     if not names:
         raise UsageError("no detectors to run; name at least one (see `poisonguard detectors`)")
@@ -253,6 +288,12 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     if needs_y and label is None and not (isinstance(data, TabularDataset) and data.label):
         raise UsageError(f"detector(s) {[c.name for c in classes if c.requires_y]} need labels: pass --label COLUMN")
     ds = _as_dataset(data, label=label, id_column=id_column, require_classes=2 if needs_y else 0)
+    prepared = None
+    if with_reference:
+        trusted, ref_info = _reference.load_reference(ds, reference, reference_rev,
+                                                      require_classes=2 if ds.label is not None else 0)
+        prepared = _reference.prepare(ds, trusted, source_column=source_column, info=ref_info)
+        ds = prepared.new  # encoded by the encoder fitted on the trusted data
     dets = [_make_detector(n, params, seed) for n in names]
     X = ds.encode()
     n = ds.n_rows
@@ -271,21 +312,36 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
             progress(name, i, len(dets))
         t0 = time.perf_counter()
         try:
-            if det.requires_y:
-                assert y is not None
-                det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X, y[lab_idx] if ds_lab is not ds else y)
-                idx = lab_idx
-                view = ds_lab
+            if prepared is not None and _reference.can_score_new(det):
+                idx, sus, section = _reference.fit_inductive(det, prepared)
+                col = np.zeros(n)
+                col[idx] = sus
+                flagged_local = np.flatnonzero(sus > 0.5)
+                row_reasons = [f"{name}: suspicion {v:.2f} (fitted on the trusted reference)"
+                               for v in sus[flagged_local].tolist()]
+                suspected, why = False, ""  # the batch decision against a reference is the comparison's
             else:
-                det.scan_fit(ds, X, None)
-                idx = np.arange(n)
-                view = ds
-            col = np.zeros(n)
-            col[idx] = det.suspicion_
-            flagged_local = np.flatnonzero(det.suspicion_ > 0.5)
-            row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
-            suspected, why = det.batch_finding(view) if det.gates else (False, "")
-            section = det.report_section(view)
+                if det.requires_y:
+                    assert y is not None
+                    det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X,
+                                 y[lab_idx] if ds_lab is not ds else y)
+                    idx = lab_idx
+                    view = ds_lab
+                else:
+                    det.scan_fit(ds, X, None)
+                    idx = np.arange(n)
+                    view = ds
+                col = np.zeros(n)
+                col[idx] = det.suspicion_
+                flagged_local = np.flatnonzero(det.suspicion_ > 0.5)
+                row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
+                suspected, why = det.batch_finding(view) if det.gates else (False, "")
+                section = det.report_section(view)
+            if prepared is not None and det.gates:  # rows of the trusted version are not flagged again
+                keep = prepared.focus[idx[flagged_local]]
+                row_reasons = [r for r, k in zip(row_reasons, keep.tolist()) if k]
+                flagged_local = flagged_local[keep]
+                col[~prepared.focus] = 0.0
         except (KeyboardInterrupt, UsageError):
             raise
         except Exception as exc:  # noqa: BLE001 - one detector failing must not lose the scan
@@ -302,6 +358,29 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                                          n_flagged=int(flagged_local.size), seconds=round(secs, 3),
                                          suspected=bool(suspected), reason=why, section=section))
 
+    reference_section = None
+    if prepared is not None:
+        if progress is not None:
+            progress(_reference.NAME, len(dets), len(dets))
+        t0 = time.perf_counter()
+        try:
+            report = _reference.compare(ds, prepared.trusted, params=ref_params, seed=seed, prepared=prepared)
+        except (KeyboardInterrupt, UsageError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded like a detector failure
+            failures.append(Failure(detector=_reference.NAME, error=type(exc).__name__,
+                                    message=str(exc).splitlines()[0][:500] if str(exc) else ""))
+        else:
+            columns[_reference.NAME] = report.suspicion
+            for r, why_row in report.row_reasons.items():
+                reasons[r].append(why_row)
+            batch_reasons += [f"{_reference.NAME}: {r}" for r in report.reasons]
+            reference_section = report.to_dict()
+            summaries.append(DetectorSummary(
+                name=_reference.NAME, family="reference", gates=True, n_flagged=report.n_flagged,
+                seconds=round(time.perf_counter() - t0, 3), suspected=report.suspected,
+                reason="; ".join(report.reasons), section={"see": "reference"}))
+
     gating = [columns[s.name] for s in summaries if s.gates]
     combined = np.max(gating, axis=0) if gating else np.zeros(n)
     if ds.label is not None and lab_missing.any():
@@ -317,14 +396,18 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     result = ScanResult(
         input=_input_info(ds),
         parameters={"detectors": names, "params": {k: dict(v) for k, v in params.items()}, "seed": seed,
-                    "flag_threshold": 0.5},
+                    "flag_threshold": 0.5,
+                    **({"reference": {"path": prepared.info.get("path"), "rev": prepared.info.get("rev"),
+                                      "source_column": source_column, "policy": dict(ref_params or {})}}
+                       if prepared is not None else {})},
         n_rows=n, n_flagged=int(flagged.sum()),
         verdict="suspected" if batch_reasons else "clean",
         reasons=tuple(batch_reasons), detectors=tuple(summaries), flagged=flagged_rows,
-        failures=tuple(failures), scores=scores,
+        failures=tuple(failures), scores=scores, reference=reference_section,
     )
     if out is not None:
-        result = _write_outputs(result, ds, Path(out), flagged, combined, reasons)
+        fitted = [det for name, det in zip(names, dets) if name in columns]
+        result = _write_outputs(result, ds, Path(out), flagged, combined, reasons, fitted)
     return result
 
 
@@ -368,7 +451,7 @@ def _extra_name(frame: pd.DataFrame, name: str) -> str:
 
 
 def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: np.ndarray, combined: np.ndarray,
-                   reasons: list[list[str]]) -> ScanResult:
+                   reasons: list[list[str]], fitted: Sequence[Any] = ()) -> ScanResult:
     out.mkdir(parents=True, exist_ok=True)
     if ds.path is not None and out.resolve() == ds.path.resolve().parent and ds.path.name.startswith(("clean.", "quarantine.")):
         raise UsageError(f"--out {out} would overwrite the input {ds.path}; choose another output folder")
@@ -377,8 +460,11 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
     assert result.scores is not None
     with atomic_open(paths["scores"], "w", newline="") as fh:
         result.scores.to_csv(fh, index=False, lineterminator="\n")
-    write_frame(ds.frame.loc[~flagged], paths["clean"], ds.format, ds.compression)
-    q = ds.frame.loc[flagged].copy()
+    frame = ds.frame
+    for det in fitted:  # e.g. the sensitive-data scanner masks the values it found
+        frame = det.redact(frame)
+    write_frame(frame.loc[~flagged], paths["clean"], ds.format, ds.compression)
+    q = frame.loc[flagged].copy()
     idx = np.flatnonzero(flagged)
     q[_extra_name(q, "row")] = idx
     q[_extra_name(q, "suspicion")] = np.round(combined[idx], 6)

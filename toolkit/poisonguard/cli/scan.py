@@ -24,15 +24,27 @@ from ._common import format_option, load_params
                    "mapping of parameters per detector name.")
 @click.option("--id-column", help="A column that identifies rows, reported beside `row`.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every randomised detector.")
+@click.option("--reference", "reference", type=click.Path(path_type=Path),
+              help="Trusted version of the data: detectors are fitted on it and score the added and changed "
+                   "rows; the report gains a `reference` section (row delta, label and distribution shift).")
+@click.option("--reference-rev", metavar="REV",
+              help="Git revision of the trusted version, read through DVC: the file --reference names (default: "
+                   "DATA itself), path relative to the DVC repository root, as it was at REV (e.g. HEAD~1).")
+@click.option("--source-column", help="Column naming each row's source: the reference comparison is also made "
+                                      "per source (needs --reference or --reference-rev).")
 @format_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, ...], skip: tuple[str, ...],
-         sets: tuple[str, ...], params: Path | None, id_column: str | None, seed: int, fmt: str, quiet: bool) -> int:
+         sets: tuple[str, ...], params: Path | None, id_column: str | None, seed: int, reference: Path | None,
+         reference_rev: str | None, source_column: str | None, fmt: str, quiet: bool) -> int:
     """Scan DATA (CSV, Parquet or JSON Lines) for poisoned rows.
 
     Flagged rows are written to quarantine.<ext> with their reasons, the rest to clean.<ext>;
     scores.csv has one line per input row. Exit 0 when the batch looks clean (noisy rows may
     still be quarantined), 1 when poisoning is suspected, 2 on bad usage or input.
+
+    With --reference / --reference-rev the comparison's policy is set with
+    --set reference_shift.KEY=VALUE or a `reference_shift` mapping in the params file's `scan` section.
     """
     import yaml
 
@@ -57,13 +69,15 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
             raise UsageError(f"--set {item!r}: expected DETECTOR.PARAM=VALUE, e.g. label_flip.n_neighbors=30")
         det_params.setdefault(det, {})[param] = yaml.safe_load(value)
     # parameters of detectors that do not run (listed in params.yaml, then skipped) are ignored
-    det_params = {k: v for k, v in det_params.items() if k in names}
+    with_reference = reference is not None or reference_rev is not None
+    det_params = {k: v for k, v in det_params.items() if k in names or (with_reference and k == "reference_shift")}
     if "seed" in section and seed == 0:
         seed = int(section["seed"])
     bar, cb = rich_progress()
     with bar:
         result = run_scan(data, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
-                          out=out, progress=cb)
+                          out=out, progress=cb, reference=reference, reference_rev=reference_rev,
+                          source_column=source_column)
     if not quiet:
         echo_result(result, fmt)
     return result.return_code

@@ -47,7 +47,7 @@ __all__ = [
 
 #: Largest number of rows searched exactly by the neighbour search; larger data are split
 #: into random blocks of about this many rows and neighbours are searched within each block.
-KNN_EXACT_ROWS = 40_000
+KNN_EXACT_ROWS = 25_000
 #: Exponent of the per-class threshold normalisation in the ranking margin (see :func:`label_margin`).
 THRESHOLD_POWER = 0.75
 #: Above this many rows the ensemble's linear view is left out (``linear="auto"``): it adds
@@ -55,7 +55,7 @@ THRESHOLD_POWER = 0.75
 LINEAR_AUTO_MAX_ROWS = 200_000
 #: Each fold's model is fitted on at most this many rows (a random sample of the fold's
 #: training rows); every row still gets an out-of-fold prediction.
-MAX_TRAIN_ROWS = 250_000
+MAX_TRAIN_ROWS = 100_000
 
 
 def _default_estimator(random_state: Any = None, min_class_count: int = 100) -> Any:
