@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 .PHONY: install demo test bench mlflow-ui clean help
 
 help:
-	@echo "make demo   - create .venv, install, run the reference demo, print the verdict"
+	@echo "make demo   - create .venv, install, run the reference DVC pipeline (dvc repro), print the verdict"
 	@echo "make test   - create .venv, install with the dev extra, run the test suite"
 	@echo "make bench  - run the benchmarks by hand (slow; results in benchmarks/RESULTS.md)"
 	@echo "make mlflow-ui - serve the MLflow UI of ./mlflow.db on 127.0.0.1:5000"

@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "promote": ("poisonguard.cli.drift:promote_cmd", "Move the champion alias to an MLflow run drift did not flag."),
     "train-log": ("poisonguard.cli.drift:train_log_cmd",
                   "Train the reference model on data and log it to MLflow with its canary predictions."),
+    "gate": ("poisonguard.cli.gate:gate_cmd",
+             "Combine the stage results into one verdict (exit 0 pass, 1 fail); write CI and HTML reports."),
 }
 
 

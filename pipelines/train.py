@@ -1,0 +1,119 @@
+"""Stage ``train`` of the reference pipeline: train on the scan's clean split, log to MLflow.
+
+The candidate model (poisonguard's reference model: gradient-boosted trees, see
+:func:`poisonguard.tracking.default_model`) is trained on the rows the scan did not quarantine
+(``reports/scan/clean.csv``), plus the trusted base when ``train.include_trusted`` is true, and
+logged to MLflow through :func:`poisonguard.tracking.train_and_log`: the model in skops format,
+the training data and the canary as inputs with their digests, the stage results (provenance,
+validation, scan) as metrics and artifacts, and the model's predictions on the canary.
+
+The ``drift`` stage compares the candidate with a *champion* on the canary. In this demo the
+champion is the model trained on the trusted base alone, with the same seed and canary: it is
+trained and logged once (tagged ``poisonguard.demo.baseline`` with the digests it depends on)
+and reused by later runs, so that every experiment (``dvc exp run -S prepare.attack=...``) is
+compared with the same accepted model. In your own pipeline, promote accepted runs with
+``poisonguard promote RUN`` and let ``poisonguard drift`` find the champion alias.
+
+The MLflow store is ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<project>/mlflow.db``
+(``make mlflow-ui`` shows it). Writes ``reports/train.json`` (DVC metrics: run ids, canary
+accuracy of both models, rows trained on) and the two run ids as one-line files for the
+``drift`` stage's command line (``reports/train/run_id``, ``reports/train/champion_run_id``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from poisonguard._io import atomic_write_json, atomic_write_text, sha256_file
+from poisonguard.data import TabularDataset, load_dataset
+
+BASELINE_TAG = "poisonguard.demo.baseline"
+
+
+def _params(path: Path) -> tuple[dict[str, Any], str]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return dict(doc.get("train") or {}), str((doc.get("prepare") or {}).get("label", "income"))
+
+
+def _results(paths: list[Path]) -> list[dict[str, Any]]:
+    out = []
+    for p in paths:
+        if p.is_file():  # a stage that has not run yet is simply not logged
+            out.append(json.loads(p.read_text(encoding="utf-8")))
+    return out
+
+
+def _baseline(trusted: Path, canary: Path, label: str, seed: int, max_iter: int, experiment: str) -> tuple[str, float | None]:
+    """The run of the model trained on the trusted base: found by its tag, else trained and logged."""
+    from poisonguard.tracking import train_and_log
+    from poisonguard.tracking._store import open_store
+
+    key = hashlib.sha256(f"{sha256_file(trusted)}:{sha256_file(canary)}:{label}:{seed}:{max_iter}".encode()).hexdigest()
+    with open_store() as store:
+        exp = store.client.get_experiment_by_name(experiment)
+        if exp is not None:
+            runs = store.client.search_runs([exp.experiment_id], filter_string=f"tags.`{BASELINE_TAG}` = '{key}'",
+                                            max_results=1, order_by=["attributes.start_time DESC"])
+            if runs:
+                acc = runs[0].data.metrics.get("canary.accuracy")
+                return runs[0].info.run_id, acc
+    logged = train_and_log(trusted, label=label, canary=canary, seed=seed, max_iter=max_iter, experiment=experiment,
+                           run_name="champion: trusted base", tags={BASELINE_TAG: key, "poisonguard.role": "champion"})
+    return logged.run_id, logged.canary_accuracy
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--clean", type=Path, default=Path("reports/scan/clean.csv"))
+    ap.add_argument("--trusted", type=Path, default=Path("data/prepared/trusted.csv"))
+    ap.add_argument("--canary", type=Path, default=Path("data/prepared/canary.csv"))
+    ap.add_argument("--result", type=Path, action="append", default=None,
+                    help="stage result JSON to log with the run (repeatable)")
+    ap.add_argument("--out", type=Path, default=Path("reports/train.json"))
+    ap.add_argument("--ids", type=Path, default=Path("reports/train"))
+    args = ap.parse_args(argv)
+
+    from poisonguard.tracking import train_and_log, tracking_uri
+
+    p, label = _params(args.params)
+    seed, max_iter = int(p.get("seed", 0)), int(p.get("max_iter", 100))
+    experiment = str(p.get("experiment", "poisonguard-demo"))
+    results = _results(args.result if args.result is not None else
+                       [Path("reports/provenance.json"), Path("reports/validate/validation.json"),
+                        Path("reports/scan/report.json")])
+
+    champion_id, champion_acc = _baseline(args.trusted, args.canary, label, seed, max_iter, experiment)
+
+    clean = load_dataset(args.clean, label=label)
+    train: Any = clean
+    if p.get("include_trusted", False):
+        trusted = load_dataset(args.trusted, label=label)
+        train = TabularDataset.from_frame(pd.concat([trusted.frame, clean.frame], ignore_index=True), label=label)
+    logged = train_and_log(train, label=label, canary=args.canary, seed=seed, max_iter=max_iter,
+                           experiment=experiment, run_name="candidate: clean split", results=results,
+                           tags={"poisonguard.role": "candidate"},
+                           params={"train.include_trusted": bool(p.get("include_trusted", False))})
+
+    summary = {"run_id": logged.run_id, "champion_run_id": champion_id, "experiment": experiment,
+               "tracking_uri": tracking_uri(), "train_rows": int(train.n_rows),
+               "canary_accuracy": logged.canary_accuracy, "champion_canary_accuracy": champion_acc}
+    atomic_write_json(args.out, summary)
+    atomic_write_text(args.ids / "run_id", logged.run_id + "\n")
+    atomic_write_text(args.ids / "champion_run_id", champion_id + "\n")
+    print(f"train: logged run {logged.run_id} ({train.n_rows} rows, canary accuracy "
+          f"{logged.canary_accuracy:.4f}); champion run {champion_id} (canary accuracy "
+          f"{'n/a' if champion_acc is None else f'{champion_acc:.4f}'}) in {logged.tracking_uri}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

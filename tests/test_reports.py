@@ -1,0 +1,196 @@
+"""The renderers on real stage results: SARIF against the SARIF 2.1.0 schema, JUnit counts that match
+the verdict, Markdown and HTML that escape every value from the data, plots, row-to-line mapping."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+from _report_case import PAYLOADS, build_case, frame_row, reports_of
+
+from poisonguard.gate import gate
+from poisonguard.reports import render_junit, render_markdown, sarif_log, write_reports
+from poisonguard.reports._common import row_lines
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+POLICY = {"required": ["provenance", "validation", "scan"], "optional": ["drift"]}
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    c = build_case(tmp_path_factory.mktemp("case"))
+    verdict = gate(reports_of(c), POLICY)
+    c["verdict"] = verdict
+    c["paths"] = write_reports(verdict, c["out"], root=c["root"], policy_file="params.yaml")
+    return c
+
+
+def test_the_case_fails_on_scan_and_validation(case):
+    v = case["verdict"]
+    assert v.verdict == "fail"
+    assert {c.stage for c in v.failed_checks} == {"scan", "validation"}
+    assert all(p.is_file() or p.is_dir() for p in case["paths"].values())
+
+
+def test_sarif_validates_against_the_schema(case):
+    doc = json.loads(case["paths"]["sarif"].read_text(encoding="utf-8"))
+    validator = jsonschema.Draft4Validator(SCHEMA, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    assert doc["version"] == "2.1.0"
+
+
+def test_sarif_rules_and_row_locations(case):
+    run = json.loads(case["paths"]["sarif"].read_text(encoding="utf-8"))["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    ids = [r["id"] for r in rules]
+    assert len(ids) == len(set(ids))
+    assert {c.id for c in case["verdict"].checks} <= set(ids)  # one rule per check
+    assert "scan/outliers" in ids
+    for res in run["results"]:
+        assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
+    lines = (case["incoming"]).read_text(encoding="utf-8").splitlines()
+    hits = [r for r in run["results"] if r["ruleId"] == "scan/outliers"]
+    assert len(hits) == case["scan_result"].n_flagged
+    for res in hits:
+        loc = res["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"] == {"uri": "data/incoming.csv", "uriBaseId": "%SRCROOT%"}
+        row = res["properties"]["row"]
+        line = lines[loc["region"]["startLine"] - 1]  # the row's own line of the CSV (header is line 1)
+        assert frame_row(case, row)["fnlwgt"] in line.split(",")
+        assert res["level"] == "error"
+    planted = {r["properties"]["row"] for r in hits}
+    assert set(case["planted_rows"]) <= planted
+    val = [r for r in run["results"] if r["ruleId"] == "validation/expect_column_values_to_be_in_set[workclass]"]
+    assert {r["properties"]["row"] for r in val} == set(case["planted_rows"])
+
+
+def test_sarif_not_run_stage_is_located_at_the_policy(case):
+    v = gate([case["scan"]], POLICY)
+    run = sarif_log(v, root=case["root"], policy_file="params.yaml")["runs"][0]
+    not_run = [r for r in run["results"] if r["ruleId"].endswith("/not-run")]
+    assert {r["ruleId"] for r in not_run} == {"provenance/not-run", "validation/not-run", "drift/not-run"}
+    for r in not_run:
+        assert r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "params.yaml"
+    assert {r["level"] for r in not_run if r["ruleId"] != "drift/not-run"} == {"error"}
+
+
+def test_junit_parses_and_counts_match_the_verdict(case):
+    v = case["verdict"]
+    root = ET.fromstring(case["paths"]["junit"].read_bytes())
+    assert root.tag == "testsuites"
+    cases = root.findall("./testsuite/testcase")
+    assert int(root.get("tests")) == len(cases) == v.counts["checks"]
+    failures = root.findall("./testsuite/testcase/failure")
+    assert int(root.get("failures")) == len(failures) == v.counts["failed"] == len(v.failed_checks) > 0
+    assert int(root.get("skipped")) == len(root.findall("./testsuite/testcase/skipped")) == v.counts["skipped"]
+    for suite in root.findall("testsuite"):
+        assert int(suite.get("tests")) == len(suite.findall("testcase"))
+        assert int(suite.get("failures")) == len(suite.findall("testcase/failure"))
+    assert all(f.get("message") for f in failures)
+    assert len({(c.get("classname"), c.get("name")) for c in cases}) == len(cases)
+
+
+def test_junit_of_a_passing_verdict_has_no_failures(case):
+    v = gate([case["provenance"]], {"required": ["provenance"], "optional": ["drift"]})
+    root = ET.fromstring(render_junit(v).encode("utf-8"))
+    assert v.verdict == "pass" and root.get("failures") == "0" and root.get("skipped") == "1"
+
+
+def test_junit_survives_characters_xml_cannot_hold():
+    v = gate([{"kind": "scan", "return_code": 1, "verdict": "suspected", "n_rows": 1, "n_flagged": 1,
+               "detectors": [{"name": "x", "suspected": True, "reason": "bad \x00\x1b value", "gates": True}]}],
+             {"required": ["scan"], "optional": []})
+    root = ET.fromstring(render_junit(v).encode("utf-8"))
+    assert "bad" in root.find(".//failure").get("message")
+
+
+def test_html_escapes_every_value_from_the_data(case):
+    html = case["paths"]["html"].read_text(encoding="utf-8")
+    for payload in PAYLOADS:
+        assert payload not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, escaped, in the rows table
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert not re.search(r"<script", html, re.I)
+    assert not re.search(r"<[a-z]+[^>]*\son[a-z]+=", html, re.I)  # no event-handler attribute anywhere
+
+
+def test_html_is_self_contained(case):
+    html = case["paths"]["html"].read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    refs = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]+)""", html)
+    assert refs and all(r.startswith(("data:image/png;base64,", "#")) or "://" not in r for r in refs)
+    assert not re.search(r"https?://", html.split("<footer>")[0])
+    pngs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    assert len(pngs) >= 4  # suspicion histogram, flagged per class, feature shift, canary recall
+    assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    for plot in ("suspicion_histogram", "flagged_per_class", "feature_shift", "canary_recall"):
+        assert f"id='plot-{plot}'" in html
+    assert html.index("id='verdict'") < html.index("id='stage-provenance'")  # the verdict comes first
+
+
+def test_markdown_summary(case):
+    md = case["paths"]["markdown"].read_text(encoding="utf-8")
+    assert md.startswith("## poisonguard gate: ❌ FAIL")
+    assert "### What failed (2)" in md and "scan/outliers" in md
+    for payload in PAYLOADS:
+        assert payload not in md
+    assert "| scan | ❌ failed |" in md
+    assert "report.html" in md and "results.sarif" in md and "junit.xml" in md
+
+
+def test_markdown_links_the_ci_run(case, monkeypatch):
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/data")
+    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    assert "https://github.com/acme/data/actions/runs/42" in render_markdown(case["verdict"])
+
+
+def test_plot_tables_for_dvc(case):
+    folder = case["paths"]["plots"]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["canary_recall.csv", "feature_shift.csv", "flagged_per_class.csv", "suspicion_histogram.csv"]
+    hist = (folder / "suspicion_histogram.csv").read_text().splitlines()
+    assert hist[0] == "bin,low,high,rows,flagged" and len(hist) == 21
+    assert sum(int(line.split(",")[3]) for line in hist[1:]) == case["scan_result"].n_rows
+
+
+def test_gate_json_is_the_verdict(case):
+    d = json.loads(case["paths"]["json"].read_text(encoding="utf-8"))
+    assert d["kind"] == "gate" and d["verdict"] == "fail" and d["counts"] == case["verdict"].counts
+
+
+def test_renderers_work_without_the_stage_files(case, tmp_path):
+    """A verdict rebuilt from gate.json alone (no data files) still renders every report."""
+    from poisonguard.gate import Verdict
+
+    v = Verdict.from_dict(json.loads(case["paths"]["json"].read_text(encoding="utf-8")))
+    paths = write_reports(v, tmp_path / "again", root=tmp_path)
+    assert "FAIL" in paths["html"].read_text(encoding="utf-8")
+    assert ET.fromstring(paths["junit"].read_bytes()).get("failures") == str(v.counts["failed"])
+
+
+def test_row_lines_follows_quoted_line_breaks_and_gzip(tmp_path):
+    text = 'a,b\n1,"x"\n\n2,"multi\nline"\n3,z\n'
+    (tmp_path / "f.csv").write_text(text)
+    with gzip.open(tmp_path / "f.csv.gz", "wt") as fh:
+        fh.write(text)
+    for name in ("f.csv", "f.csv.gz"):
+        assert row_lines(tmp_path / name, [0, 1, 2]) == {0: 2, 1: 4, 2: 6}
+    (tmp_path / "f.jsonl").write_text('{"a": 1}\n\n{"a": 2}\n')
+    assert row_lines(tmp_path / "f.jsonl", [1]) == {1: 3}
+    assert row_lines(tmp_path / "missing.csv", [0]) == {}
+
+
+def test_html_without_drift_and_with_a_not_run_stage(case):
+    from poisonguard.reports import render_html
+
+    v = gate([case["scan"]], POLICY)
+    html = render_html(v, root=case["root"])
+    assert "This stage did not run" in html and "NOT RUN" in html

@@ -1,0 +1,56 @@
+"""``poisonguard gate``: a thin shell over :func:`poisonguard.gate.gate` and :mod:`poisonguard.reports`.
+
+Reads the stage results, applies the policy of ``--params`` (section ``gate``), writes the
+reports into ``--out`` and exits 0 when the gate passes, 1 when it fails; a report that is not a
+poisonguard result, or a malformed policy, exits 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["gate_cmd"]
+
+
+@click.command("gate")
+@click.argument("reports", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="params.yaml whose `gate:` section is the policy (default policy: provenance, validation "
+                   "and scan required, drift optional).")
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for gate.json, summary.md, junit.xml, results.sarif, report.html and plots/.")
+@click.option("--report", "formats", multiple=True,
+              type=click.Choice(["json", "markdown", "junit", "sarif", "html", "plots"]),
+              help="Write only these reports (repeat); default: all of them.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder the paths inside the reports are relative to (default: the current folder).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="How to print the verdict on standard output.")
+def gate_cmd(reports: tuple[Path, ...], params_file: Path | None, out: Path | None, formats: tuple[str, ...],
+             root: Path | None, fmt: str) -> int:
+    """Combine the stage results REPORTS into one verdict; exit 0 on pass, 1 on fail.
+
+    REPORTS are the JSON results of the stages (scan report.json, validation.json, the provenance
+    and drift reports). A required stage whose report is missing counts as not run, which fails
+    the gate: a missing stage is never taken as passed.
+    """
+    from ..gate import gate, load_policy
+    from ..reports import render_markdown, write_reports
+
+    verdict = gate(list(reports), load_policy(params_file))
+    if out is not None:
+        paths = write_reports(verdict, out, formats=list(formats) or None, root=root,
+                              policy_file=str(params_file) if params_file else None)
+    else:
+        paths = {}
+    if fmt == "json":
+        click.echo(verdict.to_json())
+    elif fmt == "markdown":
+        click.echo(render_markdown(verdict))
+    else:
+        click.echo(str(verdict))
+        for name, p in paths.items():
+            click.echo(f"  {name}: {p}")
+    return verdict.return_code

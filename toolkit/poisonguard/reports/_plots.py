@@ -1,0 +1,272 @@
+"""The report's plots: their data (tables, also written for ``dvc plots``) and their images.
+
+Four plots, each computed from the stage results the gate read (and the files they name):
+
+``suspicion_histogram``
+    the scan's per-row suspicion (``scores.csv``) in 20 bins over [0, 1], flagged and not;
+``flagged_per_class``
+    rows and flagged rows per label class (the scan's input labels and ``scores.csv``);
+``feature_shift``
+    per feature, how far it moved from the trusted base, scaled so that 1 is the threshold:
+    from the scan's comparison with a trusted reference (effect size over threshold) when the
+    scan made one, else from the validation's mean expectations (the mean's position in the band
+    inferred from trusted data; beyond ±1 it left the band);
+``canary_recall``
+    per-class canary recall of the champion and the candidate (drift).
+
+Images are PNG (matplotlib, Agg backend) embedded in the HTML as ``data:`` URIs: no file, no
+network, no script. Plot data never reach the HTML as markup, so labels need no escaping there.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ._common import read_columns, resolve
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..gate import Verdict
+
+__all__ = ["PLOTS", "plot_data", "render_png", "write_plot_tables"]
+
+#: Plot name -> (title, what it shows).
+PLOTS: dict[str, tuple[str, str]] = {
+    "suspicion_histogram": ("Suspicion of the scanned rows",
+                            "Rows per suspicion bin; a row is flagged and quarantined above 0.5."),
+    "flagged_per_class": ("Flagged rows per class", "Share of each label class the scan quarantined."),
+    "feature_shift": ("Feature shifts against the trusted base",
+                      "How far each feature moved from the trusted base, scaled so that 1 is the threshold "
+                      "where it counts as shifted (the source is named under the axis)."),
+    "canary_recall": ("Canary recall per class: champion vs candidate",
+                      "A class whose recall falls is what targeted poisoning does."),
+}
+
+_BINS = 20
+
+
+def _scan_scores(verdict: Verdict, root: Path) -> tuple[dict[str, Any] | None, pd.DataFrame | None]:
+    rep = verdict.report("scan")
+    if rep is None:
+        return None, None
+    outputs = rep.data.get("outputs") or {}
+    base = Path(rep.path).parent if rep.path else root
+    path = resolve(outputs.get("scores"), root) or resolve(base / "scores.csv", root)
+    if path is None:
+        return rep.data, None
+    try:
+        scores = pd.read_csv(path, usecols=["row", "suspicion", "flagged"])
+    except (OSError, ValueError):
+        return rep.data, None
+    scores["flagged"] = scores["flagged"].astype(str).str.lower().isin(["true", "1"])
+    return rep.data, scores
+
+
+def _histogram(scores: pd.DataFrame) -> pd.DataFrame:
+    edges = np.linspace(0.0, 1.0, _BINS + 1)
+    s = scores["suspicion"].to_numpy(dtype=float)
+    f = scores["flagged"].to_numpy(dtype=bool)
+    idx = np.clip(np.digitize(s, edges[1:-1], right=True), 0, _BINS - 1)
+    return pd.DataFrame({
+        "bin": [f"{edges[i]:.2f}-{edges[i + 1]:.2f}" for i in range(_BINS)],
+        "low": edges[:-1].round(2), "high": edges[1:].round(2),
+        "rows": np.bincount(idx, minlength=_BINS),
+        "flagged": np.bincount(idx[f], minlength=_BINS),
+    })
+
+
+def _per_class(scan: Mapping[str, Any], scores: pd.DataFrame, root: Path) -> pd.DataFrame | None:
+    inp = scan.get("input") or {}
+    label = inp.get("label")
+    if not label:
+        return None
+    frame = read_columns(resolve(inp.get("path"), root), [label])
+    if frame is None or len(frame) != len(scores):
+        return None
+    y = frame[label].astype(str).replace("", "(missing)").to_numpy()
+    flagged = scores.sort_values("row")["flagged"].to_numpy(dtype=bool)
+    classes = sorted(set(y.tolist()))
+    rows = np.array([(y == c).sum() for c in classes])
+    fl = np.array([((y == c) & flagged).sum() for c in classes])
+    return pd.DataFrame({"class": classes, "rows": rows, "flagged": fl,
+                         "flagged_share": np.round(fl / np.maximum(rows, 1), 6)})
+
+
+def _shift_from_scan(scan: Mapping[str, Any] | None) -> pd.DataFrame | None:
+    """Per-feature shift from the scan's comparison with a trusted reference, when it made one.
+
+    The value is the effect size over its threshold, so 1 is where a feature counts as shifted:
+    numeric columns ``min(PSI / psi, W1 / wasserstein)`` (both must pass), categorical ones
+    ``JS / js`` (thresholds from the comparison's own parameters).
+    """
+    ref = (scan or {}).get("reference")
+    if not isinstance(ref, dict):
+        return None
+    dist = ref.get("distribution") or {}
+    feats = dist.get("features") if isinstance(dist, dict) else None
+    params = ref.get("parameters") or {}
+    if not isinstance(feats, dict) or not feats:
+        return None
+    psi_t, w_t, js_t = (float(params.get(k) or d) for k, d in (("psi", 0.25), ("wasserstein", 0.25), ("js", 0.2)))
+    rows = []
+    for name, f in feats.items():
+        if not isinstance(f, dict):
+            continue
+        if isinstance(f.get("psi"), (int, float)) and isinstance(f.get("wasserstein"), (int, float)):
+            value = min(f["psi"] / psi_t, f["wasserstein"] / w_t)
+            detail = f"PSI {f['psi']:.3g}, W1 {f['wasserstein']:.3g}"
+        elif isinstance(f.get("js"), (int, float)):
+            value, detail = f["js"] / js_t, f"JS {f['js']:.3g}"
+        else:
+            continue
+        rows.append({"feature": str(name), "shift": round(float(value), 6), "detail": detail,
+                     "shifted": bool(f.get("shifted")), "source": "scan: effect size / threshold vs trusted reference"})
+    if not rows:
+        return None
+    return pd.DataFrame(rows).sort_values("shift", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _shift_from_validation(val: Mapping[str, Any] | None) -> pd.DataFrame | None:
+    if not val:
+        return None
+    rows = []
+    for o in val.get("outcomes") or []:
+        if not isinstance(o, dict) or o.get("type") != "expect_column_mean_to_be_between":
+            continue
+        kw = o.get("kwargs") or {}
+        raw = [kw.get("min_value"), kw.get("max_value"), o.get("observed_value")]
+        nums = [float(v) for v in raw if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(nums) != 3:
+            continue
+        lo, hi, obs = nums
+        if hi <= lo:
+            continue
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        rows.append({"feature": str(o.get("column")), "shift": round((obs - mid) / half, 6), "observed_mean": obs,
+                     "band_low": lo, "band_high": hi, "source": "validation: mean vs trusted band"})
+    return pd.DataFrame(rows) if rows else None
+
+
+def _canary(drift: Mapping[str, Any] | None) -> pd.DataFrame | None:
+    if not drift:
+        return None
+    rows = [{"class": str(c.get("label")), "support": c.get("support"), "champion": c.get("champion_recall"),
+             "candidate": c.get("candidate_recall"), "delta": c.get("delta")}
+            for c in drift.get("classes") or [] if isinstance(c, dict)]
+    return pd.DataFrame(rows) if rows else None
+
+
+def plot_data(verdict: Verdict, root: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """The tables behind the plots, for the stages that ran (missing inputs leave a plot out)."""
+    root = Path(root) if root is not None else Path.cwd()
+    out: dict[str, pd.DataFrame] = {}
+    scan, scores = _scan_scores(verdict, root)
+    if scores is not None and len(scores):
+        out["suspicion_histogram"] = _histogram(scores)
+        assert scan is not None
+        per_class = _per_class(scan, scores, root)
+        if per_class is not None:
+            out["flagged_per_class"] = per_class
+    val = verdict.report("validation")
+    shift = _shift_from_scan(scan) if scan else None
+    if shift is None:
+        shift = _shift_from_validation(val.data if val else None)
+    if shift is not None:
+        out["feature_shift"] = shift
+    drift = verdict.report("drift")
+    canary = _canary(drift.data if drift else None)
+    if canary is not None:
+        out["canary_recall"] = canary
+    return out
+
+
+def write_plot_tables(data: Mapping[str, pd.DataFrame], folder: str | Path) -> dict[str, Path]:
+    """Write each table as ``<folder>/<name>.csv`` (atomically), for ``dvc plots``."""
+    from .._io import atomic_open
+
+    paths = {}
+    for name, frame in data.items():
+        p = Path(folder) / f"{name}.csv"
+        with atomic_open(p, "w", newline="") as fh:
+            frame.to_csv(fh, index=False, lineterminator="\n")
+        paths[name] = p
+    return paths
+
+
+def _figure(width: float = 6.4, height: float = 3.2) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def render_png(name: str, frame: pd.DataFrame) -> bytes:
+    """The plot ``name`` of :data:`PLOTS` as PNG bytes."""
+    title = PLOTS[name][0]
+    if name == "suspicion_histogram":
+        fig, ax = _figure()
+        x = frame["low"].to_numpy(dtype=float)
+        width = float(frame["high"].iloc[0] - frame["low"].iloc[0])
+        kept = frame["rows"].to_numpy() - frame["flagged"].to_numpy()
+        ax.bar(x, kept, width=width, align="edge", color="#4c78a8", label="kept")
+        ax.bar(x, frame["flagged"], width=width, align="edge", bottom=kept, color="#e45756", label="flagged")
+        ax.axvline(0.5, color="#333", linestyle="--", linewidth=1)
+        ax.set_yscale("symlog", linthresh=10)
+        ax.set_xlabel("suspicion")
+        ax.set_ylabel("rows (symlog)")
+        ax.legend(loc="upper right")
+    elif name == "flagged_per_class":
+        fig, ax = _figure(6.4, 0.6 + 0.45 * max(len(frame), 2))
+        labels = [_label(c) for c in frame["class"]]
+        ax.barh(labels, frame["flagged_share"] * 100, color="#e45756")
+        for i, (n, f) in enumerate(zip(frame["rows"], frame["flagged"])):
+            ax.text(0.2, i, f"{f} of {n}", va="center", fontsize=8)
+        ax.set_xlabel("rows flagged (%)")
+        ax.invert_yaxis()
+    elif name == "feature_shift":
+        fig, ax = _figure(6.4, 0.6 + 0.35 * max(len(frame), 2))
+        v = frame["shift"].to_numpy(dtype=float)
+        colors = ["#e45756" if abs(s) > 1 else "#4c78a8" for s in v]
+        ax.barh([_label(f) for f in frame["feature"]], v, color=colors)
+        for x in ((1,) if (v >= 0).all() else (-1, 1)):
+            ax.axvline(x, color="#333", linestyle="--", linewidth=1)
+        ax.axvline(0, color="#999", linewidth=0.8)
+        ax.set_xlabel(str(frame["source"].iloc[0]) if "source" in frame else "shift")
+        ax.invert_yaxis()
+    elif name == "canary_recall":
+        fig, ax = _figure(6.4, 0.8 + 0.6 * max(len(frame), 2))
+        pos = np.arange(len(frame))
+        ax.barh(pos - 0.2, frame["champion"], height=0.4, color="#4c78a8", label="champion")
+        ax.barh(pos + 0.2, frame["candidate"], height=0.4, color="#f58518", label="candidate")
+        ax.set_yticks(pos, [_label(c) for c in frame["class"]])
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("recall on the canary")
+        ax.legend(loc="lower right")
+        ax.invert_yaxis()
+    else:
+        raise KeyError(f"unknown plot {name!r}; the plots are {', '.join(PLOTS)}")
+    ax.set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _label(value: Any, limit: int = 28) -> str:
+    """A tick label: shortened, with ``$`` escaped so matplotlib never reads data as mathtext."""
+    text = str(value)
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def png_data_uri(png: bytes) -> str:
+    """A ``data:image/png;base64,...`` URI."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
