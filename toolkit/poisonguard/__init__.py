@@ -3,7 +3,9 @@
 The public surface is re-exported here; submodules hold the details:
 ``poisonguard.data`` (loading, encoding), ``poisonguard.detectors`` (detectors and their
 registry), ``poisonguard.scan``, ``poisonguard.attacks``, ``poisonguard.validation``
-(Great Expectations), ``poisonguard.provenance`` (signed manifests), ``poisonguard.errors``.
+(Great Expectations), ``poisonguard.provenance`` (signed manifests), ``poisonguard.tracking``
+(MLflow), ``poisonguard.gate`` and ``poisonguard.reports`` (the pipeline's verdict and its
+reports), ``poisonguard.errors``.
 Heavy dependencies (Great Expectations, MLflow, DVC) are imported only where used.
 """
 
@@ -21,6 +23,7 @@ from .errors import (
     SchemaError,
     UsageError,
 )
+from .gate import GatePolicy, Verdict, gate
 from .scan import ScanResult, scan
 
 __all__ = [
@@ -29,13 +32,16 @@ __all__ = [
     "DataError",
     "DetectorError",
     "Encoder",
+    "GatePolicy",
     "PoisonguardError",
     "ProvenanceError",
     "ScanResult",
     "SchemaError",
     "TabularDataset",
     "UsageError",
+    "Verdict",
     "__version__",
+    "gate",
     "load_dataset",
     "poison",
     "scan",
