@@ -29,7 +29,7 @@ demo: install
 	$(PY) pipelines/demo.py
 
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider tests notebooks --nbmake --nbmake-timeout=300
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests notebooks --nbmake --nbmake-timeout=300
 
 bench: install
 	$(PY) benchmarks/bench_label_flip.py --seeds 0 1 2
