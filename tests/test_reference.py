@@ -190,6 +190,43 @@ def test_new_source_is_named_per_source(sourced):
     assert res.reference["label_shift"]["flagged_classes"] == []  # the feed explains the jump, not a class
 
 
+def test_tables_html_and_plots_of_a_sourced_comparison(sourced):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_hex
+
+    from poisonguard import plots
+    from poisonguard.reference import label_shift_table, shift_table
+
+    trusted, new = sourced.iloc[:1800], sourced.iloc[1800:].reset_index(drop=True)
+    new = new.copy()
+    bad = new.index[new["source"] == "feed_b"]
+    new.loc[bad, "f0"] += 3.0                                          # a broken feed: one column shifted
+    ones = bad[new.loc[bad, "label"].to_numpy() == 1][:60]
+    new.loc[ones, "label"] = 0                                          # ... and labels flipped
+    new.loc[new.index[0], "source"] = "<script>x</script>"              # values from the data reach the HTML
+    rep = compare(new, trusted, label="label", source_column="source")
+    table = shift_table(rep, source="feed_b")
+    assert table.iloc[0]["feature"] == "f0" and table.iloc[0]["shifted"] and table.iloc[0]["shift"] >= 1
+    assert (table["shift"].diff().dropna() <= 0).all() and not table.iloc[1:]["shifted"].any()
+    assert shift_table(rep.to_dict(), source="feed_b").equals(table)   # the report.json section gives the same
+    with pytest.raises(UsageError, match="no source 'nope'"):
+        shift_table(rep, source="nope")
+    labels = label_shift_table(rep)
+    assert {"class 0", "class 1", "source feed_b", "source feed_b / class 0"} <= set(labels["group"])
+    flagged = set(labels.loc[labels["flagged"].astype(bool), "group"])
+    assert "source feed_b" in flagged and not any(g.startswith("source feed_a") for g in flagged)
+    page = rep._repr_html_()
+    assert "&lt;script&gt;" in page and "<script>" not in page and "shift suspected" in page
+    ax = plots.feature_shift(rep, source="feed_b")
+    colours = {p.get_width(): to_hex(p.get_facecolor()) for p in ax.patches}
+    assert colours[max(colours)] == "#dd5555" and len(ax.patches) == len(table)
+    ax = plots.label_shift(rep)
+    assert len(ax.patches) == len(labels)
+    assert sum(to_hex(p.get_facecolor()) == "#dd5555" for p in ax.patches) == len(flagged)
+
+
 # -- attacks -----------------------------------------------------------------------------------------
 def test_batch_attacks(blobs):
     ds = TabularDataset.from_frame(blobs, label="label")

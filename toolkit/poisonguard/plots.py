@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["canary_recall", "flags_per_class", "precision_recall", "projection", "suspicion_histogram"]
+__all__ = ["canary_recall", "feature_shift", "flags_per_class", "label_shift", "precision_recall", "projection",
+           "suspicion_histogram"]
 
 
 def _axes(ax: Any, figsize: tuple[float, float] = (6.0, 3.5)) -> Any:
@@ -122,4 +123,45 @@ def canary_recall(drift: Any, *, ax: Any = None) -> Any:
     ax.set_xticks(x, names)
     ax.set_ylabel("canary recall")
     ax.legend(frameon=False)
+    return ax
+
+
+_RED, _BLUE, _GREY = "#dd5555", "#4c72b0", "#999999"
+
+
+def feature_shift(report: Any, *, source: str | None = None, top: int = 15, ax: Any = None) -> Any:
+    """Per-feature shift of a comparison with a trusted version (:func:`poisonguard.reference.compare`,
+    or the ``reference`` section of a scan report): effect size over threshold, shifted columns in
+    red, the dashed line at 1 where a column counts as shifted. ``source``: one source's columns."""
+    from .reference import shift_table
+
+    table = shift_table(report, source).head(top).iloc[::-1]
+    ax = _axes(ax, (6.0, 0.3 * max(len(table), 4) + 1.0))
+    ax.barh(table["feature"], table["shift"], color=[_RED if s else _BLUE for s in table["shifted"]])
+    ax.axvline(1.0, color="k", ls="--", lw=1)
+    ax.set_xlabel("effect size / threshold (PSI and W1 for numeric columns, JS for categorical)")
+    ax.set_title("feature shift vs trusted" + (f": source {source}" if source is not None else ""))
+    return ax
+
+
+def label_shift(report: Any, *, ax: Any = None) -> Any:
+    """The trusted model's disagreement with the new labels per class, source and source and class:
+    the bar is the observed rate (red when flagged), the dot the rate expected from the trusted
+    data, the bar's tick the threshold above which the group is flagged."""
+    from .reference import label_shift_table
+
+    table = label_shift_table(report).iloc[::-1].reset_index(drop=True)
+    ax = _axes(ax, (6.0, 0.35 * max(len(table), 4) + 1.0))
+    if table.empty:
+        ax.set_title("no labels compared")
+        return ax
+    y = np.arange(len(table))
+    ax.barh(y, table["disagreement"].astype(float), color=[_RED if f else _BLUE for f in table["flagged"]],
+            label="observed")
+    ax.plot(table["expected"].astype(float), y, "o", color="k", ms=4, label="expected")
+    ax.plot(table["threshold"].astype(float), y, "|", color="k", ms=14, mew=1.5, label="threshold")
+    ax.set_yticks(y, [f"{g} ({n})" for g, n in zip(table["group"], table["rows"])])
+    ax.set_xlabel("share of labels the trusted model disagrees with")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.set_title("label shift seen by a model of the trusted data")
     return ax

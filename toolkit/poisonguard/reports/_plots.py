@@ -99,37 +99,19 @@ def _per_class(scan: Mapping[str, Any], scores: pd.DataFrame, root: Path) -> pd.
 
 
 def _shift_from_scan(scan: Mapping[str, Any] | None) -> pd.DataFrame | None:
-    """Per-feature shift from the scan's comparison with a trusted reference, when it made one.
+    """Per-feature shift from the scan's comparison with a trusted reference, when it made one
+    (:func:`poisonguard.reference.shift_table`: effect size over threshold, 1 = shifted)."""
+    from ..reference import shift_table
 
-    The value is the effect size over its threshold, so 1 is where a feature counts as shifted:
-    numeric columns ``min(PSI / psi, W1 / wasserstein)`` (both must pass), categorical ones
-    ``JS / js`` (thresholds from the comparison's own parameters).
-    """
     ref = (scan or {}).get("reference")
-    if not isinstance(ref, dict):
+    if not isinstance(ref, dict) or not isinstance(ref.get("distribution"), dict):
         return None
-    dist = ref.get("distribution") or {}
-    feats = dist.get("features") if isinstance(dist, dict) else None
-    params = ref.get("parameters") or {}
-    if not isinstance(feats, dict) or not feats:
+    table = shift_table(ref)
+    if table.empty:
         return None
-    psi_t, w_t, js_t = (float(params.get(k) or d) for k, d in (("psi", 0.25), ("wasserstein", 0.25), ("js", 0.2)))
-    rows = []
-    for name, f in feats.items():
-        if not isinstance(f, dict):
-            continue
-        if isinstance(f.get("psi"), (int, float)) and isinstance(f.get("wasserstein"), (int, float)):
-            value = min(f["psi"] / psi_t, f["wasserstein"] / w_t)
-            detail = f"PSI {f['psi']:.3g}, W1 {f['wasserstein']:.3g}"
-        elif isinstance(f.get("js"), (int, float)):
-            value, detail = f["js"] / js_t, f"JS {f['js']:.3g}"
-        else:
-            continue
-        rows.append({"feature": str(name), "shift": round(float(value), 6), "detail": detail,
-                     "shifted": bool(f.get("shifted")), "source": "scan: effect size / threshold vs trusted reference"})
-    if not rows:
-        return None
-    return pd.DataFrame(rows).sort_values("shift", ascending=False, kind="stable").reset_index(drop=True)
+    table = table.drop(columns="kind")
+    table["source"] = "scan: effect size / threshold vs trusted reference"
+    return table
 
 
 def _shift_from_validation(val: Mapping[str, Any] | None) -> pd.DataFrame | None:
