@@ -8,7 +8,6 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
-export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: install demo test bench mlflow-ui clean help
 

@@ -162,3 +162,17 @@ def test_default_detector_flags_stable_under_row_order(banknote_path):
     b_orig[perm] = b
     jaccard = (a & b_orig).sum() / max((a | b_orig).sum(), 1)
     assert jaccard >= 0.8
+
+
+def test_small_data_runs_single_threaded_large_data_keeps_the_default():
+    from threadpoolctl import threadpool_info
+
+    from poisonguard._threads import SMALL_FIT_ROWS, threads_for
+
+    before = [p["num_threads"] for p in threadpool_info()]
+    assert before  # scikit-learn (OpenMP) and numpy (BLAS) are loaded
+    with threads_for(SMALL_FIT_ROWS - 1):
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert [p["num_threads"] for p in threadpool_info()] == before
+    with threads_for(SMALL_FIT_ROWS):
+        assert [p["num_threads"] for p in threadpool_info()] == before

@@ -11,14 +11,6 @@ Heavy dependencies (Great Expectations, MLflow, DVC) are imported only where use
 
 from __future__ import annotations
 
-import os as _os
-
-# OpenMP threads (scikit-learn's gradient boosting) sleep instead of spinning while they wait: on a
-# busy machine spinning threads steal the cores the others need (measured: two scans side by side on
-# 2 cores took 18.9 s each, 9.6 s with PASSIVE; alone 5.7 s and 4.4 s). Takes effect when
-# poisonguard is imported before scikit-learn; a value the user set is kept.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from ._version import __version__
 from .attacks import AttackResult, poison
 from .data import Encoder, TabularDataset, load_dataset

@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from ._result import jsonable
+from ._threads import threads_for
 from .data import Encoder, TabularDataset, _sort_key, load_dataset
 from .errors import DataError, SchemaError, UsageError
 
@@ -708,7 +709,8 @@ def _trusted_model(X: np.ndarray, y: np.ndarray, Xq: np.ndarray, k: int, cv: int
         fit_rows = np.sort(np.random.default_rng(seed).choice(y.size, size=MAX_TRAIN_ROWS, replace=False))
     proba = np.zeros((Xq.shape[0], k))
     if Xq.shape[0]:
-        model = clone(est).fit(X[fit_rows], y[fit_rows])
+        with threads_for(fit_rows.size):
+            model = clone(est).fit(X[fit_rows], y[fit_rows])
         proba[:, model.classes_] = model.predict_proba(Xq)
     return oof, proba
 

@@ -45,6 +45,7 @@ from . import detectors as _registry
 from . import reference as _reference
 from ._io import atomic_open
 from ._result import StageResult
+from ._threads import threads_for
 from .data import TabularDataset, load_dataset, output_name, write_frame
 from .errors import UsageError
 
@@ -307,79 +308,81 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     summaries: list[DetectorSummary] = []
     failures: list[Failure] = []
     batch_reasons: list[str] = []
-    for i, (name, det) in enumerate(zip(names, dets)):
-        if progress is not None:
-            progress(name, i, len(dets))
-        t0 = time.perf_counter()
-        try:
-            if prepared is not None and _reference.can_score_new(det):
-                idx, sus, section = _reference.fit_inductive(det, prepared)
-                col = np.zeros(n)
-                col[idx] = sus
-                flagged_local = np.flatnonzero(sus > 0.5)
-                row_reasons = [f"{name}: suspicion {v:.2f} (fitted on the trusted reference)"
-                               for v in sus[flagged_local].tolist()]
-                suspected, why = False, ""  # the batch decision against a reference is the comparison's
-            else:
-                if det.requires_y:
-                    assert y is not None
-                    det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X,
-                                 y[lab_idx] if ds_lab is not ds else y)
-                    idx = lab_idx
-                    view = ds_lab
+    # small data run single-threaded: no waiting on busy cores (see poisonguard._threads)
+    with threads_for(max(n, prepared.trusted.n_rows if prepared is not None else 0)):
+        for i, (name, det) in enumerate(zip(names, dets)):
+            if progress is not None:
+                progress(name, i, len(dets))
+            t0 = time.perf_counter()
+            try:
+                if prepared is not None and _reference.can_score_new(det):
+                    idx, sus, section = _reference.fit_inductive(det, prepared)
+                    col = np.zeros(n)
+                    col[idx] = sus
+                    flagged_local = np.flatnonzero(sus > 0.5)
+                    row_reasons = [f"{name}: suspicion {v:.2f} (fitted on the trusted reference)"
+                                   for v in sus[flagged_local].tolist()]
+                    suspected, why = False, ""  # the batch decision against a reference is the comparison's
                 else:
-                    det.scan_fit(ds, X, None)
-                    idx = np.arange(n)
-                    view = ds
-                col = np.zeros(n)
-                col[idx] = det.suspicion_
-                flagged_local = np.flatnonzero(det.suspicion_ > 0.5)
-                row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
-                suspected, why = det.batch_finding(view) if det.gates else (False, "")
-                section = det.report_section(view)
-            if prepared is not None and det.gates:  # rows of the trusted version are not flagged again
-                keep = prepared.focus[idx[flagged_local]]
-                row_reasons = [r for r, k in zip(row_reasons, keep.tolist()) if k]
-                flagged_local = flagged_local[keep]
-                col[~prepared.focus] = 0.0
-        except (KeyboardInterrupt, UsageError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - one detector failing must not lose the scan
-            failures.append(Failure(detector=name, error=type(exc).__name__, message=str(exc).splitlines()[0][:500]
-                                    if str(exc) else ""))
-            continue
-        secs = time.perf_counter() - t0
-        columns[name] = col
-        for local, why_row in zip(flagged_local.tolist(), row_reasons):
-            reasons[int(idx[local])].append(why_row)
-        if suspected:
-            batch_reasons.append(f"{name}: {why}")
-        summaries.append(DetectorSummary(name=name, family=det.family, gates=det.gates,
-                                         n_flagged=int(flagged_local.size), seconds=round(secs, 3),
-                                         suspected=bool(suspected), reason=why, section=section))
+                    if det.requires_y:
+                        assert y is not None
+                        det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X,
+                                     y[lab_idx] if ds_lab is not ds else y)
+                        idx = lab_idx
+                        view = ds_lab
+                    else:
+                        det.scan_fit(ds, X, None)
+                        idx = np.arange(n)
+                        view = ds
+                    col = np.zeros(n)
+                    col[idx] = det.suspicion_
+                    flagged_local = np.flatnonzero(det.suspicion_ > 0.5)
+                    row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
+                    suspected, why = det.batch_finding(view) if det.gates else (False, "")
+                    section = det.report_section(view)
+                if prepared is not None and det.gates:  # rows of the trusted version are not flagged again
+                    keep = prepared.focus[idx[flagged_local]]
+                    row_reasons = [r for r, k in zip(row_reasons, keep.tolist()) if k]
+                    flagged_local = flagged_local[keep]
+                    col[~prepared.focus] = 0.0
+            except (KeyboardInterrupt, UsageError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - one detector failing must not lose the scan
+                failures.append(Failure(detector=name, error=type(exc).__name__, message=str(exc).splitlines()[0][:500]
+                                        if str(exc) else ""))
+                continue
+            secs = time.perf_counter() - t0
+            columns[name] = col
+            for local, why_row in zip(flagged_local.tolist(), row_reasons):
+                reasons[int(idx[local])].append(why_row)
+            if suspected:
+                batch_reasons.append(f"{name}: {why}")
+            summaries.append(DetectorSummary(name=name, family=det.family, gates=det.gates,
+                                             n_flagged=int(flagged_local.size), seconds=round(secs, 3),
+                                             suspected=bool(suspected), reason=why, section=section))
 
-    reference_section = None
-    if prepared is not None:
-        if progress is not None:
-            progress(_reference.NAME, len(dets), len(dets))
-        t0 = time.perf_counter()
-        try:
-            report = _reference.compare(ds, prepared.trusted, params=ref_params, seed=seed, prepared=prepared)
-        except (KeyboardInterrupt, UsageError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - recorded like a detector failure
-            failures.append(Failure(detector=_reference.NAME, error=type(exc).__name__,
-                                    message=str(exc).splitlines()[0][:500] if str(exc) else ""))
-        else:
-            columns[_reference.NAME] = report.suspicion
-            for r, why_row in report.row_reasons.items():
-                reasons[r].append(why_row)
-            batch_reasons += [f"{_reference.NAME}: {r}" for r in report.reasons]
-            reference_section = report.to_dict()
-            summaries.append(DetectorSummary(
-                name=_reference.NAME, family="reference", gates=True, n_flagged=report.n_flagged,
-                seconds=round(time.perf_counter() - t0, 3), suspected=report.suspected,
-                reason="; ".join(report.reasons), section={"see": "reference"}))
+        reference_section = None
+        if prepared is not None:
+            if progress is not None:
+                progress(_reference.NAME, len(dets), len(dets))
+            t0 = time.perf_counter()
+            try:
+                report = _reference.compare(ds, prepared.trusted, params=ref_params, seed=seed, prepared=prepared)
+            except (KeyboardInterrupt, UsageError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded like a detector failure
+                failures.append(Failure(detector=_reference.NAME, error=type(exc).__name__,
+                                        message=str(exc).splitlines()[0][:500] if str(exc) else ""))
+            else:
+                columns[_reference.NAME] = report.suspicion
+                for r, why_row in report.row_reasons.items():
+                    reasons[r].append(why_row)
+                batch_reasons += [f"{_reference.NAME}: {r}" for r in report.reasons]
+                reference_section = report.to_dict()
+                summaries.append(DetectorSummary(
+                    name=_reference.NAME, family="reference", gates=True, n_flagged=report.n_flagged,
+                    seconds=round(time.perf_counter() - t0, 3), suspected=report.suspected,
+                    reason="; ".join(report.reasons), section={"see": "reference"}))
 
     gating = [columns[s.name] for s in summaries if s.gates]
     combined = np.max(gating, axis=0) if gating else np.zeros(n)

@@ -24,6 +24,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._threads import threads_for
+
 __all__ = ["BaseDetector", "OutlierDetectorMixin", "suspicion_scale", "to_suspicion"]
 
 _LN19 = math.log(19.0)
@@ -144,7 +146,8 @@ class BaseDetector(BaseEstimator):
         """
         self._validate_params()
         X, y = self._validate_fit_data(X, y)
-        raw = np.asarray(self._fit_raw(X, y), dtype=np.float64)
+        with threads_for(X.shape[0]):
+            raw = np.asarray(self._fit_raw(X, y), dtype=np.float64)
         self._set_threshold(raw)
         return self
 
@@ -219,7 +222,8 @@ class BaseDetector(BaseEstimator):
 
     def _score_new(self, X: Any, y: Any) -> np.ndarray:
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return np.asarray(self._score_raw(X, None if y is None else np.asarray(y)), dtype=np.float64)
+        with threads_for(max(X.shape[0], len(getattr(self, "raw_scores_", ())))):
+            return np.asarray(self._score_raw(X, None if y is None else np.asarray(y)), dtype=np.float64)
 
 
 class OutlierDetectorMixin:
