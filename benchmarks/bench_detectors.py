@@ -353,8 +353,9 @@ def log(msg: str) -> None:
 
 
 def summarize(results: dict[str, Any]) -> str:
-    parts = [f"_{time.strftime('%Y-%m-%d')}, {single_thread_note()}; the 2 cores were shared with other work "
-             "during the run, so times are pessimistic._"]
+    load = os.getloadavg()[1]  # over the last 5 minutes: well above 2 means other work shared the 2 cores
+    parts = [f"_{time.strftime('%Y-%m-%d')}, {single_thread_note()}; load average {load:.1f} at the end "
+             "(5-minute mean)._"]
     if "outliers" in results:
         df = pd.DataFrame(results["outliers"])
         cell = df.groupby(["dataset", "method"])[["ap", "f1", "seconds"]].mean().reset_index()
