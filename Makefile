@@ -13,6 +13,7 @@ export DVC_NO_ANALYTICS := 1
 
 help:
 	@echo "make demo   - create .venv, install, run the reference DVC pipeline (dvc repro), print the verdict"
+	@echo "make demo ATTACK=backdoor - the same as a DVC experiment with an attack (flips, backdoor, new_source)"
 	@echo "make test   - create .venv, install with the dev extra, run the test suite"
 	@echo "make bench  - run the benchmarks by hand (slow; results in benchmarks/RESULTS.md)"
 	@echo "make mlflow-ui - serve the MLflow UI of ./mlflow.db on 127.0.0.1:5000"
@@ -25,8 +26,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-demo: install
-	$(PY) pipelines/demo.py
+demo: install  ## ATTACK=backdoor|flips|new_source runs the pipeline as a DVC experiment with that attack
+	$(PY) pipelines/demo.py $(if $(ATTACK),--attack $(ATTACK))
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests notebooks --nbmake --nbmake-timeout=300

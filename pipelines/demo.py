@@ -8,12 +8,15 @@
 4. where the reports are, and how to see the MLflow runs.
 
 Exits 0 when the pipeline ran, whatever the verdict; with DVC's exit code when it did not.
-Try an attack with ``.venv/bin/dvc exp run -S prepare.attack=backdoor`` (or ``flips``,
-``new_source``) and ``.venv/bin/dvc exp show``, then run this again.
+``--attack NAME`` (``make demo ATTACK=backdoor``; also ``flips``, ``new_source``, ``none``) runs
+the pipeline as a DVC experiment with that attack instead (``dvc exp run -S prepare.attack=NAME``,
+compare them with ``dvc exp show``). The stages call ``python`` and ``poisonguard`` from the
+project's ``.venv``: to run DVC yourself, ``source .venv/bin/activate`` first.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -49,16 +52,24 @@ def _caught() -> str | None:
             f"{n_flag} rows quarantined in all (precision {hit / max(n_flag, 1):.0%})")
 
 
-def main() -> int:
+ATTACKS = ("none", "flips", "backdoor", "new_source")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Run the reference DVC pipeline and print its verdict.")
+    ap.add_argument("--attack", choices=ATTACKS, default=None,
+                    help="run as a DVC experiment with this attack (dvc exp run -S prepare.attack=NAME)")
+    args = ap.parse_args(argv)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
            "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "False"}
     if not (ROOT / ".dvc").is_dir():
         print("demo: no .dvc/ folder: run `make demo` in a clone of the repository (DVC needs git)", file=sys.stderr)
         return 2
-    print("$ dvc repro", flush=True)
-    rc = subprocess.run([str(BIN / "dvc"), "repro"], cwd=ROOT, env=env).returncode
+    cmd = ["repro"] if args.attack is None else ["exp", "run", "-S", f"prepare.attack={args.attack}"]
+    print(f"$ dvc {' '.join(cmd)}", flush=True)
+    rc = subprocess.run([str(BIN / "dvc"), *cmd], cwd=ROOT, env=env).returncode
     if rc != 0:
-        print(f"demo: the pipeline failed (dvc repro exit code {rc}); see the stage output above", file=sys.stderr)
+        print(f"demo: the pipeline failed (dvc {cmd[0]} exit code {rc}); see the stage output above", file=sys.stderr)
         return rc
 
     gate = _read_json(ROOT / "reports/gate.json")
@@ -87,7 +98,7 @@ def main() -> int:
     print("         reports/summary.md, reports/junit.xml, reports/results.sarif, reports/gate.json")
     run = train.get("run_id")
     print(f"MLflow:  make mlflow-ui  ->  http://127.0.0.1:5000{f'  (candidate run {run})' if run else ''}")
-    print("try:     .venv/bin/dvc exp run -S prepare.attack=backdoor   (or flips, new_source; then dvc exp show)")
+    print("try:     make demo ATTACK=backdoor   (or flips, new_source; compare: .venv/bin/dvc exp show)")
     print(line)
     return 0
 

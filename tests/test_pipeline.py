@@ -21,7 +21,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-FILES = ["dvc.yaml", "params.yaml", "pipelines/prepare.py", "pipelines/train.py", "data/adult.csv.gz"]
+FILES = ["dvc.yaml", "params.yaml", "pipelines/prepare.py", "pipelines/train.py", "pipelines/demo.py",
+         "data/adult.csv.gz"]
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +64,9 @@ def project(tmp_path_factory):
     doc["scan"]["label_flip"] = {"cv": 3}
     doc["train"]["max_iter"] = 50
     (proj / "params.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    for args in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"]):
+    # `dvc exp run` (make demo ATTACK=...) needs a commit to base its experiments on
+    for args in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"], ["git", "add", "-A"],
+                 ["git", "commit", "-q", "-m", "pipeline"]):
         res = _run(args, proj)
         assert res.returncode == 0, res.stderr
     return proj
@@ -106,9 +109,16 @@ def test_dvc_sees_metrics_and_plots(project, clean_run):
         assert name in shown
 
 
+def test_demo_rejects_an_unknown_attack(project):
+    res = _run([sys.executable, "pipelines/demo.py", "--attack", "nope"], project)
+    assert res.returncode == 2 and "invalid choice: 'nope'" in res.stderr and "Traceback" not in res.stderr
+
+
 def test_attack_flips_fails_naming_the_scan(project, clean_run):
-    _set_params(project, attack="flips")
-    _repro(project)
+    # what `make demo ATTACK=flips` runs: a DVC experiment (dvc exp run -S prepare.attack=flips)
+    res = _run([sys.executable, "pipelines/demo.py", "--attack", "flips"], project)
+    assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+    assert "$ dvc exp run -S prepare.attack=flips" in res.stdout and "verdict: FAIL" in res.stdout
     gate = _gate(project)
     assert gate["verdict"] == "fail"
     assert any(r.startswith("scan/") for r in gate["reasons"]), gate["reasons"]
