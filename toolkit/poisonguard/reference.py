@@ -83,6 +83,8 @@ DEFAULT_POLICY: dict[str, Any] = {
     "min_excess": 0.05,        # absolute margin over the expected disagreement rate
     "z": 3.0,                  # sampling margin, in standard errors of the difference
     "cv": 5,                   # folds of the trusted model's cross-validated error
+    "core_quantile": 0.5,      # a class's "core": rows the trusted model is at least this sure about (quantile)
+    "core_min_excess": 0.02,   # absolute margin over the expected disagreement rate in a class's core
     # distribution shift (effect sizes)
     "bins": 10,                # quantile bins of the PSI (deciles of the trusted data)
     "psi": 0.25,               # numeric column shifted when PSI >= psi ...
@@ -733,6 +735,31 @@ class _GroupTest:
                 "flagged": bool(self.flagged[i])}
 
 
+class _StratumTest(_GroupTest):
+    """Disagreement in one confidence stratum of each class, where expected rates are often near 0.
+
+    Exact binomial test (normal approximations fail for a handful of expected disagreements): the
+    new rows' disagreement count against the Wilson upper bound (``z``) of the trusted rate, at the
+    one-sided level of ``z`` standard deviations; and the rate must exceed the expected one by ``excess``.
+    """
+
+    def __init__(self, n: np.ndarray, d: np.ndarray, expected: np.ndarray, n_trusted: np.ndarray, excess: float,
+                 pol: Mapping[str, Any]) -> None:
+        from scipy.stats import binom, norm
+
+        z = float(pol["z"])
+        self.n = n
+        self.rate = np.divide(d, n, out=np.zeros(n.shape), where=n > 0)
+        self.expected = expected
+        nt = np.maximum(n_trusted, 1.0)
+        upper = (expected + z * z / (2 * nt) + z * np.sqrt(expected * (1 - expected) / nt + z * z / (4 * nt * nt))) \
+            / (1 + z * z / nt)
+        critical = binom.isf(norm.sf(z), n.astype(np.int64), np.clip(upper, 0.0, 1.0))
+        self.threshold = np.minimum(np.maximum(expected + excess, np.divide(critical, n, out=np.ones(n.shape),
+                                                                            where=n > 0)), 1.0)
+        self.flagged = (n >= int(pol["min_rows"])) & (n_trusted >= int(pol["min_rows"])) & (self.rate > self.threshold)
+
+
 def compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.DataFrame, *, label: str | None = None,
             source_column: str | None = None, params: Mapping[str, Any] | None = None, seed: int | None = 0,
             prepared: Prepared | None = None, model_proba: tuple[np.ndarray, np.ndarray] | None = None
@@ -874,6 +901,25 @@ def compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.Dat
         np.add.at(fav_c, (y[dis], pred[dis]), 1.0)
         class_flag = cls.flagged.copy()
         explained = np.zeros(k, dtype=bool)
+        # per class and stratum of the trusted model's confidence: natural label noise sits where the
+        # model is unsure, so within a class's "core" (the rows the model is surest about, expected
+        # disagreement near 0) a few points of flipped labels stand out that the class-wide rate hides;
+        # boundary flips raise the disagreement of the unsure rest.
+        # (capped at 0.99: a model that is certain about most rows puts them all in the core)
+        t_core = min(float(np.quantile(oof.max(axis=1)[use], float(pol["core_quantile"]))), 0.99) if use.any() else 0.99
+        core_t = oof.max(axis=1) >= t_core
+        core_n = proba.max(axis=1) >= t_core
+        strata = []
+        for name_s, in_t, in_n, excess in (("core", core_t, core_n, pol["core_min_excess"]),
+                                           ("rest", ~core_t, ~core_n, pol["min_excess"])):
+            sel_t = use & in_t
+            nt_s = np.bincount(yt[sel_t], minlength=k).astype(np.float64)
+            e_s = np.divide(np.bincount(yt[sel_t], weights=dis_t[sel_t], minlength=k), nt_s, out=np.zeros(k),
+                            where=nt_s > 0)
+            n_st = np.bincount(y[in_n], minlength=k).astype(np.float64)
+            d_st = np.bincount(y[in_n], weights=dis[in_n], minlength=k)
+            test = _StratumTest(n_st, d_st, e_s, nt_s, float(excess), pol)
+            strata.append((name_s, in_n, test))
 
         # per source and per source-and-class
         m = len(src_names)
@@ -929,10 +975,21 @@ def compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.Dat
                          f"source {src_names[s]!r}: the trusted model disagrees with {srt.rate[s]:.1%} of its "
                          f"{int(n_s[s])} new labelled rows (expected {exp_s[s]:.1%} for its class mix, policy: "
                          f"at most {srt.threshold[s]:.1%})")
+        stratum_text = {"core": "that the trusted model is surest about", "rest": "that the trusted model is unsure about"}
+        strata_flag = np.zeros(k, dtype=bool)
+        for name_s, in_n, test in strata:
+            for c in np.flatnonzero(test.flagged & ~class_flag & ~explained).tolist():
+                strata_flag[c] = True
+                mark((y == c) & in_n,
+                     f"class {names[c]!r}: among the {int(test.n[c])} new rows labelled {names[c]!r} "
+                     f"{stratum_text[name_s]} (confidence {'>=' if name_s == 'core' else '<'} {t_core:.2f}), it "
+                     f"disagrees with {test.rate[c]:.1%} (expected {test.expected[c]:.1%}, policy: at most "
+                     f"{test.threshold[c]:.1%}); it favours {names[int(fav_c[c].argmax())]!r}")
         class_rows: dict[str, Any] = {}
         for c in range(k):
             entry: dict[str, Any] = cls.row(c)
-            entry["flagged"] = bool(class_flag[c])
+            entry["strata"] = {name_s: test.row(c) for name_s, _, test in strata}
+            entry["flagged"] = bool(class_flag[c] or strata_flag[c])
             entry["trusted_rows"] = int(nt_c[c])
             if explained[c]:
                 entry["explained_by_sources"] = True
@@ -951,7 +1008,8 @@ def compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.Dat
             "disagreement": round(float(dis.mean()), 4) if y.size else 0.0,
             "expected": round(float(np.sum(e_c * n_c) / max(n_c.sum(), 1)), 4),
             "classes": class_rows, "unseen_labels": unseen_counts,
-            "flagged_classes": [names[c] for c in np.flatnonzero(class_flag).tolist()],
+            "core_confidence": round(t_core, 4),
+            "flagged_classes": [names[c] for c in np.flatnonzero(class_flag | strata_flag).tolist()],
         }
         if src_codes is not None:
             for s in range(m):
