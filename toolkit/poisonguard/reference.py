@@ -21,7 +21,13 @@ error on the trusted rows; a group is flagged when
     observed > expected + max(min_excess, z * sqrt(e (1 - e) (1/n_new + 1/n_trusted)))
 
 (an effect-size margin and a sampling margin, both required; groups under ``min_rows`` rows are
-reported, not flagged). The expected rate comes from the trusted rows whose feature values occur
+reported, not flagged). The same test runs within two strata of each class, split at the median
+confidence of the trusted model on the trusted rows (``core_quantile``, capped at 0.99): the
+class's *core*, where natural label noise is rare and a few points of flipped labels stand out that
+the class-wide rate hides (margin ``core_min_excess``), and the unsure *rest*, where flips placed
+near the decision boundary land. Strata often expect almost no disagreement, so they use an exact
+binomial test against the Wilson upper bound of the trusted rate instead of the normal margin.
+The expected rate comes from the trusted rows whose feature values occur
 only once there: cross-validation predicts a duplicated row from its twin in the training folds,
 while focus rows are never copies of trusted rows. A class whose jump the flagged sources explain
 (it is not flagged on the other sources' rows) is left to them. The disagreeing rows of a flagged

@@ -25,8 +25,9 @@ from ._common import format_option, load_params
 @click.option("--id-column", help="A column that identifies rows, reported beside `row`.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every randomised detector.")
 @click.option("--reference", "reference", type=click.Path(path_type=Path),
-              help="Trusted version of the data: detectors are fitted on it and score the added and changed "
-                   "rows; the report gains a `reference` section (row delta, label and distribution shift).")
+              help="Trusted version of the data: detectors that can score new rows (label_flip, outliers) are "
+                   "fitted on it and score the added and changed rows; the report gains a `reference` section "
+                   "(row delta, label and distribution shift).")
 @click.option("--reference-rev", metavar="REV",
               help="Git revision of the trusted version, read through DVC: the file --reference names (default: "
                    "DATA itself), path relative to the DVC repository root, as it was at REV (e.g. HEAD~1).")
