@@ -88,6 +88,29 @@ def test_flipped_batch_found_adult_sample(adult_small):
     assert r >= 0.88 and p >= 0.75, (r, p)
 
 
+def test_a_targeted_flip_too_small_for_the_class_rate_is_found_in_the_class_core():
+    """15 % of the minority relabelled: the majority's class-wide disagreement stays under its margin,
+    but its core (rows the trusted model is surest about, expected 0.25 %) rises to over 3 %."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=10000, n_features=6, n_informative=4, weights=[0.75], flip_y=0.02,
+                               class_sep=1.5, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)]).assign(label=y)
+    trusted, new = frame.iloc[:6000], frame.iloc[6000:].reset_index(drop=True)
+    att = poison(TabularDataset.from_frame(new, label="label"), "class_flip", rate=0.15, seed=2)
+    rep = compare(att.frame, trusted, label="label", seed=0)
+    majority = rep.label_shift["classes"]["0"]
+    assert majority["disagreement"] <= majority["threshold"]          # the class-wide test alone: not flagged
+    core = majority["strata"]["core"]
+    assert core["flagged"] and core["disagreement"] >= 1.3 * core["threshold"], core
+    assert rep.suspected and rep.label_shift["flagged_classes"] == ["0"]
+    assert any("surest about" in r for r in rep.reasons)
+    r, p = recall_precision(rep.flagged, att.mask)
+    assert p >= 0.85 and r >= 0.35, (r, p)                             # the flipped rows in the core
+    clean = compare(new, trusted, label="label", seed=0)
+    assert not clean.suspected and clean.n_flagged == 0
+
+
 @pytest.mark.parametrize(("name", "seed"), [("banknote", 0), ("banknote", 1), ("adult", 0)])
 def test_no_false_alarm_on_clean_splits(name, seed, banknote, adult_small):
     frame, label = (banknote, "class") if name == "banknote" else (adult_small, "income")
