@@ -6,9 +6,6 @@ iterations: 2,000 rows 0.87 s with one thread or two; 20,000 rows 1.7 s vs 1.1 s
 at every barrier for one that is not running: a label-flip fit on 1,000 rows that takes 0.4 s took
 283 s beside another boosting job (4.5 s single-threaded). Small data therefore run on one thread;
 larger data keep the libraries' defaults (or the user's ``OMP_NUM_THREADS`` and friends).
-
-The limit is set once, by data size, where work enters the library: :func:`poisonguard.scan`,
-:func:`poisonguard.reference.compare`, and a detector's ``fit`` and scoring of new rows.
 """
 
 from __future__ import annotations

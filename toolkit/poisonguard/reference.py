@@ -717,7 +717,8 @@ def _trusted_model(X: np.ndarray, y: np.ndarray, Xq: np.ndarray, k: int, cv: int
         fit_rows = np.sort(np.random.default_rng(seed).choice(y.size, size=MAX_TRAIN_ROWS, replace=False))
     proba = np.zeros((Xq.shape[0], k))
     if Xq.shape[0]:
-        model = clone(est).fit(X[fit_rows], y[fit_rows])
+        with threads_for(fit_rows.size):
+            model = clone(est).fit(X[fit_rows], y[fit_rows])
         proba[:, model.classes_] = model.predict_proba(Xq)
     return oof, proba
 
@@ -796,17 +797,6 @@ def compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.Dat
     -------
     ReferenceReport
     """
-    sizes = [prepared.new.n_rows, prepared.trusted.n_rows] if prepared is not None else [
-        d.n_rows if isinstance(d, TabularDataset) else len(d) for d in (new, trusted)]
-    with threads_for(max(sizes)):  # small data single-threaded (see poisonguard._threads)
-        return _compare(new, trusted, label=label, source_column=source_column, params=params, seed=seed,
-                        prepared=prepared, model_proba=model_proba)
-
-
-def _compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.DataFrame, *, label: str | None = None,
-            source_column: str | None = None, params: Mapping[str, Any] | None = None, seed: int | None = 0,
-            prepared: Prepared | None = None, model_proba: tuple[np.ndarray, np.ndarray] | None = None
-            ) -> ReferenceReport:
     pol = policy(params)
     if prepared is None:
         if isinstance(new, pd.DataFrame):

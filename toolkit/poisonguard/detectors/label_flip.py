@@ -33,6 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._threads import threads_for
 from ._base import BaseDetector
 
 __all__ = [
@@ -111,7 +112,8 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
         if max_train_rows is not None and train.size > max_train_rows:
             train = np.sort(rng.choice(train, size=max_train_rows, replace=False))
         model = clone(estimator)
-        model.fit(Xu[train], yu[train])
+        with threads_for(train.size):
+            model.fit(Xu[train], yu[train])
         p = model.predict_proba(Xu[test])
         proba[idx[test]] = 0.0
         proba[np.ix_(idx[test], model.classes_)] = p
@@ -447,7 +449,8 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
             rows = np.arange(self._y.size)
             if rows.size > MAX_TRAIN_ROWS:
                 rows = np.sort(check_random_state(self._rs_seed).choice(rows.size, size=MAX_TRAIN_ROWS, replace=False))
-            self.estimator_ = self._make_estimator(self._rs_seed).fit(self._X[rows], self._y[rows])
+            with threads_for(rows.size):
+                self.estimator_ = self._make_estimator(self._rs_seed).fit(self._X[rows], self._y[rows])
         p = np.zeros((len(X), len(self.classes_)))
         p[:, self.estimator_.classes_] = self.estimator_.predict_proba(X)
         return p
