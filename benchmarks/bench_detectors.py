@@ -80,7 +80,7 @@ def bench_outliers(datasets: list[str], seeds: list[int]) -> list[dict[str, Any]
         for seed in seeds:
             base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
             res = poison(base, "outliers", seed=seed)
-            ds = TabularDataset.from_frame(res.frame, label=label)
+            ds = res.dataset
             (X, secs_enc) = timed(ds.encode)
 
             def ours(ds: TabularDataset = ds, X: np.ndarray = X) -> OutlierEnsemble:
@@ -106,7 +106,7 @@ def bench_backdoor(datasets: list[str], seeds: list[int]) -> list[dict[str, Any]
         for seed in seeds:
             base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
             res = poison(base, "backdoor", seed=seed)
-            ds = TabularDataset.from_frame(res.frame, label=label)
+            ds = res.dataset
 
             def ours(ds: TabularDataset = ds) -> BackdoorTriggerDetector:
                 return BackdoorTriggerDetector(random_state=seed).scan_fit(ds, ds.encode(), ds.label_codes())
@@ -130,7 +130,7 @@ def bench_duplicates(datasets: list[str], seeds: list[int]) -> list[dict[str, An
         for seed in seeds:
             base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
             res = poison(base, "dup_conflict", seed=seed)
-            ds = TabularDataset.from_frame(res.frame, label=label)
+            ds = res.dataset
             det, secs = timed(lambda ds=ds: DuplicateDetector(random_state=seed).scan_fit(ds, ds.encode(), None))
             flags = det.labels_ == -1
             a, f = ap_f1(res.mask, det.raw_scores_, flags)

@@ -79,7 +79,7 @@ def main() -> None:
             for attack in args.attacks:
                 res = poison(base, attack, seed=seed, **ATTACKS[attack])
                 for method, fn in METHODS.items():
-                    ds = TabularDataset.from_frame(res.frame, label=label)  # fresh: encoding is timed too
+                    ds = res.dataset  # fresh: encoding is timed too
                     (scores, flags), secs = timed(lambda fn=fn, ds=ds: fn(ds, seed))
                     a, f = ap_f1(res.mask, scores, flags)
                     rows.append({"dataset": name, "attack": attack, "seed": seed, "method": method,

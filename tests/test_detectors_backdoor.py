@@ -36,7 +36,7 @@ def _named(det: BackdoorTriggerDetector, params: dict) -> bool:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_quality_floor_and_trigger_named_banknote(banknote, seed):
     res = poison(banknote, "backdoor", seed=seed)
-    ds = TabularDataset.from_frame(res.frame, label="class")
+    ds = res.dataset
     det = _fit(ds)
     assert average_precision_score(res.mask, det.raw_scores_) >= AP_FLOOR
     assert _named(det, res.params)
@@ -51,7 +51,7 @@ def test_quality_floor_and_trigger_named_banknote(banknote, seed):
 def test_quality_floor_mixed_kinds_adult(adult_small):
     base = TabularDataset.from_frame(adult_small, label="income")
     res = poison(base, "backdoor", seed=0)
-    ds = TabularDataset.from_frame(res.frame, label="income")
+    ds = res.dataset
     det = _fit(ds)
     assert average_precision_score(res.mask, det.raw_scores_) >= AP_FLOOR
     assert _named(det, res.params)
@@ -90,7 +90,7 @@ def test_no_trigger_suspected_on_clean_data(which, banknote, adult_small, blobs)
 
 def test_rules_are_data_mask_stamp_and_round_trip(banknote):
     res = poison(banknote, "backdoor", seed=0)
-    ds = TabularDataset.from_frame(res.frame, label="class")
+    ds = res.dataset
     det = _fit(ds)
     rule = det.triggers_[0]
     d = rule.to_dict()

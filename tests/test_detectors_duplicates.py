@@ -29,7 +29,7 @@ def banknote(banknote_path) -> TabularDataset:
 def test_conflicting_copies_recall_one(banknote, adult_small, seed):
     for base in (banknote, TabularDataset.from_frame(adult_small, label="income")):
         res = poison(base, "dup_conflict", seed=seed)
-        ds = TabularDataset.from_frame(res.frame, label=base.label)
+        ds = res.dataset
         det = _fit(ds)
         flagged = det.labels_ == -1
         assert flagged[res.mask].all()                                    # recall 1.0 (issue 3)

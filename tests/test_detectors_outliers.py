@@ -36,7 +36,7 @@ def banknote(banknote_path) -> TabularDataset:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_quality_floor_on_injected_outliers_banknote(banknote, seed):
     res = poison(banknote, "outliers", seed=seed)
-    ds = TabularDataset.from_frame(res.frame, label="class")
+    ds = res.dataset
     det = _fit(ds)
     assert average_precision_score(res.mask, det.raw_scores_) >= AP_FLOOR
     flagged = det.labels_ == -1
@@ -47,7 +47,7 @@ def test_quality_floor_on_injected_outliers_banknote(banknote, seed):
 def test_quality_floor_mixed_kinds_adult(adult_small):
     base = TabularDataset.from_frame(adult_small, label="income")
     res = poison(base, "outliers", seed=0)
-    ds = TabularDataset.from_frame(res.frame, label="income")
+    ds = res.dataset
     det = _fit(ds)
     assert average_precision_score(res.mask, det.raw_scores_) >= AP_FLOOR
     reasons = det.row_reasons(ds, np.flatnonzero(res.mask & (det.labels_ == -1))[:5])
@@ -80,7 +80,7 @@ def test_row_odd_for_its_label_is_caught_by_the_class_view():
 
 def test_cascade_at_scale_keeps_quality(banknote):
     res = poison(banknote, "outliers", seed=2)
-    ds = TabularDataset.from_frame(res.frame, label="class")
+    ds = res.dataset
     det = _fit(ds, max_fit_rows=300, max_density_rows=400)  # sample fit + density cascade
     assert average_precision_score(res.mask, det.raw_scores_) >= AP_FLOOR
 
@@ -98,7 +98,7 @@ def test_inductive_scoring_and_sklearn_polarity():
 
 def test_report_section_is_json(banknote):
     res = poison(banknote, "outliers", seed=0)
-    ds = TabularDataset.from_frame(res.frame, label="class")
+    ds = res.dataset
     section = _fit(ds).report_section(ds)
     json.dumps(section, allow_nan=False)
     assert section["n_flagged"] >= res.n_poisoned * 0.9 and section["top_features"]

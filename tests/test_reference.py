@@ -261,8 +261,9 @@ def test_batch_attacks(blobs):
     ns = poison(ds, "new_source", rate=0.1, seed=0)
     assert len(ns.frame) == len(blobs) + 60 and ns.mask[-60:].all() and not ns.mask[:-60].any()
     assert (ns.frame["source"].iloc[:-60] == "base").all() and (ns.frame["source"].iloc[-60:] == "new_feed").all()
+    assert ns.dataset.label == "label" and ns.dataset.n_rows == len(ns.frame)  # the copy, ready to scan
     with pytest.raises(UsageError, match="already occurs"):
-        poison(TabularDataset.from_frame(ns.frame, label="label"), "new_source", source="new_feed")
+        poison(ns.dataset, "new_source", source="new_feed")
 
 
 # -- --reference-rev through a real git + DVC repository -------------------------------------------

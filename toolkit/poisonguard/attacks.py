@@ -22,6 +22,7 @@ More attacks register themselves in :data:`ATTACKS` with :func:`register_attack`
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -48,12 +49,21 @@ class AttackResult:
         Attack name.
     params : dict
         The parameters used (rate, seed, classes...).
+    label, id_column : str or None
+        The label and id columns of the attacked dataset (for :attr:`dataset`).
     """
 
     frame: pd.DataFrame
     mask: np.ndarray
     attack: str
     params: dict[str, Any]
+    label: str | None = None
+    id_column: str | None = None
+
+    @property
+    def dataset(self) -> TabularDataset:
+        """The poisoned copy as a :class:`~poisonguard.data.TabularDataset` (same label and id columns)."""
+        return TabularDataset.from_frame(self.frame, label=self.label, id_column=self.id_column)
 
     @property
     def n_poisoned(self) -> int:
@@ -76,8 +86,13 @@ def register_attack(name: str) -> Callable[[AttackFn], AttackFn]:
     def deco(fn: AttackFn) -> AttackFn:
         if name in ATTACKS:
             raise ValueError(f"an attack named {name!r} is already registered")
-        ATTACKS[name] = fn
-        return fn
+
+        @functools.wraps(fn)
+        def attack(ds: TabularDataset, **params: Any) -> AttackResult:
+            return dataclasses.replace(fn(ds, **params), label=ds.label, id_column=ds.id_column)
+
+        ATTACKS[name] = attack
+        return attack
 
     return deco
 
