@@ -27,10 +27,14 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table  # noqa: E402
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -125,11 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                      "poisonguard (s)": f"{t_ours:.3f}", "ratio (median)": f"{t_ours / t_ge:.2f}",
                      "ratio (best)": f"{min(our_times) / min(ge_times):.2f}"})
 
-    cols = list(rows[0])
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for r in rows:
-        print("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    print(markdown_table(rows, list(rows[0])))
     print(f"\ntimes: median of {args.repeats} runs; ratio (best): fastest run of each side. "
           f"Python {sys.version.split()[0]}, pandas {pd.__version__}, "
           f"great_expectations {__import__('great_expectations').__version__}")
