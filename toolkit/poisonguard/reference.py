@@ -606,7 +606,9 @@ class ReferenceReport:
 
 
 def _as_dict(report: ReferenceReport | Mapping[str, Any]) -> Mapping[str, Any]:
-    return report.to_dict() if isinstance(report, ReferenceReport) else report
+    if isinstance(report, ReferenceReport):  # its sections are plain dicts already: no JSON round trip
+        return {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+    return report
 
 
 def shift_table(report: ReferenceReport | Mapping[str, Any], source: str | None = None) -> pd.DataFrame:
@@ -912,8 +914,9 @@ def compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.Dat
         # disagreement near 0) a few points of flipped labels stand out that the class-wide rate hides;
         # boundary flips raise the disagreement of the unsure rest.
         # (capped at 0.99: a model that is certain about most rows puts them all in the core)
-        t_core = min(float(np.quantile(oof.max(axis=1)[use], float(pol["core_quantile"]))), 0.99) if use.any() else 0.99
-        core_t = oof.max(axis=1) >= t_core
+        conf_t = oof.max(axis=1)
+        t_core = min(float(np.quantile(conf_t[use], float(pol["core_quantile"]))), 0.99) if use.any() else 0.99
+        core_t = conf_t >= t_core
         core_n = proba.max(axis=1) >= t_core
         strata = []
         for name_s, in_t, in_n, excess in (("core", core_t, core_n, pol["core_min_excess"]),
