@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,20 @@ def split_70_30(frame: pd.DataFrame, label: str, seed: int) -> pd.DataFrame:
 
     train, _ = train_test_split(frame, test_size=0.3, stratify=frame[label], random_state=seed)
     return train.reset_index(drop=True)
+
+
+def attacked_splits(datasets: Iterable[str], seeds: Iterable[int], attack: str,
+                    **params: Any) -> Iterator[tuple[str, int, Any]]:
+    """``(dataset, seed, AttackResult)`` for each dataset and seed: the attack (``poisonguard.attacks``)
+    applied to the stratified 70 % of :func:`split_70_30`, seeded like the split."""
+    from poisonguard.attacks import poison
+    from poisonguard.data import TabularDataset
+
+    for name in datasets:
+        frame, label = load_frame(name)
+        for seed in seeds:
+            base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
+            yield name, seed, poison(base, attack, seed=seed, **params)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:

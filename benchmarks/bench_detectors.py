@@ -44,15 +44,13 @@ from _common import (  # noqa: E402
     SHARED,
     SHARED_DATASETS,
     ap_f1,
+    attacked_splits,
     iter_datasets,
-    load_frame,
     markdown_table,
     single_thread_note,
-    split_70_30,
     timed,
 )
 
-from poisonguard.attacks import poison  # noqa: E402
 from poisonguard.data import TabularDataset, load_dataset  # noqa: E402
 from poisonguard.detectors import (  # noqa: E402
     BackdoorTriggerDetector,
@@ -75,69 +73,57 @@ def run_pyod(name: str, X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarra
 
 def bench_outliers(datasets: list[str], seeds: list[int]) -> list[dict[str, Any]]:
     rows = []
-    for name in datasets:
-        frame, label = load_frame(name)
-        for seed in seeds:
-            base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
-            res = poison(base, "outliers", seed=seed)
-            ds = res.dataset
-            (X, secs_enc) = timed(ds.encode)
+    for name, seed, res in attacked_splits(datasets, seeds, "outliers"):
+        ds = res.dataset
+        (X, secs_enc) = timed(ds.encode)
 
-            def ours(ds: TabularDataset = ds, X: np.ndarray = X) -> OutlierEnsemble:
-                return OutlierEnsemble(random_state=seed).scan_fit(ds, X, None)
+        def ours(ds: TabularDataset = ds, X: np.ndarray = X) -> OutlierEnsemble:
+            return OutlierEnsemble(random_state=seed).scan_fit(ds, X, None)
 
-            det, secs = timed(ours)
-            a, f = ap_f1(res.mask, det.raw_scores_, det.labels_ == -1)
-            rows.append({"dataset": name, "seed": seed, "method": "poisonguard", "ap": a, "f1": f,
-                         "seconds": secs + secs_enc})
-            for m in ("pyod-iforest", "pyod-ecod", "pyod-lof"):
-                (scores, flags), s = timed(lambda m=m: run_pyod(m, X, seed))
-                a, f = ap_f1(res.mask, scores, flags)
-                rows.append({"dataset": name, "seed": seed, "method": m, "ap": a, "f1": f, "seconds": s + secs_enc})
-            log(f"outliers {name} s{seed}: " + ", ".join(f"{r['method']} {r['ap']:.3f}" for r in rows[-4:]))
+        det, secs = timed(ours)
+        a, f = ap_f1(res.mask, det.raw_scores_, det.labels_ == -1)
+        rows.append({"dataset": name, "seed": seed, "method": "poisonguard", "ap": a, "f1": f,
+                     "seconds": secs + secs_enc})
+        for m in ("pyod-iforest", "pyod-ecod", "pyod-lof"):
+            (scores, flags), s = timed(lambda m=m: run_pyod(m, X, seed))
+            a, f = ap_f1(res.mask, scores, flags)
+            rows.append({"dataset": name, "seed": seed, "method": m, "ap": a, "f1": f, "seconds": s + secs_enc})
+        log(f"outliers {name} s{seed}: " + ", ".join(f"{r['method']} {r['ap']:.3f}" for r in rows[-4:]))
     return rows
 
 
 # ----------------------------------------------------------------------------------- backdoor
 def bench_backdoor(datasets: list[str], seeds: list[int]) -> list[dict[str, Any]]:
     rows = []
-    for name in datasets:
-        frame, label = load_frame(name)
-        for seed in seeds:
-            base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
-            res = poison(base, "backdoor", seed=seed)
-            ds = res.dataset
+    for name, seed, res in attacked_splits(datasets, seeds, "backdoor"):
+        ds = res.dataset
 
-            def ours(ds: TabularDataset = ds) -> BackdoorTriggerDetector:
-                return BackdoorTriggerDetector(random_state=seed).scan_fit(ds, ds.encode(), ds.label_codes())
+        def ours(ds: TabularDataset = ds) -> BackdoorTriggerDetector:
+            return BackdoorTriggerDetector(random_state=seed).scan_fit(ds, ds.encode(), ds.label_codes())
 
-            det, secs = timed(ours)
-            a, f = ap_f1(res.mask, det.raw_scores_, det.labels_ == -1)
-            truth = (sorted(res.params["features"]), str(res.params["target"]))
-            named = any((sorted(r.columns), str(r.target)) == truth for r in det.triggers_)
-            top = det.triggers_[0].text() if det.triggers_ else "-"
-            rows.append({"dataset": name, "seed": seed, "ap": a, "f1": f, "named": named, "seconds": secs,
-                         "rule": top, "truth": f"{' & '.join(truth[0])} -> {truth[1]}"})
-            log(f"backdoor {name} s{seed}: AP {a:.3f} F1 {f:.3f} named {named}: {top}")
+        det, secs = timed(ours)
+        a, f = ap_f1(res.mask, det.raw_scores_, det.labels_ == -1)
+        truth = (sorted(res.params["features"]), str(res.params["target"]))
+        named = any((sorted(r.columns), str(r.target)) == truth for r in det.triggers_)
+        top = det.triggers_[0].text() if det.triggers_ else "-"
+        rows.append({"dataset": name, "seed": seed, "ap": a, "f1": f, "named": named, "seconds": secs,
+                     "rule": top, "truth": f"{' & '.join(truth[0])} -> {truth[1]}"})
+        log(f"backdoor {name} s{seed}: AP {a:.3f} F1 {f:.3f} named {named}: {top}")
     return rows
 
 
 # ----------------------------------------------------------------------------------- duplicates
 def bench_duplicates(datasets: list[str], seeds: list[int]) -> list[dict[str, Any]]:
     rows = []
-    for name in datasets:
-        frame, label = load_frame(name)
-        for seed in seeds:
-            base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
-            res = poison(base, "dup_conflict", seed=seed)
-            ds = res.dataset
-            det, secs = timed(lambda ds=ds: DuplicateDetector(random_state=seed).scan_fit(ds, ds.encode(), None))
-            flags = det.labels_ == -1
-            a, f = ap_f1(res.mask, det.raw_scores_, flags)
-            rows.append({"dataset": name, "seed": seed, "recall": float(flags[res.mask].mean()),
-                         "precision": float(res.mask[flags].mean()) if flags.any() else 0.0, "ap": a, "f1": f,
-                         "suspected": det.batch_finding(ds)[0], "seconds": secs})
-            log(f"dup_conflict {name} s{seed}: recall {rows[-1]['recall']:.3f} precision {rows[-1]['precision']:.3f}")
+    for name, seed, res in attacked_splits(datasets, seeds, "dup_conflict"):
+        ds = res.dataset
+        det, secs = timed(lambda ds=ds: DuplicateDetector(random_state=seed).scan_fit(ds, ds.encode(), None))
+        flags = det.labels_ == -1
+        a, f = ap_f1(res.mask, det.raw_scores_, flags)
+        rows.append({"dataset": name, "seed": seed, "recall": float(flags[res.mask].mean()),
+                     "precision": float(res.mask[flags].mean()) if flags.any() else 0.0, "ap": a, "f1": f,
+                     "suspected": det.batch_finding(ds)[0], "seconds": secs})
+        log(f"dup_conflict {name} s{seed}: recall {rows[-1]['recall']:.3f} precision {rows[-1]['precision']:.3f}")
     return rows
 
 
