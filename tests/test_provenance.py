@@ -6,6 +6,7 @@ S3 cases live in ``test_provenance_s3.py`` (moto's standalone server).
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import gzip
 import hashlib
 import json
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from poisonguard.cli import main
+from poisonguard.errors import UsageError
 from poisonguard.provenance import (
     PAYLOAD_TYPE,
     PREDICATE_SCHEMA,
@@ -364,11 +366,31 @@ def test_unsafe_collection_name(tmp_path, keys, capsys):
     assert rc == 1 and "'../../etc'" in out
 
 
+def test_source_date_epoch_makes_manifests_reproducible(project, keys, tmp_path, monkeypatch, capsys):
+    base, _ = project
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    outs = [tmp_path / "a.json", tmp_path / "b.json"]
+    for out in outs:
+        rc, _, err = run(capsys, "manifest", "create", "data", "--out", out, "--key", keys.private_key,
+                         "--base-dir", base)
+        assert rc == 0, err
+    assert outs[0].read_bytes() == outs[1].read_bytes()  # Ed25519 signatures are deterministic too
+    assert payload(outs[0])["predicate"]["created"] == "2026-01-01T00:00:00Z"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    stamp = _dt.datetime(2025, 6, 1, 12, 30, tzinfo=_dt.timezone(_dt.timedelta(hours=2)))
+    create_manifest(["data"], outs[1], key=keys.private_key, base_dir=base, created=stamp)
+    assert payload(outs[1])["predicate"]["created"] == "2025-06-01T10:30:00Z"
+    with pytest.raises(UsageError, match="timezone-aware"):
+        create_manifest(["data"], outs[1], key=keys.private_key, base_dir=base, created=_dt.datetime(2025, 6, 1))
+
+
 # -- errors: exit 2, one line ----------------------------------------------------------------------
 @pytest.mark.parametrize("case", ["no_manifest", "not_json", "no_key_option", "private_as_public", "bad_source",
-                                  "outside_base"])
-def test_errors_are_one_line_exit_2(project, keys, tmp_path, capsys, case):
+                                  "outside_base", "bad_source_date_epoch"])
+def test_errors_are_one_line_exit_2(project, keys, tmp_path, capsys, monkeypatch, case):
     base, m = project
+    if case == "bad_source_date_epoch":
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     args = {
         "no_manifest": ["manifest", "verify", tmp_path / "nope.json", "--key", keys.public_key],
         "not_json": ["manifest", "verify", keys.public_key, "--key", keys.public_key],
@@ -377,6 +399,7 @@ def test_errors_are_one_line_exit_2(project, keys, tmp_path, capsys, case):
         "bad_source": ["manifest", "create", "nothing-here", "--out", tmp_path / "x.json", "--base-dir", base],
         "outside_base": ["manifest", "create", tmp_path / "m.json", "--out", tmp_path / "x.json",
                          "--base-dir", base],
+        "bad_source_date_epoch": ["manifest", "create", "data", "--out", tmp_path / "x.json", "--base-dir", base],
     }[case]
     rc, out, err = run(capsys, *args)
     assert rc == 2, out + err

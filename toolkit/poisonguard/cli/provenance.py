@@ -76,7 +76,11 @@ def manifest() -> None:
 @_FORMAT
 def create_cmd(sources: tuple[str, ...], out: str, key: str | None, base_dir: str | None, endpoint_url: str | None,
                no_tabular: bool, report: str | None, fmt: str) -> int:
-    """Hash SOURCES into a manifest: files, folders, globs, DVC files or DVC-tracked paths, s3://bucket/prefix."""
+    """Hash SOURCES into a manifest: files, folders, globs, DVC files or DVC-tracked paths, s3://bucket/prefix.
+
+    The manifest records the time it was made; set SOURCE_DATE_EPOCH (seconds since 1970, UTC) to
+    fix it, so that the same sources and key give the same manifest byte for byte.
+    """
     from ..provenance import create_manifest
 
     result = create_manifest(list(sources), out, key=key, base_dir=base_dir, endpoint_url=endpoint_url,

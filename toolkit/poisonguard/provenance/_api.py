@@ -45,13 +45,30 @@ def _public(keys: Sequence[PublicKeyArg]) -> list[Ed25519PublicKey]:
     return [k if isinstance(k, Ed25519PublicKey) else load_public_key(k) for k in keys]
 
 
+def _created(when: _dt.datetime | None) -> str:
+    """ISO 8601 UTC time for a statement: ``when``, else ``$SOURCE_DATE_EPOCH``, else now."""
+    if when is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+        if epoch:
+            try:
+                when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
+            except (ValueError, OverflowError, OSError):
+                raise UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC; "
+                                 f"got {epoch!r}. Unset it to record the current time") from None
+        else:
+            when = _dt.datetime.now(_dt.timezone.utc)
+    elif when.tzinfo is None:
+        raise UsageError("created must be a timezone-aware datetime (for example with tzinfo=datetime.timezone.utc)")
+    return when.astimezone(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg | None = None,
                     base_dir: PathLike | None = None, endpoint_url: str | None = None, tabular: bool = True,
-                    s3_client: Any = None) -> ProvenanceResult:
+                    s3_client: Any = None, created: _dt.datetime | None = None) -> ProvenanceResult:
     """Hash every source and write a manifest (a DSSE envelope around an in-toto Statement).
 
     Parameters
@@ -73,6 +90,10 @@ def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg
         Record row count and schema fingerprint of CSV / TSV / Parquet / JSON Lines files.
     s3_client : botocore client, default=None
         Use this S3 client instead of creating one.
+    created : datetime, default=None
+        The creation time recorded in the statement (stored in UTC, to the second). None: the
+        time given by ``SOURCE_DATE_EPOCH`` when that is set (the reproducible-builds
+        convention: the same inputs then give the same manifest, byte for byte), else now.
 
     Returns
     -------
@@ -95,6 +116,7 @@ def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg
         raise UsageError(f"--base-dir {base} is not a folder")
     out_path = _normpath(Path(out))
     signer = _private(key) if key is not None else None  # fail on a bad key before hashing anything
+    stamp = _created(created)
     plan = LocalPlan()
     reader: S3Reader | None = None
     s3_objects: dict[str, tuple[str, str, str | None]] = {}
@@ -132,8 +154,7 @@ def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg
             rec, found = record_s3(bucket, k, coll_name, reader)
             records.append(rec)
             findings.extend(found)
-    created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    statement = build_statement(records, collections.values(), created=created, tool_version=__version__)
+    statement = build_statement(records, collections.values(), created=stamp, tool_version=__version__)
     envelope = Envelope.from_statement(statement)
     keyids: tuple[str, ...] = ()
     if signer is not None:
