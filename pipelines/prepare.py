@@ -13,10 +13,11 @@ three disjoint sets (sizes in ``params.yaml``, section ``prepare``):
 
 It also writes ``truth.csv`` (``row,poisoned``: which incoming rows the attack touched, for the
 demo's "what was caught"), and plays the data supplier: it signs a manifest of the three files
-(``manifest.json``, Ed25519) with a key pair it generates in ``keys/``. **Demo only**: in real
-use the supplier signs with its own key and you commit only its public key; the private key
-here is a throw-away, regenerated whenever this stage runs, and never leaves ``data/prepared``
-(git-ignored, in DVC's local cache only).
+(``manifest.json``, Ed25519) and leaves its public key in ``keys/supplier.pub``. **Demo only**:
+in real use the supplier signs with its own secret key and you commit only its public key. Here
+the key is derived from ``prepare.seed`` and the manifest's time is fixed, so that the same
+parameters give the same bytes on every run and machine (``data/prepared`` keeps its hash in
+``dvc.lock``). A key anyone can derive proves nothing outside the demo; it is never written to disk.
 
 Attacks (``prepare.attack``):
 
@@ -42,6 +43,8 @@ a DVC metrics file: attack, rows, rows poisoned).
 from __future__ import annotations
 
 import argparse
+import datetime
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -50,13 +53,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from poisonguard._io import atomic_open, atomic_write_json
 from poisonguard.attacks import poison
 from poisonguard.data import TabularDataset, load_dataset, write_frame
-from poisonguard.provenance import create_manifest, generate_keypair
+from poisonguard.provenance import create_manifest, key_id
 
 ATTACKS = ("none", "flips", "backdoor", "new_source")
+#: The time recorded in the demo supplier's manifest (fixed: see the module docstring).
+DEMO_DELIVERY_TIME = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def demo_supplier_key(seed: int) -> Ed25519PrivateKey:
+    """The demo supplier's signing key, derived from the seed. Demo only: anyone can derive it."""
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"poisonguard demo supplier {seed}".encode()).digest())
+
+
+def write_public_key(pub: Ed25519PublicKey, path: Path) -> str:
+    """Write ``pub`` as PEM (atomically) and return its key id."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as fh:
+        fh.write(pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return key_id(pub)
 
 
 def _section(params_path: Path) -> dict[str, Any]:
@@ -124,10 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     _write_csv(canary, paths["canary"])
     _write_csv(incoming, paths["incoming"])
 
-    # the supplier signs what it delivers (demo-only throw-away key, see the module docstring)
-    keys = generate_keypair(out / "keys", name="supplier", force=True)
-    signed = create_manifest([str(v) for v in paths.values()], out / "manifest.json", key=keys.private_key,
-                             base_dir=Path.cwd())
+    # the supplier signs what it delivers (a demo-only key derived from the seed, see the module docstring)
+    supplier = demo_supplier_key(seed)
+    keyid = write_public_key(supplier.public_key(), out / "keys" / "supplier.pub")
+    signed = create_manifest([str(v) for v in paths.values()], out / "manifest.json", key=supplier,
+                             base_dir=Path.cwd(), created=DEMO_DELIVERY_TIME)
     if signed.return_code != 0:
         print(signed, file=sys.stderr)
         return 2
@@ -147,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"attack": attack, "details": details, "seed": seed, "rows": {
         "trusted": len(trusted), "canary": len(canary), "incoming": len(incoming)},
         "n_poisoned": int(truth.sum()), "poisoned_share": round(float(truth.mean()) if len(truth) else 0.0, 6),
-        "supplier_keyid": keys.keyid}
+        "supplier_keyid": keyid}
     atomic_write_json(args.summary, summary)
     print(f"prepare: trusted {len(trusted)}, canary {len(canary)}, incoming {len(incoming)} rows; "
           f"attack {attack}: {int(truth.sum())} rows poisoned; signed manifest {out / 'manifest.json'}")
