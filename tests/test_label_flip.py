@@ -176,3 +176,68 @@ def test_small_data_runs_single_threaded_large_data_keeps_the_default():
     assert [p["num_threads"] for p in threadpool_info()] == before
     with threads_for(SMALL_FIT_ROWS):
         assert [p["num_threads"] for p in threadpool_info()] == before
+
+
+class _CountingLogisticRegression:
+    """A real classifier (scikit-learn's LogisticRegression) that counts its fits and their sizes."""
+
+    fits: list[int] = []
+
+    def __init__(self) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        self._lr = LogisticRegression(max_iter=200)
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {}
+
+    def set_params(self, **params: object) -> "_CountingLogisticRegression":
+        return self
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "_CountingLogisticRegression":
+        type(self).fits.append(len(y))
+        self._lr.fit(X, y)
+        self.classes_ = self._lr.classes_
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return self._lr.predict_proba(X)
+
+
+@pytest.mark.parametrize(("n", "cap", "folds"), [(3000, None, 5), (3000, 2400, 5), (3000, 2000, 3), (3000, 1000, 2)])
+def test_capped_folds_are_cut_to_the_fewest_that_fill_the_cap(n, cap, folds):
+    """Past the training-row cap, more folds only add fits of models of the same size."""
+    from sklearn.datasets import make_classification
+
+    from poisonguard.detectors.label_flip import oof_proba
+
+    X, y = make_classification(n_samples=n, random_state=0)
+    _CountingLogisticRegression.fits = []
+    proba = oof_proba(_CountingLogisticRegression(), X, y, 2, cv=5, random_state=0, max_train_rows=cap)
+    assert len(_CountingLogisticRegression.fits) == folds
+    assert all(f == (cap or n * 4 // 5) for f in _CountingLogisticRegression.fits)
+    assert proba.shape == (n, 2) and np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_blocked_neighbour_search_keeps_to_its_pair_budget(monkeypatch):
+    from poisonguard.detectors import label_flip
+
+    seen: list[int] = []
+    real = label_flip._knn_counts
+
+    def recording(X, *args):  # observes the block sizes, then runs the real search
+        seen.append(X.shape[0])
+        return real(X, *args)
+
+    monkeypatch.setattr(label_flip, "_knn_counts", recording)
+    monkeypatch.setattr(label_flip, "KNN_PAIR_BUDGET", 4000 * 500)
+    monkeypatch.setattr(label_flip, "KNN_MIN_BLOCK_ROWS", 200)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8000, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    p = label_flip.knn_label_proba(X, y, 2, n_neighbors=5, random_state=0, exact_rows=1000)
+    assert 0 < max(seen) <= 250 and sum(seen) == 8000  # 8000 rows, budget 2e6 pairs: blocks of 250
+    assert p.shape == (8000, 2) and ((p.argmax(axis=1) == y).mean() > 0.9)
+    seen.clear()
+    label_flip.knn_label_proba(X[:1500], y[:1500], 2, n_neighbors=5, random_state=0, exact_rows=1000)
+    assert seen == [750, 750]  # within the budget: as few blocks as exact_rows allows
