@@ -30,8 +30,10 @@ __all__ = [
     "MISSING_MARKERS",
     "Encoder",
     "TabularDataset",
+    "csv_chunks",
     "detect_format",
     "load_dataset",
+    "write_csv",
     "write_frame",
 ]
 
@@ -120,9 +122,14 @@ def _read_csv(path: Path, delimiter: str, missing: Sequence[str]) -> pd.DataFram
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    source: Any = str(path)
+    if path.name.lower().endswith(".xz"):  # Arrow infers gz, bz2 and zst from the name, not xz
+        import lzma
+
+        source = lzma.open(path, "rb")
     try:
         table = pacsv.read_csv(
-            str(path),
+            source,
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(null_values=list(missing), strings_can_be_null=True,
                                                  quoted_strings_can_be_null=True),
@@ -140,6 +147,9 @@ def _read_csv(path: Path, delimiter: str, missing: Sequence[str]) -> pd.DataFram
         if "UTF8" in msg or "utf-8" in msg.lower():
             raise DataError(f"{path}: the file is not UTF-8 text ({msg}); re-encode it as UTF-8") from None
         raise DataError(f"{path}: cannot be parsed as CSV ({msg}); check the delimiter and quoting") from None
+    finally:
+        if not isinstance(source, str):
+            source.close()
     return _arrow_to_pandas(table)
 
 
@@ -481,14 +491,90 @@ def load_dataset(path: str | os.PathLike[str], *, label: str | None = None, id_c
                                      require_classes=require_classes)
 
 
+#: Rows formatted at a time by :func:`csv_chunks` (bounds the memory of the text being built).
+CSV_CHUNK_ROWS = 200_000
+
+
+def _csv_column(s: pd.Series, sep: str) -> Any:
+    """One column as an Arrow string array formatted as ``DataFrame.to_csv`` does, or None when its
+    type is not one handled here (the caller falls back to pandas)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = s.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        arr = pa.array(s, type=pa.bool_(), from_pandas=True)
+        text = pc.if_else(arr, "True", "False")
+    elif pd.api.types.is_integer_dtype(dtype):
+        text = pc.cast(pa.array(s, from_pandas=True), pa.string())
+    elif pd.api.types.is_float_dtype(dtype):
+        text = pc.cast(pa.array(s, type=pa.float64(), from_pandas=True), pa.string())  # NaN -> null
+        # pandas writes a float's repr: 31.0, not 31 (so the column reads back as floats)
+        text = pc.if_else(pc.match_substring_regex(text, r"^-?[0-9]+$"), pc.binary_join_element_wise(text, ".0", ""),
+                          text)
+    elif dtype == object or pd.api.types.is_string_dtype(dtype):
+        try:
+            text = pa.array(s, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return None  # mixed Python objects: pandas formats them
+        special = pc.match_substring_regex(text, "[" + re.escape(sep) + '"\r\n]')
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+        text = pc.if_else(pc.fill_null(special, False), quoted, text)
+    else:
+        return None
+    return pc.fill_null(text, "")
+
+
+def csv_chunks(frame: pd.DataFrame, sep: str = ",") -> Any:
+    """``frame`` as CSV text (header first, ``\\n`` line ends, minimal quoting, missing as empty),
+    yielded in chunks of bytes.
+
+    The same text as ``frame.to_csv(index=False, lineterminator="\\n")`` up to number formatting
+    (``1e-05`` may be written ``0.00001``; both read back as the same value), formatted with
+    vectorised Arrow casts, about ten times faster on large numeric frames. Columns of other types
+    (dates, categories, mixed objects) are formatted by pandas.
+    """
+    import csv
+    import io
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    head = io.StringIO()
+    csv.writer(head, delimiter=sep, lineterminator="\n").writerow([str(c) for c in frame.columns])
+    yield head.getvalue().encode("utf-8")
+    for start in range(0, len(frame), CSV_CHUNK_ROWS):
+        part = frame.iloc[start:start + CSV_CHUNK_ROWS]
+        cols = [_csv_column(part.iloc[:, i], sep) for i in range(part.shape[1])]
+        if any(c is None for c in cols) or not cols:
+            buf = io.StringIO()
+            part.to_csv(buf, sep=sep, index=False, header=False, lineterminator="\n")
+            yield buf.getvalue().encode("utf-8")
+            continue
+        lines = pc.binary_join_element_wise(*cols, sep) if len(cols) > 1 else cols[0]
+        lines = pc.binary_join_element_wise(lines, "\n", "")  # each line with its end
+        if isinstance(lines, pa.ChunkedArray):
+            lines = lines.combine_chunks()
+        lines = lines.cast(pa.large_string())
+        # the concatenated lines are the array's value buffer between its first and last offsets
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+        yield lines.buffers()[2].to_pybytes()[int(offsets[0]):int(offsets[-1])] if len(lines) else b""
+
+
+def write_csv(frame: pd.DataFrame, fh: Any, sep: str = ",") -> None:
+    """Write ``frame`` as CSV (see :func:`csv_chunks`) to the binary file ``fh``."""
+    for chunk in csv_chunks(frame, sep):
+        fh.write(chunk)
+
+
 def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str], format: str, compression: str | None = None) -> Path:
     """Write ``frame`` atomically in ``format`` (the input's format), returning the path."""
     p = Path(path)
     if format in ("csv", "tsv"):
         sep = "\t" if format == "tsv" else ","
-        comp = {"gz": "gzip", "bz2": "bz2", "zst": "zstd", "xz": "xz"}.get(compression or "", None)
         with atomic_open(p, "wb") as fh:
-            frame.to_csv(fh, sep=sep, index=False, compression=comp, lineterminator="\n")
+            with _compressed(fh, compression) as out:
+                write_csv(frame, out, sep)
     elif format == "parquet":
         with atomic_open(p, "wb") as fh:
             frame.to_parquet(fh, index=False)
@@ -499,6 +585,49 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str], format: str, 
     else:
         raise DataError(f"cannot write format {format!r}; use csv, tsv, parquet or jsonl")
     return p
+
+
+class _KeepOpen:
+    """A binary file's writer whose ``close`` only flushes (the owner of the file closes it)."""
+
+    closed = False
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+
+    def write(self, data: bytes) -> int:
+        return int(self._fh.write(data))
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.flush()
+
+
+def _compressed(fh: Any, compression: str | None) -> Any:
+    """A binary writer onto ``fh`` that compresses as ``compression`` says (None: ``fh`` itself)."""
+    import contextlib
+
+    if not compression:
+        return contextlib.nullcontext(fh)
+    if compression == "gz":
+        import gzip
+
+        return gzip.GzipFile(fileobj=fh, mode="wb", mtime=0)
+    if compression == "bz2":
+        import bz2
+
+        return bz2.BZ2File(fh, mode="wb")
+    if compression == "xz":
+        import lzma
+
+        return lzma.LZMAFile(fh, mode="wb")
+    if compression == "zst":
+        import pyarrow as pa
+
+        return pa.CompressedOutputStream(pa.PythonFile(_KeepOpen(fh), mode="w"), "zstd")
+    raise DataError(f"cannot write {compression!r} compression; use gz, bz2, xz or zst")
 
 
 def output_name(ds: TabularDataset, stem: str) -> str:
