@@ -3,7 +3,8 @@
 Run by hand:  .venv/bin/python benchmarks/bench_verdict.py [--detectors label_flip] [--seeds 0] [--reference]
 
 Expected: exit 0 ("clean") on every dataset as it is, exit 1 ("suspected") with every attack
-applied. Prints a Markdown table of verdicts and the batch statistics behind them.
+applied. Prints a Markdown table of verdicts and the batch statistics behind them. By default the
+scan runs the detectors ``poisonguard scan`` runs; ``--detectors label_flip`` looks at one alone.
 
 ``--reference``: the same attacks on a batch vetted against a trusted version — a stratified 60 %
 of the dataset is the trusted base, the other 40 % the batch ("as is" or attacked), scanned with
@@ -29,7 +30,7 @@ DATASETS = {**SHARED_DATASETS, "adult-test": ("adult_test.csv.gz", "income")}
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--detectors", nargs="+", default=["label_flip"])
+    ap.add_argument("--detectors", nargs="+", default=None, help="default: the scan's default detectors")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--reference", action="store_true", help="scan a 40 %% batch against the other 60 %% (trusted)")
