@@ -33,7 +33,6 @@ __all__ = [
     "csv_chunks",
     "detect_format",
     "load_dataset",
-    "write_csv",
     "write_frame",
 ]
 
@@ -72,17 +71,23 @@ def detect_format(path: str | os.PathLike[str]) -> tuple[Format, str | None]:
                     "(optionally .gz for text formats)")
 
 
-def _open_sniff(path: Path, compression: str | None) -> bytes:
-    import pyarrow as pa
-
-    codec = {"gz": "gzip", "bz2": "bz2", "zst": "zstd", "xz": None}.get(compression or "", None)
+def _open_input(path: Path, compression: str | None) -> Any:
+    """The decompressed bytes of a text input as a binary stream (Arrow's codecs; the stdlib for xz)."""
     if compression == "xz":
         import lzma
 
-        with lzma.open(path, "rb") as fh:
-            return fh.read(_SNIFF)
+        return lzma.open(path, "rb")
+    import pyarrow as pa
+
+    codec = {"gz": "gzip", "bz2": "bz2", "zst": "zstd"}.get(compression or "", None)
+    return pa.input_stream(str(path), compression=codec)
+
+
+def _open_sniff(path: Path, compression: str | None) -> bytes:
+    import pyarrow as pa
+
     try:
-        with pa.input_stream(str(path), compression=codec) as fh:
+        with _open_input(path, compression) as fh:
             return bytes(fh.read(_SNIFF))
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"{path}: cannot be read as a {compression or 'plain'} file ({exc}); "
@@ -118,15 +123,11 @@ def _arrow_to_pandas(table: Any) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path, delimiter: str, missing: Sequence[str]) -> pd.DataFrame:
+def _read_csv(path: Path, delimiter: str, missing: Sequence[str], compression: str | None) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    source: Any = str(path)
-    if path.name.lower().endswith(".xz"):  # Arrow infers gz, bz2 and zst from the name, not xz
-        import lzma
-
-        source = lzma.open(path, "rb")
+    source = _open_input(path, compression)
     try:
         table = pacsv.read_csv(
             source,
@@ -148,8 +149,7 @@ def _read_csv(path: Path, delimiter: str, missing: Sequence[str]) -> pd.DataFram
             raise DataError(f"{path}: the file is not UTF-8 text ({msg}); re-encode it as UTF-8") from None
         raise DataError(f"{path}: cannot be parsed as CSV ({msg}); check the delimiter and quoting") from None
     finally:
-        if not isinstance(source, str):
-            source.close()
+        source.close()
     return _arrow_to_pandas(table)
 
 
@@ -483,7 +483,7 @@ def load_dataset(path: str | os.PathLike[str], *, label: str | None = None, id_c
     else:
         _check_text(p, _open_sniff(p, compression))
         if fmt in ("csv", "tsv"):
-            frame = _read_csv(p, "\t" if fmt == "tsv" else ",", missing_markers)
+            frame = _read_csv(p, "\t" if fmt == "tsv" else ",", missing_markers, compression)
         else:
             frame = _read_jsonl(p, compression, missing_markers)
     return TabularDataset.from_frame(frame, label=label, id_column=id_column, kinds=kinds, path=p, format=fmt,
@@ -561,12 +561,6 @@ def csv_chunks(frame: pd.DataFrame, sep: str = ",") -> Any:
         yield lines.buffers()[2].to_pybytes()[int(offsets[0]):int(offsets[-1])] if len(lines) else b""
 
 
-def write_csv(frame: pd.DataFrame, fh: Any, sep: str = ",") -> None:
-    """Write ``frame`` as CSV (see :func:`csv_chunks`) to the binary file ``fh``."""
-    for chunk in csv_chunks(frame, sep):
-        fh.write(chunk)
-
-
 def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str], format: str, compression: str | None = None) -> Path:
     """Write ``frame`` atomically in ``format`` (the input's format), returning the path."""
     p = Path(path)
@@ -574,7 +568,8 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str], format: str, 
         sep = "\t" if format == "tsv" else ","
         with atomic_open(p, "wb") as fh:
             with _compressed(fh, compression) as out:
-                write_csv(frame, out, sep)
+                for chunk in csv_chunks(frame, sep):
+                    out.write(chunk)
     elif format == "parquet":
         with atomic_open(p, "wb") as fh:
             frame.to_parquet(fh, index=False)

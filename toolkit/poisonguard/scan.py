@@ -43,10 +43,9 @@ import pandas as pd
 
 from . import detectors as _registry
 from . import reference as _reference
-from ._io import atomic_open
 from ._result import StageResult
 from ._threads import threads_for
-from .data import TabularDataset, load_dataset, output_name, write_csv, write_frame
+from .data import TabularDataset, load_dataset, output_name, write_frame
 from .errors import UsageError
 
 __all__ = ["DetectorSummary", "Failure", "FlaggedRow", "ScanResult", "scan"]
@@ -461,8 +460,7 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
     paths = {"report": out / "report.json", "scores": out / "scores.csv",
              "clean": out / output_name(ds, "clean"), "quarantine": out / output_name(ds, "quarantine")}
     assert result.scores is not None
-    with atomic_open(paths["scores"], "wb") as fh:
-        write_csv(result.scores, fh)
+    write_frame(result.scores, paths["scores"], "csv")
     frame = ds.frame
     for det in fitted:  # e.g. the sensitive-data scanner masks the values it found
         frame = det.redact(frame)
