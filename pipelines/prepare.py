@@ -53,13 +53,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from poisonguard._io import atomic_open, atomic_write_json
 from poisonguard.attacks import poison
 from poisonguard.data import TabularDataset, load_dataset, write_frame
-from poisonguard.provenance import create_manifest, key_id
+from poisonguard.provenance import create_manifest, write_public_key
 
 ATTACKS = ("none", "flips", "backdoor", "new_source")
 #: The time recorded in the demo supplier's manifest (fixed: see the module docstring).
@@ -70,13 +69,6 @@ def demo_supplier_key(seed: int) -> Ed25519PrivateKey:
     """The demo supplier's signing key, derived from the seed. Demo only: anyone can derive it."""
     return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"poisonguard demo supplier {seed}".encode()).digest())
 
-
-def write_public_key(pub: Ed25519PublicKey, path: Path) -> str:
-    """Write ``pub`` as PEM (atomically) and return its key id."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path, "wb") as fh:
-        fh.write(pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return key_id(pub)
 
 
 def _section(params_path: Path) -> dict[str, Any]:

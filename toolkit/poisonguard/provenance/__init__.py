@@ -23,7 +23,7 @@ from __future__ import annotations
 from ._api import create_manifest, sign_manifest, verify_manifest
 from ._diff import CHANGE_KINDS, DEFAULT_DIFF_POLICY, DiffPolicy, diff_manifests
 from ._hashing import FileDigest, hash_file, tabular_summary
-from ._keys import KeyPair, generate_keypair, key_id, load_private_key, load_public_key
+from ._keys import KeyPair, generate_keypair, key_id, load_private_key, load_public_key, write_public_key
 from ._manifest import (
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
@@ -68,4 +68,5 @@ __all__ = [
     "sign_manifest",
     "tabular_summary",
     "verify_manifest",
+    "write_public_key",
 ]

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from .._io import atomic_write_bytes
 from ..errors import ProvenanceError
 
-__all__ = ["KeyPair", "generate_keypair", "key_id", "load_private_key", "load_public_key"]
+__all__ = ["KeyPair", "generate_keypair", "key_id", "load_private_key", "load_public_key", "write_public_key"]
 
 #: Environment variable holding the passphrase of an encrypted private key (never logged).
 PASSPHRASE_ENV = "POISONGUARD_KEY_PASSPHRASE"
@@ -83,13 +83,20 @@ def generate_keypair(out_dir: str | os.PathLike[str], *, name: str = "poisonguar
     enc: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption())
     priv_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-    pub = key.public_key()
-    pub_pem = pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     atomic_write_bytes(priv_path, priv_pem)  # mkstemp creates the file with mode 0600
     os.chmod(priv_path, 0o600)
-    atomic_write_bytes(pub_path, pub_pem)
-    os.chmod(pub_path, 0o644)
-    return KeyPair(priv_path, pub_path, key_id(pub))
+    return KeyPair(priv_path, pub_path, write_public_key(key.public_key(), pub_path))
+
+
+def write_public_key(public_key: Ed25519PublicKey, path: str | os.PathLike[str]) -> str:
+    """Write ``public_key`` as PEM (SubjectPublicKeyInfo, mode 0644, atomically) to ``path``; return its key id.
+
+    For a key pair made elsewhere: ``poisonguard manifest verify --key`` reads the file written here.
+    """
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    atomic_write_bytes(path, pem)
+    os.chmod(path, 0o644)
+    return key_id(public_key)
 
 
 def _read(path: str | os.PathLike[str], what: str) -> bytes:
