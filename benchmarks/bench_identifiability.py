@@ -28,25 +28,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED, SHARED_DATASETS, markdown_table  # noqa: E402
 
-from poisonguard.attacks import poison  # noqa: E402
+from poisonguard.attacks import clean_model_proba, poison  # noqa: E402
 from poisonguard.data import TabularDataset, load_dataset  # noqa: E402
 from poisonguard.detectors import LabelFlipDetector  # noqa: E402
 
 DATASETS = {**SHARED_DATASETS, "adult-test": ("adult_test.csv.gz", "income")}
 CORE = 0.10
 DEPTHS = (0.05, 0.2, 0.4)  # the core's depth profile, also reported
-
-
-def clean_model_predictions(ds: TabularDataset, seed: int) -> np.ndarray:
-    """The clean cross-validated model of ``poisonguard.attacks.boundary_flip`` (same seed): its predictions."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    y = ds.label_codes()
-    folds = max(2, min(5, int(np.bincount(y)[np.bincount(y) > 0].min())))
-    proba = cross_val_predict(HistGradientBoostingClassifier(random_state=seed), ds.encode(), y,
-                              cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")
-    return proba.argmax(axis=1)
 
 
 def core_impurity(ds: TabularDataset, seed: int, depths: tuple[float, ...] = (CORE,)) -> np.ndarray:
@@ -75,11 +63,12 @@ def main() -> None:
         file, label = DATASETS[name]
         ds = load_dataset(SHARED / file, label=label)
         for seed in args.seeds:
-            y = ds.label_codes()
-            pred = clean_model_predictions(ds, seed)
+            labelled, proba = clean_model_proba(ds, seed=seed)  # the model boundary_flip places its flips by
+            pred = proba.argmax(axis=1)
+            y = ds.label_codes()[labelled]
             bf = poison(ds, "boundary_flip", rate=0.1, seed=seed)
-            y_bf = bf.dataset.label_codes()
-            agree = float((pred[bf.mask] == y_bf[bf.mask]).mean())
+            y_bf, flipped = bf.dataset.label_codes()[labelled], bf.mask[labelled]
+            agree = float((pred[flipped] == y_bf[flipped]).mean())
             cf = poison(ds, "class_flip", rate=0.2, seed=seed)
             src = [str(c) for c in ds.classes_].index(str(cf.params["source"]))
             depths = (CORE, *DEPTHS)

@@ -32,7 +32,8 @@ import pandas as pd
 from .data import TabularDataset
 from .errors import UsageError
 
-__all__ = ["ATTACKS", "AttackResult", "boundary_flip", "class_flip", "poison", "random_flip", "register_attack"]
+__all__ = ["ATTACKS", "AttackResult", "boundary_flip", "class_flip", "clean_model_proba", "poison", "random_flip",
+           "register_attack"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +164,22 @@ def class_flip(ds: TabularDataset, *, rate: float = 0.2, source: Any = None, tar
                         {"rate": rate, "source": _plain(source), "target": _plain(target), "seed": seed})
 
 
+def clean_model_proba(ds: TabularDataset, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The clean model :func:`boundary_flip` places its flips by: the labelled rows and their 5-fold
+    cross-validated HistGradientBoosting probabilities (columns: ``ds.classes_``)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    y, classes = _labels(ds)
+    labelled = np.flatnonzero(y.notna().to_numpy())
+    codes = ds.label_codes()[labelled]
+    min_count = int(np.bincount(codes, minlength=len(classes))[np.bincount(codes) > 0].min())
+    folds = max(2, min(5, min_count))
+    proba = cross_val_predict(HistGradientBoostingClassifier(random_state=seed), ds.encode()[labelled], codes,
+                              cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")
+    return labelled, proba
+
+
 @register_attack("boundary_flip")
 def boundary_flip(ds: TabularDataset, *, rate: float = 0.1, seed: int = 0, pool: float = 3.0) -> AttackResult:
     """Flip ``rate`` of the rows chosen among the least confident of a clean model.
@@ -171,19 +188,10 @@ def boundary_flip(ds: TabularDataset, *, rate: float = 0.1, seed: int = 0, pool:
     ``pool * rate`` least confident rows (lowest probability of their own label) form the pool
     from which ``rate`` of the rows are drawn, and each is flipped to its most probable other class.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     rate = _check_rate(rate, 0.5)
     y, classes = _labels(ds)
-    labelled = np.flatnonzero(y.notna().to_numpy())
-    X = ds.encode()[labelled]
+    labelled, proba = clean_model_proba(ds, seed=seed)
     codes = ds.label_codes()[labelled]
-    min_count = int(np.bincount(codes, minlength=len(classes))[np.bincount(codes) > 0].min())
-    folds = max(2, min(5, min_count))
-    model = HistGradientBoostingClassifier(random_state=seed)
-    proba = cross_val_predict(model, X, codes, cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-                              method="predict_proba")
     own = proba[np.arange(len(codes)), codes]
     n_flip = max(1, round(rate * len(labelled)))
     n_pool = min(len(labelled), max(n_flip, round(pool * n_flip)))
