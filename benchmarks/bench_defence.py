@@ -357,33 +357,26 @@ def summarize(df: pd.DataFrame) -> str:
                  "won back = (scan - all) / (oracle - all) from the mean accuracies, blank where oracle - all < 0.01.")
     for attack in attacks:
         sub = cell[cell["attack"] == attack]
+        # (header, column, percent?) of this attack's table
+        cols = [("clean q %", "clean_quarantined", True)]
+        cols += [("review %", "review", True)] if has_review else []
+        cols += [("poison q %", "poisoned_quarantined", True)] if attack != "none" else []
+        cols += [(f"acc {m}", f"acc_{m}", False) for m in ("all", "oracle", "scan", "cleanlab")
+                 if attack != "none" or m != "oracle"]
+        cols += [("won back", "won_back", False), ("cleanlab won back", "won_back_cleanlab", False)] \
+            if attack != "none" else []
+        cols += [(f"success {m}", f"backdoor_{m}", False) for m in ("all", "oracle", "scan", "clean")] \
+            if attack == "backdoor" else []
+        cols += [("AP comb", "ap_suspicion", False)] if attack != "none" and "ap_suspicion" in sub else []
+        cols = [c for c in cols if c[1] in sub]
         table = []
         for r in sub.to_dict("records"):
-            t = {"dataset": r["dataset"], "seeds": int(r["seeds"]), "clean q %": _fmt(r["clean_quarantined"], True)}
-            if has_review:
-                t["review %"] = _fmt(r["review"], True)
-            if attack != "none":
-                t["poison q %"] = _fmt(r.get("poisoned_quarantined"), True)
-            for m in ("all", "oracle", "scan", "cleanlab"):
-                if attack != "none" or m != "oracle":
-                    t[f"acc {m}"] = _fmt(r[f"acc_{m}"])
-            if attack != "none":
-                t["won back"] = _fmt(r["won_back"])
-                t["cleanlab won back"] = _fmt(r["won_back_cleanlab"])
-            if attack == "backdoor":
-                for m in ("all", "oracle", "scan", "clean"):
-                    t[f"success {m}"] = _fmt(r.get(f"backdoor_{m}"))
-            if attack != "none" and "ap_suspicion" in r:
-                t["AP comb"] = _fmt(r["ap_suspicion"])
+            t = {"dataset": r["dataset"], "seeds": int(r["seeds"]), **{h: _fmt(r[c], pct) for h, c, pct in cols}}
+            if "AP comb" in t:
                 t["best det"] = f"{_fmt(r.get('ap_best_det'))} {r.get('best_det') or ''}".strip()
                 t["best anchor"] = f"{_fmt(r.get('ap_best_anchor'))} {r.get('best_anchor') or ''}".strip()
             table.append(t)
-        means = {"dataset": "**mean**"}
-        for k in table[0]:
-            if k not in ("dataset", "seeds", "best det", "best anchor"):
-                vals = [float(t[k]) for t in table if t[k] != ""]
-                means[k] = f"{np.mean(vals):.3g}" if vals else ""
-        table.append(means)
+        table.append({"dataset": "**mean**", **{h: _fmt(sub[c].mean(), pct) for h, c, pct in cols}})
         parts.append(f"### {attack}\n\n" + markdown_table(table, list(table[0])))
 
     # per-attack means
