@@ -29,13 +29,19 @@ columns (more than half of the columns it names are not in the data) raise
 (the column-set expectation fails), not an error.
 
 Custom expectations (:class:`ExpectColumnValueProportionsToMatchReference`,
-:class:`ExpectColumnPairValuesToBeWithinClassRanges`) are real GE expectations, registered with
-GE by :func:`register_custom_expectations` (which every function here calls), by accessing them
-as attributes of this package, and by ``import poisonguard.validation.expectations`` -- the one
-line a GE user needs before ``gx.ExpectationSuite(**json)`` on a poisonguard suite.
+:class:`ExpectColumnPairValuesToBeWithinClassRanges`) are real GE expectations with GE renderers
+(Data Docs describe them in words). Importing this package registers them with GE, so
+``import poisonguard.validation`` is the one line a GE user needs before
+``gx.ExpectationSuite(**json)`` or ``context.suites.get(...)`` on a poisonguard suite
+(``import poisonguard.validation.expectations`` does the same).
 
-Great Expectations is imported lazily, on first use: importing this package is cheap, so
-modules that only read a :class:`ValidationResult` (gate, reports) do not pay for GE.
+Reader options: a suite records in ``meta["poisonguard"]["na_values"]`` the cell values that
+were read as missing when it was inferred (``?`` in the Adult data); :func:`validate` reads a
+data file with those, and whoever reads the data for GE alone should pass them to pandas
+(``pd.read_csv(path, na_values=..., keep_default_na=False)``).
+
+Importing this package imports Great Expectations (seconds); the CLI imports it only inside
+the commands that validate, so ``poisonguard --help`` and the gate never pay for it.
 """
 
 from __future__ import annotations
@@ -73,6 +79,9 @@ def register_custom_expectations() -> None:
     from ._gx import gx
 
     gx()
+
+
+register_custom_expectations()  # GE alone can then load and render a poisonguard suite
 
 
 def __getattr__(name: str) -> Any:
