@@ -259,3 +259,18 @@ def test_html_without_drift_and_with_a_not_run_stage(case):
     v = gate([case["scan"]], POLICY)
     html = render_html(v, root=case["root"])
     assert "This stage did not run" in html and "NOT RUN" in html
+
+
+def test_gate_cli_writes_code_quality_and_sarif_all(case, tmp_path, cli):
+    reports = [str(p) for p in reports_of(case)]
+    rc, _, err = cli("gate", *reports, "--out", tmp_path / "some", "--root", case["root"],
+                     "--report", "sarif", "--report", "codequality")
+    assert rc == 1, err
+    assert sorted(p.name for p in (tmp_path / "some").iterdir()) == ["gl-code-quality-report.json", "results.sarif"]
+    rc, _, err = cli("gate", *reports, "--out", tmp_path / "all", "--root", case["root"], "--sarif-all",
+                     "--report", "sarif")
+    assert rc == 1, err
+    some = json.loads((tmp_path / "some" / "results.sarif").read_text(encoding="utf-8"))["runs"][0]
+    everything = json.loads((tmp_path / "all" / "results.sarif").read_text(encoding="utf-8"))["runs"][0]
+    assert "note" not in {r["level"] for r in some["results"]}
+    assert len(everything["results"]) == len(some["results"]) + some["properties"].get("notesLeftOut", 0)
