@@ -524,3 +524,55 @@ def test_validate_reads_the_data_with_the_suites_na_values(tmp_path: Path) -> No
     from poisonguard.data import MISSING_MARKERS
 
     assert inferred.meta["poisonguard"]["na_values"] == list(MISSING_MARKERS)
+
+
+# -- an existing GX project: Checkpoint, actions, Data Docs --------------------------------------
+def _gx_project(root: Path, suite: Any) -> None:
+    """A file-backed GX project as a team keeps one: a dataframe asset, the suite, a validation
+    definition and a checkpoint that updates the Data Docs."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    batch = (context.data_sources.add_pandas("seeds").add_dataframe_asset("incoming")
+             .add_batch_definition_whole_dataframe("whole"))
+    stored = context.suites.add(gx.ExpectationSuite(**suite.to_json_dict()))
+    vd = context.validation_definitions.add(gx.ValidationDefinition(name="incoming", data=batch, suite=stored))
+    context.checkpoints.add(gx.Checkpoint(name="gate", validation_definitions=[vd],
+                                          actions=[UpdateDataDocsAction(name="docs")]))
+
+
+def test_validate_runs_a_checkpoint_of_an_existing_gx_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                              ) -> None:
+    from poisonguard.errors import ConfigError
+    from poisonguard.validation import validate_checkpoint
+
+    trusted, held_out, suite = split("wheat_seeds")
+    project = tmp_path / "team"
+    _gx_project(project, suite)
+    clean, flipped = tmp_path / "clean.csv", tmp_path / "flipped.csv"
+    held_out.to_csv(clean, index=False)
+    held_out.assign(variety=1).to_csv(flipped, index=False)
+
+    ok = validate_checkpoint(clean, "gate", project=project)
+    assert ok.return_code == 0 and len(ok.outcomes) == len(suite.expectations)
+    assert [o.type for o in ok.outcomes] == [e.expectation_type for e in suite.expectations]  # suite order
+    assert ok.parameters["checkpoint"] == "gate" and ok.parameters["na_values_from"] == "suite"
+    docs = [Path(u.removeprefix("file://")) for u in ok.parameters["data_docs"]]
+    assert docs and all(p.is_file() for p in docs)
+
+    bad = validate_checkpoint(flipped, "gate", project=project)
+    assert bad.return_code == 1
+    assert "expect_column_value_proportions_to_match_reference" in failed_types(bad)
+    pages = [p.read_text(encoding="utf-8") for p in (project / "gx").rglob("validations/**/*.html")]
+    assert len(pages) == 2 and any("largest shift" in p for p in pages)  # our renderers, in the team's Data Docs
+    assert all("reference_proportions" not in p for p in pages)
+
+    rc = main(["validate", str(flipped), "--checkpoint", "gate", "--gx-project", str(project), "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1 and out["parameters"]["checkpoint"] == "gate"
+    assert main(["validate", str(clean)]) == 2 and "either --suite" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="no checkpoint named 'nope'.*gate"):
+        validate_checkpoint(clean, "nope", project=project)
+    with pytest.raises(ConfigError, match="no Great Expectations project"):
+        validate_checkpoint(clean, "gate", project=tmp_path / "empty")

@@ -8,6 +8,8 @@ Three functions do the work, each a thin layer over Great Expectations 1.x:
   row-count band, mean and standard-deviation bands, id uniqueness, class-conditional ranges.
 - :func:`validate` / :func:`validate_frame` run a suite with GE in an ephemeral context (no
   ``gx/`` folder, no network, analytics off) and return a :class:`ValidationResult`.
+- :func:`validate_checkpoint` runs a Checkpoint of an existing GX project instead (its actions,
+  its stores, its Data Docs) and returns the same :class:`ValidationResult`.
 - :func:`load_suite` / :func:`write_suite` read and write GE's own suite JSON.
 
 Severity policy (what fails the gate)
@@ -49,7 +51,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._run import ExpectationOutcome, ValidationResult, validate, validate_frame
+from ._checkpoint import validate_checkpoint
+from ._run import ExpectationOutcome, ValidationResult, suite_na_values, validate, validate_frame
 from ._suite import infer_suite, load_suite, suite_columns, suite_from_dict, write_suite
 
 __all__ = [
@@ -62,7 +65,9 @@ __all__ = [
     "register_custom_expectations",
     "suite_columns",
     "suite_from_dict",
+    "suite_na_values",
     "validate",
+    "validate_checkpoint",
     "validate_frame",
     "write_suite",
 ]
