@@ -82,6 +82,7 @@ def _gate(project: Path) -> dict:
     return json.loads((project / "reports" / "gate.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")  # MLflow's SQLAlchemy use
 def test_attack_none_passes(project, clean_run):
     gate = _gate(project)
     assert gate["verdict"] == "pass", gate["reasons"]
