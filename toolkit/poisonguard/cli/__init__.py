@@ -9,7 +9,6 @@ scikit-learn and start fast. :func:`main` maps the exception tree onto exit code
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import sys
@@ -105,7 +104,9 @@ class LazyGroup(click.Group):
         name = args[0]
         if (not ctx.resilient_parsing and ctx.token_normalize_func is None and not name.startswith("-")
                 and name not in self.list_commands(ctx)):
-            close = difflib.get_close_matches(name, self.list_commands(ctx))
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, self.list_commands(ctx))
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
         return super().resolve_command(ctx, args)
