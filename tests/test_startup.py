@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from poisonguard.cli import COMMANDS
+
 HEAVY = ("numpy", "pandas", "sklearn", "scipy", "pyarrow", "matplotlib", "mlflow", "great_expectations",
          "dvc", "boto3", "botocore")
 
@@ -58,8 +60,6 @@ def test_cli_start_imports_nothing_heavy(args):
 
 
 def test_help_lists_every_subcommand_from_the_table():
-    from poisonguard.cli import COMMANDS
-
     out = _run_main("--help")
     for name, (_, short_help) in COMMANDS.items():
         assert name in out["stdout"]
@@ -92,7 +92,7 @@ def test_completion_of_subcommand_names_imports_nothing_heavy():
 def test_every_table_entry_is_a_click_command_of_that_name():
     import click
 
-    from poisonguard.cli import COMMANDS, cli
+    from poisonguard.cli import cli
 
     ctx = click.Context(cli)
     for name in COMMANDS:
@@ -101,8 +101,8 @@ def test_every_table_entry_is_a_click_command_of_that_name():
         assert cmd.name == name
 
 
-@pytest.mark.parametrize("name", ["scan", "gate", "manifest", "validate"])
-def test_subcommand_help_loads_its_module(name):
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_subcommand_help_loads_its_module_but_no_heavy_service_library(name):
     out = _run_main(name, "--help")
     assert out["rc"] == 0
     assert f"Usage: poisonguard {name}" in out["stdout"]
