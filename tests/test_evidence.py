@@ -165,3 +165,27 @@ def test_scan_decision_level_from_params():
     assert res.decision["level"] == 0.01
     with pytest.raises(UsageError):
         scan(frame, label="label", detectors=["outliers"], params={"decision": {"levle": 0.01}}, seed=0)
+
+
+def test_bonferroni_counts_only_the_tests_made_on_a_row():
+    P = np.array([[0.01, 1.0, 1.0], [0.01, 0.5, 1.0]])
+    tested = evidence.tested_mask(P, [False, True, True])  # the 2nd and 3rd detectors test only some rows
+    np.testing.assert_allclose(evidence.combine_pvalues(P, tested), [0.01, 0.02])
+    np.testing.assert_allclose(evidence.combine_pvalues(P), [0.03, 0.03])
+
+
+def test_cli_decision_level(tmp_path, cli):
+    import json
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "label": rng.integers(0, 2, size=200)})
+    frame.loc[:4, "x"] += 80.0
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    rc, _, err = cli("scan", path, "--label", "label", "--detectors", "outliers", "--set", "decision.level=0.01",
+                     "--out", tmp_path / "o", "--quiet")
+    assert rc in (0, 1), err
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["parameters"]["decision"]["level"] == 0.01 and rep["decision"]["quarantine"] >= 5
+    rc, _, err = cli("scan", path, "--label", "label", "--detectors", "outliers", "--set", "decision.level=2")
+    assert rc == 2 and "decision.level must be a number in (0, 1)" in err and "Traceback" not in err
