@@ -158,9 +158,20 @@ class ScanResult(StageResult):
         """Whether poisoning is suspected for the batch."""
         return self.verdict == "suspected"
 
+    @property
+    def status(self) -> str:
+        """``"suspected"``; ``"incomplete"`` when a detector failed and nothing was suspected (never
+        "clean" then: exit code 3); else ``"clean"``."""
+        return "incomplete" if self.return_code == 3 else self.verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`StageResult.to_dict` plus ``status`` (see :attr:`status`)."""
+        return {**super().to_dict(), "status": self.status}
+
     def __str__(self) -> str:
         src = self.input.get("path") or "<frame>"
-        head = "POISONING SUSPECTED" if self.suspected else "clean"
+        head = {"suspected": "POISONING SUSPECTED", "incomplete": f"INCOMPLETE ({len(self.failures)} detector(s) "
+                "failed; not a clean result)"}.get(self.status, self.status)
         lines = [f"scan of {src}: {head}",
                  f"  {self.n_rows} rows, {self.n_flagged} flagged ({self.n_flagged / max(self.n_rows, 1):.1%})"
                  " and quarantined"]
@@ -183,7 +194,8 @@ class ScanResult(StageResult):
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        verdict = "<b style='color:#b00'>poisoning suspected</b>" if self.suspected else "<b>clean</b>"
+        verdict = {"suspected": "<b style='color:#b00'>poisoning suspected</b>",
+                   "incomplete": "<b style='color:#b60'>incomplete (a detector failed)</b>"}.get(self.status, "<b>clean</b>")
         rows = "".join(
             f"<tr><td>{esc(d.name)}</td><td>{esc(d.family)}</td><td>{d.n_flagged}</td><td>{d.seconds:.1f}</td>"
             f"<td>{esc(d.reason) or 'ok'}</td></tr>" for d in self.detectors)
