@@ -1,7 +1,9 @@
 """Sensitive data in training data: personal data and credentials, found locally and masked.
 
 The open, local counterpart of Amazon Macie's managed data identifiers, for tables. Every
-text-valued column (whatever its kind: categorical, text, id, label) is scanned for:
+text- or integer-valued column (whatever its kind: categorical, text, id, label, numeric; card
+numbers stored as integers are found too, and 9-digit integers in a column named like ``ssn``
+are social security numbers) is scanned for:
 
 ============  ==========================================================================
 kind          how it is recognised
@@ -355,6 +357,28 @@ def find_sensitive(values: pd.Series, column: str, *, kinds: tuple[str, ...] | N
     return out
 
 
+#: Column names that say an integer column holds US social security numbers (keyword proximity).
+_SSN_COLUMN = re.compile(r"(?i)(?:^|[^a-z])ssn(?:$|[^a-z])|social.?sec")
+
+
+def _integer_ssns(values: pd.Series, column: str) -> list[Finding]:
+    """SSNs stored as integers (``123456789``, leading zeros lost) in a column named like one."""
+    out = []
+    for r, v in values.dropna().items():
+        text = str(v)
+        digits = text.zfill(9)
+        if (len(digits) == 9 and text.isdigit() and digits[:3] not in ("000", "666") and digits[0] != "9"
+                and digits[3:5] != "00" and digits[5:] != "0000"):
+            out.append(Finding(int(r), column, "ssn", "*****" + digits[-4:], 0, len(text)))
+    return out
+
+
+def _merge(found: list[Finding], extra: list[Finding]) -> list[Finding]:
+    """``found`` plus the cells of ``extra`` that ``found`` has nothing in."""
+    cells = {f.row for f in found}
+    return found + [f for f in extra if f.row not in cells]
+
+
 def _masked_text(text: str, findings: list[Finding]) -> str:
     """``text`` with each finding's span replaced by its masked form, in one pass."""
     parts, pos = [], 0
@@ -365,7 +389,7 @@ def _masked_text(text: str, findings: list[Finding]) -> str:
 
 
 class SensitiveDataScanner(BaseDetector):
-    """Personal data and credentials in text-valued columns, masked (registered as ``sensitive_data``).
+    """Personal data and credentials in text- and integer-valued columns, masked (registered as ``sensitive_data``).
 
     Parameters
     ----------
@@ -455,7 +479,8 @@ class SensitiveDataScanner(BaseDetector):
         kinds = self._check_kinds()
         validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1, ensure_min_features=0)
         frame = ds.frame
-        cols = [c for c in frame.columns if not (pd.api.types.is_numeric_dtype(frame[c].dtype)
+        cols = [c for c in frame.columns if not (pd.api.types.is_float_dtype(frame[c].dtype)
+                                                 or pd.api.types.is_bool_dtype(frame[c].dtype)
                                                  or pd.api.types.is_datetime64_any_dtype(frame[c].dtype))]
         self._scan(frame, cols, kinds)
         return self
@@ -463,9 +488,18 @@ class SensitiveDataScanner(BaseDetector):
     def _scan(self, frame: pd.DataFrame, columns: list[Any], kinds: tuple[str, ...] | None) -> None:
         n = len(frame)
         findings: list[Finding] = []
+        self._raw_numbers: dict[str, str] = {}  # digits of number-typed findings -> masked (memory only)
         for col in columns:
             s = frame[col]
-            findings += find_sensitive(pd.Series(s.to_numpy(dtype=object), index=np.arange(n)), str(col), kinds=kinds)
+            values = pd.Series(s.to_numpy(dtype=object), index=np.arange(n))
+            found = find_sensitive(values, str(col), kinds=kinds)
+            if pd.api.types.is_integer_dtype(s.dtype):
+                if (kinds is None or "ssn" in kinds) and _SSN_COLUMN.search(str(col)):
+                    found = _merge(found, _integer_ssns(values, str(col)))
+                text = values.dropna().astype(str)
+                for f in found:
+                    self._raw_numbers[text[f.row][f.start:f.end]] = f.masked
+            findings += found
         findings.sort(key=lambda f: (f.row, f.column, f.start))
         self.findings_ = findings
         self.columns_scanned_ = [str(c) for c in columns]
@@ -510,6 +544,22 @@ class SensitiveDataScanner(BaseDetector):
                 if p >= 0:
                     values[p] = _masked_text(str(values[p]), fs)
             out[col] = pd.Series(values, index=out.index, dtype=object)
+        return out
+
+    def redact_text(self, texts: list[str]) -> list[str]:
+        """``texts`` with every sensitive value masked: what the patterns find (any kind) and the
+        numbers found in number-typed columns, wherever they are quoted (reasons, ids, reports)."""
+        check_is_fitted(self)
+        if not texts:
+            return texts
+        series = pd.Series(list(texts), dtype=object)
+        by_text: dict[int, list[Finding]] = {}
+        for f in find_sensitive(series, "text"):
+            by_text.setdefault(f.row, []).append(f)
+        out = [_masked_text(t, by_text[i]) if i in by_text else t for i, t in enumerate(texts)]
+        numbers = getattr(self, "_raw_numbers", {})
+        if numbers:
+            out = [re.sub(r"\d+", lambda m: numbers.get(m.group(), m.group()), t) for t in out]
         return out
 
     def row_reasons(self, ds: Any, rows: np.ndarray) -> list[str]:
