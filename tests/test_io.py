@@ -37,3 +37,31 @@ def test_perms_set_before_the_first_byte(tmp_path, umask):
         assert stat.S_IMODE(os.fstat(fh.fileno()).st_mode) == 0o600
         fh.write(b"k")
     assert stat.S_IMODE((tmp_path / "secret").stat().st_mode) == 0o600
+
+
+def test_output_set_cleans_and_finishes_what_killed_runs_left(tmp_path):
+    import json
+
+    from poisonguard._outdir import STAGING_PREFIX, output_set
+
+    out = tmp_path
+    (out / "input.csv").write_text("mine\n")
+    (out / ".report.json.x1y2.tmp").write_text("half")                 # an old version's temporary
+    (out / f"{STAGING_PREFIX}dead").mkdir()                            # killed while writing
+    (out / f"{STAGING_PREFIX}dead" / "scores.csv").write_text("partial")
+    done = out / f"{STAGING_PREFIX}done"                               # killed while moving in
+    done.mkdir()
+    (done / "scores.csv").write_text("old run\n")
+    (done / "report.json").write_text("{}")
+    (done / ".complete").write_text(json.dumps({"files": ["report.json", "scores.csv"], "commit": "report.json"}))
+    with output_set(out) as stage:
+        assert (out / "scores.csv").read_text() == "old run\n"           # finished before this run writes
+        assert not (out / f"{STAGING_PREFIX}dead").exists()
+        (stage / "scores.csv").write_text("new\n")
+        (stage / "report.json").write_text('{"new": 1}')
+    assert (out / "scores.csv").read_text() == "new\n" and (out / "input.csv").read_text() == "mine\n"
+    assert sorted(p.name for p in out.iterdir()) == [".poisonguard.lock", "input.csv", "report.json", "scores.csv"]
+    with pytest.raises(RuntimeError), output_set(out) as stage:          # a failed run changes nothing
+        (stage / "scores.csv").write_text("never\n")
+        raise RuntimeError
+    assert (out / "scores.csv").read_text() == "new\n" and not list(out.glob(STAGING_PREFIX + "*"))

@@ -18,7 +18,8 @@ the input included, are never moved or deleted.
 
 Two runs into the same folder are serialised by an exclusive ``fcntl.flock`` on
 ``DIR/.poisonguard.lock`` held while a set is written and moved (the computation before it runs
-in parallel): the folder then holds the complete set of whichever run moved last. The lock file
+in parallel): the folder then holds the complete set of whichever run moved last. A reader of
+several files takes the shared lock (:func:`reading`) to read them all from one set. The lock file
 stays (removing a lock file races with its next user); it is empty and hidden.
 """
 
@@ -35,7 +36,7 @@ from pathlib import Path
 
 from ._io import atomic_write_json, current_umask
 
-__all__ = ["LOCK_NAME", "STAGING_PREFIX", "output_set", "recover"]
+__all__ = ["LOCK_NAME", "STAGING_PREFIX", "output_set", "reading", "recover"]
 
 LOCK_NAME = ".poisonguard.lock"
 STAGING_PREFIX = ".poisonguard-run."
@@ -51,13 +52,21 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
+def _locked(out: Path, shared: bool = False) -> Iterator[None]:
     fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks while another run moves its set in
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)  # blocks while a run moves its set in
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def reading(out: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold a shared lock on ``out`` while reading several of its files: no run moves a set in
+    meanwhile, so they all come from one run (a reader of a single file needs no lock)."""
+    with _locked(Path(out), shared=True):
+        yield
 
 
 def _move_in(out: Path, staging: Path, files: list[str], commit: str) -> None:
