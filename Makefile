@@ -9,22 +9,36 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install demo test bench mlflow-ui clean help
+.PHONY: install constraints demo test bench mlflow-ui clean help
 
 help:
 	@echo "make demo   - create .venv, install, run the reference DVC pipeline (dvc repro), print the verdict"
 	@echo "make demo ATTACK=backdoor - the same as a DVC experiment with an attack (flips, backdoor, new_source)"
 	@echo "make test   - create .venv, install with the dev extra, run the test suite"
 	@echo "make bench  - run the benchmarks by hand (slow; results in benchmarks/RESULTS.md)"
+	@echo "make constraints - rewrite constraints.txt from .venv (see the comment above CONSTRAINTS)"
 	@echo "make mlflow-ui - serve the MLflow UI of ./mlflow.db on 127.0.0.1:5000"
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt pins every package that poisonguard and its dev extra need, at the versions last
+# tested, so a fresh install is reproducible and pip does not backtrack. To refresh it (after a
+# dependency change in pyproject.toml, or to move to newer releases):
+#   rm -rf .venv && make install CONSTRAINTS=   # unpinned: pip takes the newest releases that fit
+#   make test                                   # they pass
+#   make constraints                            # constraints.txt := what .venv has (pip freeze)
+CONSTRAINTS ?= constraints.txt
+
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e ".[dev]"
 	@touch $@
 
 install: $(VENV)/.installed
+
+constraints: install  ## rewrite constraints.txt from .venv: run in a fresh .venv that `make test` passed in
+	@{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
+	@echo "constraints.txt: $$(grep -c '==' constraints.txt) pins"
 
 demo: install  ## ATTACK=backdoor|flips|new_source runs the pipeline as a DVC experiment with that attack
 	$(PY) pipelines/demo.py $(if $(ATTACK),--attack $(ATTACK))

@@ -41,6 +41,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
+    ANCHOR_SHARED,
     SHARED,
     SHARED_DATASETS,
     ap_f1,
@@ -273,7 +274,7 @@ def bench_pii(n_rows: int = 4000, seed: int = 0) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------- clean data
-CLEAN_FILES = {**{k: v for k, v in SHARED_DATASETS.items()}, "adult-test": ("adult_test.csv.gz", "income")}
+CLEAN_FILES = {k: SHARED_DATASETS[k] for k in (*ANCHOR_SHARED, "adult-test")}
 
 
 def bench_clean() -> list[dict[str, Any]]:

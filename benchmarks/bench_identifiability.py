@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED, SHARED_DATASETS, markdown_table  # noqa: E402
+from _common import ANCHOR_SHARED, SHARED, SHARED_DATASETS, markdown_table  # noqa: E402
 
 from poisonguard.attacks import clean_model_proba, poison  # noqa: E402
 from poisonguard.data import TabularDataset, load_dataset  # noqa: E402
 from poisonguard.detectors import LabelFlipDetector  # noqa: E402
 
-DATASETS = {**SHARED_DATASETS, "adult-test": ("adult_test.csv.gz", "income")}
+DATASETS = {k: SHARED_DATASETS[k] for k in (*ANCHOR_SHARED, "adult-test")}
 CORE = 0.10
 DEPTHS = (0.05, 0.2, 0.4)  # the core's depth profile, also reported
 

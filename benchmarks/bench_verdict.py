@@ -18,14 +18,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED, SHARED_DATASETS, markdown_table, timed  # noqa: E402
+from _common import ANCHOR_SHARED, SHARED, SHARED_DATASETS, markdown_table, timed  # noqa: E402
 
 from poisonguard import scan  # noqa: E402
 from poisonguard.attacks import poison  # noqa: E402
 from poisonguard.data import TabularDataset, load_dataset  # noqa: E402
 
 ATTACKS = {"random_flip": {"rate": 0.1}, "class_flip": {"rate": 0.2}, "boundary_flip": {"rate": 0.1}}
-DATASETS = {**SHARED_DATASETS, "adult-test": ("adult_test.csv.gz", "income")}
+DATASETS = {k: SHARED_DATASETS[k] for k in (*ANCHOR_SHARED, "adult-test")}
 
 
 def main() -> None:

@@ -11,8 +11,11 @@ The ``drift`` stage compares the candidate with a *champion* on the canary. In t
 champion is the model trained on the trusted base alone, with the same seed and canary: it is
 trained and logged once (tagged ``poisonguard.demo.baseline`` with the digests it depends on)
 and reused by later runs, so that every experiment (``dvc exp run -S prepare.attack=...``) is
-compared with the same accepted model. In your own pipeline, promote accepted runs with
-``poisonguard promote RUN`` and let ``poisonguard drift`` find the champion alias.
+compared with the same accepted model. It is registered as the model named after the
+experiment with the ``champion`` alias (``models:/poisonguard-demo@champion``) when that alias
+does not exist yet, through :func:`poisonguard.tracking.promote` (the first champion needs no
+drift verdict). In your own pipeline, promote accepted runs with ``poisonguard promote RUN`` and
+let ``poisonguard drift`` find the champion alias.
 
 The MLflow store is ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<project>/mlflow.db``
 (``make mlflow-ui`` shows it). Writes ``reports/train.json`` (DVC metrics: run ids, canary
@@ -52,7 +55,33 @@ def _results(paths: list[Path]) -> list[dict[str, Any]]:
 
 
 def _baseline(trusted: Path, canary: Path, label: str, seed: int, max_iter: int, experiment: str) -> tuple[str, float | None]:
-    """The run of the model trained on the trusted base: found by its tag, else trained and logged."""
+    """The run of the model trained on the trusted base (found by its tag, else trained and logged), registered
+    as the champion when the registry has none."""
+    run_id, acc = _baseline_run(trusted, canary, label, seed, max_iter, experiment)
+    _register_champion(run_id, experiment)
+    return run_id, acc
+
+
+def _register_champion(run_id: str, model_name: str) -> None:
+    """Register the baseline and give it the ``champion`` alias, unless the registry already has a champion."""
+    from mlflow.exceptions import MlflowException
+
+    from poisonguard.tracking import CHAMPION_ALIAS, promote
+    from poisonguard.tracking._store import open_store
+
+    with open_store() as store:
+        try:
+            store.client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+            return
+        except MlflowException:
+            pass
+    result = promote(run_id, model_name=model_name)
+    print(f"train: registered the champion: models:/{model_name}@{CHAMPION_ALIAS} -> version {result.version} "
+          f"(run {run_id})" if result.promoted else f"train: champion not registered: {'; '.join(result.refusals)}")
+
+
+def _baseline_run(trusted: Path, canary: Path, label: str, seed: int, max_iter: int,
+                  experiment: str) -> tuple[str, float | None]:
     from poisonguard.tracking import train_and_log
     from poisonguard.tracking._store import open_store
 

@@ -82,17 +82,28 @@ def _gate(project: Path) -> dict:
     return json.loads((project / "reports" / "gate.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")  # MLflow's SQLAlchemy use
 def test_attack_none_passes(project, clean_run):
     gate = _gate(project)
     assert gate["verdict"] == "pass", gate["reasons"]
     assert {s["stage"]: s["status"] for s in gate["stages"]} == {
         "provenance": "passed", "validation": "passed", "scan": "passed", "drift": "passed"}
     for name in ("prepare.json", "provenance.json", "validate/validation.json", "scan/report.json", "train.json",
-                 "drift.json", "gate.json", "summary.md", "junit.xml", "results.sarif", "report.html"):
+                 "drift.json", "gate.json", "summary.md", "junit.xml", "results.sarif", "gl-code-quality-report.json",
+                 "report.html"):
         assert (project / "reports" / name).is_file(), name
     assert (project / "mlflow.db").is_file()
     train = json.loads((project / "reports" / "train.json").read_text())
     assert train["run_id"] != train["champion_run_id"]
+    # a passing gate floods nothing: no SARIF result, no Code Quality issue
+    assert json.loads((project / "reports" / "results.sarif").read_text())["runs"][0]["results"] == []
+    assert json.loads((project / "reports" / "gl-code-quality-report.json").read_text()) == []
+    # the registry holds the champion under its alias
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{(project / 'mlflow.db').as_posix()}")
+    mv = client.get_model_version_by_alias(train["experiment"], "champion")
+    assert mv.run_id == train["champion_run_id"]
 
 
 def test_second_repro_does_nothing(project, clean_run):

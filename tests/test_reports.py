@@ -15,7 +15,8 @@ import pytest
 from _report_case import PAYLOADS, build_case, frame_row, reports_of
 
 from poisonguard.gate import gate
-from poisonguard.reports import render_junit, render_markdown, sarif_log, write_reports
+from poisonguard.reports import code_quality_issues, render_junit, render_markdown, sarif_log, write_reports
+from poisonguard.reports._findings import RULES
 from poisonguard.reports._common import row_lines
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
@@ -50,11 +51,11 @@ def test_sarif_rules_and_row_locations(case):
     run = json.loads(case["paths"]["sarif"].read_text(encoding="utf-8"))["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     ids = [r["id"] for r in rules]
-    assert len(ids) == len(set(ids))
-    assert {c.id for c in case["verdict"].checks} <= set(ids)  # one rule per check
+    assert ids == list(RULES)  # the fixed catalogue, whatever the data
     assert "scan/outliers" in ids
     for res in run["results"]:
         assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
+        assert res["properties"]["check"] in {c.id for c in case["verdict"].checks}
     lines = (case["incoming"]).read_text(encoding="utf-8").splitlines()
     hits = [r for r in run["results"] if r["ruleId"] == "scan/outliers"]
     assert len(hits) == case["scan_result"].n_flagged
@@ -67,13 +68,77 @@ def test_sarif_rules_and_row_locations(case):
         assert res["level"] == "error"
     planted = {r["properties"]["row"] for r in hits}
     assert set(case["planted_rows"]) <= planted
-    val = [r for r in run["results"] if r["ruleId"] == "validation/expect_column_values_to_be_in_set[workclass]"]
+    val = [r for r in run["results"] if r["ruleId"] == "validation/expect_column_values_to_be_in_set"
+           and r["properties"]["column"] == "workclass"]
     assert {r["properties"]["row"] for r in val} == set(case["planted_rows"])
+
+
+def test_sarif_rule_ids_are_a_fixed_set_without_paths_or_values(case):
+    v = gate(reports_of(case), POLICY)
+    for notes in (False, True):
+        run = sarif_log(v, root=case["root"], include_notes=notes)["runs"][0]
+        assert [r["id"] for r in run["tool"]["driver"]["rules"]] == list(RULES)
+        assert {r["ruleId"] for r in run["results"]} <= set(RULES)
+    for rid in RULES:
+        assert not any(ch in rid for ch in "[]=.&#"), rid
+        assert not rid.count("/") > 1 and rid.split("/")[0] in {"provenance", "validation", "scan", "drift", "stage"}
+    for r in RULES.values():
+        assert r.short and r.full
+
+
+def test_sarif_fingerprints_are_the_same_in_two_runs_over_the_same_data(case, tmp_path):
+    """A second, independent run (new folder, new signing key, new scan) gives the same fingerprints."""
+    again = build_case(tmp_path)
+    first = sarif_log(case["verdict"], root=case["root"], policy_file="params.yaml")["runs"][0]["results"]
+    second = sarif_log(gate(reports_of(again), POLICY), root=again["root"],
+                       policy_file="params.yaml")["runs"][0]["results"]
+    fp = [r["partialFingerprints"] for r in first]
+    assert fp and fp == [r["partialFingerprints"] for r in second]
+    assert len({tuple(d.values()) for d in fp}) == len(fp)  # one fingerprint per finding
+    cq1 = code_quality_issues(case["verdict"], root=case["root"], policy_file="params.yaml")
+    cq2 = code_quality_issues(gate(reports_of(again), POLICY), root=again["root"], policy_file="params.yaml")
+    assert [i["fingerprint"] for i in cq1] == [i["fingerprint"] for i in cq2]
+    assert [next(iter(d.values())) for d in fp] == [i["fingerprint"] for i in cq1]
+
+
+def test_sarif_of_a_passing_gate_has_no_results_unless_notes_are_asked(case):
+    policy = {"required": ["provenance", "scan"], "optional": ["drift"],
+              "max_quarantine_share": 1.0}
+    clean_scan = json.loads(case["scan"].read_text(encoding="utf-8"))
+    for det in clean_scan["detectors"]:
+        det["suspected"] = False
+    clean_scan.update(verdict="clean", return_code=0, reasons=[])
+    v = gate([case["provenance"], clean_scan], policy)
+    assert v.verdict == "pass", v.failed_checks
+    run = sarif_log(v, root=case["root"])["runs"][0]
+    assert run["results"] == [] and run["properties"]["notesLeftOut"] > 0
+    noted = sarif_log(v, root=case["root"], include_notes=True)["runs"][0]["results"]
+    assert noted and {r["level"] for r in noted} == {"note"}
+    assert {r["ruleId"] for r in noted} >= {"scan/outliers", "drift/not-run"}
+    assert code_quality_issues(v, root=case["root"]) == []
+
+
+def test_code_quality_report(case):
+    issues = json.loads(case["paths"]["codequality"].read_text(encoding="utf-8"))
+    assert isinstance(issues, list) and issues
+    for i in issues:
+        assert set(i) == {"description", "check_name", "fingerprint", "severity", "location"}
+        assert i["check_name"] in RULES
+        assert i["severity"] in {"info", "minor", "major", "critical", "blocker"}
+        assert isinstance(i["location"]["path"], str) and i["location"]["path"]
+        assert isinstance(i["location"]["lines"]["begin"], int) and i["location"]["lines"]["begin"] >= 1
+    assert len({i["fingerprint"] for i in issues}) == len(issues)
+    rows = [i for i in issues if i["check_name"] == "scan/outliers"]
+    assert rows and {i["location"]["path"] for i in rows} == {"data/incoming.csv"}
+    assert {i["severity"] for i in rows} == {"critical"}
 
 
 def test_sarif_not_run_stage_is_located_at_the_policy(case):
     v = gate([case["scan"]], POLICY)
     run = sarif_log(v, root=case["root"], policy_file="params.yaml")["runs"][0]
+    not_run = [r for r in run["results"] if r["ruleId"].endswith("/not-run")]
+    assert {r["ruleId"] for r in not_run} == {"provenance/not-run", "validation/not-run"}  # optional drift: a note
+    run = sarif_log(v, root=case["root"], policy_file="params.yaml", include_notes=True)["runs"][0]
     not_run = [r for r in run["results"] if r["ruleId"].endswith("/not-run")]
     assert {r["ruleId"] for r in not_run} == {"provenance/not-run", "validation/not-run", "drift/not-run"}
     for r in not_run:
@@ -194,3 +259,18 @@ def test_html_without_drift_and_with_a_not_run_stage(case):
     v = gate([case["scan"]], POLICY)
     html = render_html(v, root=case["root"])
     assert "This stage did not run" in html and "NOT RUN" in html
+
+
+def test_gate_cli_writes_code_quality_and_sarif_all(case, tmp_path, cli):
+    reports = [str(p) for p in reports_of(case)]
+    rc, _, err = cli("gate", *reports, "--out", tmp_path / "some", "--root", case["root"],
+                     "--report", "sarif", "--report", "codequality")
+    assert rc == 1, err
+    assert sorted(p.name for p in (tmp_path / "some").iterdir()) == ["gl-code-quality-report.json", "results.sarif"]
+    rc, _, err = cli("gate", *reports, "--out", tmp_path / "all", "--root", case["root"], "--sarif-all",
+                     "--report", "sarif")
+    assert rc == 1, err
+    some = json.loads((tmp_path / "some" / "results.sarif").read_text(encoding="utf-8"))["runs"][0]
+    everything = json.loads((tmp_path / "all" / "results.sarif").read_text(encoding="utf-8"))["runs"][0]
+    assert "note" not in {r["level"] for r in some["results"]}
+    assert len(everything["results"]) == len(some["results"]) + some["properties"].get("notesLeftOut", 0)

@@ -239,6 +239,111 @@ def _context(dataset_input: Any) -> str:
     return {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"]
 
 
+# -- what MLflow itself shows: signature, input digests, LoggedModel metrics, the registry ----
+def test_pyfunc_model_predicts_on_the_canary_as_read(world: Any) -> None:
+    """``mlflow.pyfunc`` (schema enforcement included) accepts the int64 columns pandas reads."""
+    import mlflow.pyfunc
+
+    client = _client()
+    run = client.get_run(world["runs"]["clean-1"])
+    frame = pd.read_csv(world["canary"])
+    features = run.data.params["features"].split(",")
+    assert any(str(frame[c].dtype) == "int64" for c in features)
+    model = mlflow.pyfunc.load_model(run.data.tags["poisonguard.model_uri"])
+    inputs = {c.name: c.type.name for c in model.metadata.get_input_schema().inputs}
+    assert inputs["age"] == "long" and inputs["workclass"] == "string"
+    got = np.asarray(model.predict(frame[features])).astype(str)
+    from poisonguard.tracking._store import open_store
+    from poisonguard.tracking._canary import read_canary_record
+
+    with open_store() as store:
+        stored = read_canary_record(store, run.info.run_id).predictions["prediction"].tolist()
+    assert got.tolist() == stored
+
+
+def test_every_input_carries_its_sha256(world: Any) -> None:
+    import hashlib
+
+    from poisonguard.tracking import content_digest
+
+    client = _client()
+    run = client.get_run(world["runs"]["clean-2"])
+    inputs = {_context(i): i for i in run.inputs.dataset_inputs}
+    canary_sha = hashlib.sha256(world["canary"].read_bytes()).hexdigest()
+    train_sha = content_digest(TabularDataset.from_frame(world["sample"](2), label=LABEL))  # a frame: no file
+    for ctx, sha in (("canary", canary_sha), ("training", train_sha)):
+        inp = inputs[ctx]
+        tags = {t.key: t.value for t in inp.tags}
+        assert inp.dataset.digest and sha.startswith(inp.dataset.digest) and len(inp.dataset.digest) == 36, ctx
+        assert tags["poisonguard.sha256"] == sha and len(tags["poisonguard.content_sha256"]) == 64, ctx
+    assert run.data.params["train.sha256"] == train_sha
+
+
+def test_canary_and_drift_metrics_and_the_verdict_are_on_the_logged_model(world: Any) -> None:
+    client = _client()
+    for name, suspected in (("flip", "true"), ("clean-3", "false")):
+        run = client.get_run(world["runs"][name])
+        model = client.get_logged_model(run.data.tags["poisonguard.model_id"])
+        canary = next(i.dataset for i in run.inputs.dataset_inputs if _context(i) == "canary")
+        by_key = {m.key: m for m in model.metrics}
+        for key in ("canary.accuracy", "canary.macro_f1", "drift.churn", "drift.accuracy_delta", "drift.suspected"):
+            assert key in by_key, (name, key)
+            m = by_key[key]
+            assert (m.dataset_name, m.dataset_digest) == (canary.name, canary.digest), key
+            assert m.value == run.data.metrics[key]
+        assert model.tags["poisonguard.suspected"] == suspected
+        assert model.tags["poisonguard.drift.champion_run"] == world["champion"]
+    champion = client.get_run(world["champion"])
+    assert client.get_logged_model(champion.data.tags["poisonguard.model_id"]).tags["poisonguard.accepted"] == "true"
+
+
+def test_stage_metrics_are_on_the_logged_model_for_the_training_input(world: Any, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from poisonguard.tracking import train_and_log
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
+    train = tmp_path / "train.csv"
+    world["sample"](8).iloc[:2000].to_csv(train, index=False)
+    scan_report = {"kind": "scan", "schema_version": "1.0", "return_code": 0, "n_rows": 2000, "n_flagged": 20,
+                   "verdict": "clean", "detectors": [], "failures": []}
+    with threadpool_limits(limits=1):
+        logged = train_and_log(train, label=LABEL, seed=8, max_iter=10, results=[scan_report])
+    client = _client()
+    run = client.get_run(logged.run_id)
+    training = next(i.dataset for i in run.inputs.dataset_inputs if _context(i) == "training")
+    import hashlib
+
+    assert training.digest == hashlib.sha256(train.read_bytes()).hexdigest()[:36]
+    model = client.get_logged_model(run.data.tags["poisonguard.model_id"])
+    m = {x.key: x for x in model.metrics}["scan.n_flagged"]
+    assert m.value == 20 and (m.dataset_name, m.dataset_digest) == (training.name, training.digest)
+
+
+def test_demo_train_stage_registers_the_champion(world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pipelines/train.py: the baseline becomes ``models:/<experiment>@champion`` on the first run, once."""
+    import importlib.util
+
+    from threadpoolctl import threadpool_limits
+
+    spec = importlib.util.spec_from_file_location("demo_train", ROOT / "pipelines" / "train.py")
+    assert spec is not None and spec.loader is not None
+    train_mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_mod)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
+    trusted = tmp_path / "trusted.csv"
+    world["sample"](9).iloc[:2000].to_csv(trusted, index=False)
+    with threadpool_limits(limits=1):
+        run_id, _ = train_mod._baseline(trusted, world["canary"], LABEL, 0, 10, "demo")
+        again, _ = train_mod._baseline(trusted, world["canary"], LABEL, 0, 10, "demo")
+    assert again == run_id
+    client = _client()
+    mv = client.get_model_version_by_alias("demo", "champion")
+    assert mv.run_id == run_id and str(mv.version) == "1"
+    assert len(client.search_model_versions("name = 'demo'")) == 1
+
+
 def test_cli_drift_bad_input_exits_2(world: Any, cli: Any) -> None:
     canary = world["canary"]
     rc, _, err = cli("drift", "--run", "0123456789abcdef", "--canary", canary, "--label", LABEL)

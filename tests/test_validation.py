@@ -421,12 +421,158 @@ def test_committed_demo_suite_loads_with_ge_and_passes_on_the_demo_data() -> Non
 
 
 def test_one_import_lets_great_expectations_read_a_poisonguard_suite() -> None:
+    """``import poisonguard.validation``, then GE alone: every expectation of the suite loads (none dropped)."""
     import subprocess
     import sys
 
-    code = ("import json, sys; import poisonguard.validation; ge_early = 'great_expectations' in sys.modules; "
-            "import great_expectations as gx; import poisonguard.validation.expectations; "
+    code = ("import json; import poisonguard.validation; import great_expectations as gx; "
             f"raw = json.load(open({str(ROOT / 'expectations' / 'adult.json')!r})); "
-            "s = gx.ExpectationSuite(**raw); print(ge_early, len(s.expectations) == len(raw['expectations']))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "True"]
+            "s = gx.ExpectationSuite(**raw); "
+            "print(len(s.expectations) == len(raw['expectations']), "
+            "sorted({e.expectation_type for e in s.expectations if 'class_ranges' in e.expectation_type "
+            "or 'proportions' in e.expectation_type}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split(maxsplit=1)[0] == "True", out.stderr[-2000:]
+    assert "expect_column_pair_values_to_be_within_class_ranges" in out.stdout
+    assert "expect_column_value_proportions_to_match_reference" in out.stdout
+    assert "not found" not in out.stderr
+
+
+def test_great_expectations_alone_validates_the_demo_data_with_the_suites_reader_options() -> None:
+    """No poisonguard function in the loop: pandas reads the data with the suite's na_values, GE validates.
+
+    Read without them (``?`` kept as a value), the closed value sets fail: the suite depends on
+    its reader options, and says so in its meta.
+    """
+    import subprocess
+    import sys
+
+    data_path = ROOT / "data" / "adult.csv.gz"
+    code = f"""
+import json
+import pandas as pd
+import great_expectations as gx
+import poisonguard.validation  # registers the custom expectations: the only poisonguard line
+
+raw = json.load(open({str(ROOT / 'expectations' / 'adult.json')!r}))
+na = raw["meta"]["poisonguard"]["na_values"]
+context = gx.get_context(mode="ephemeral")
+batch_def = context.data_sources.add_pandas("p").add_dataframe_asset("a").add_batch_definition_whole_dataframe("w")
+def run(frame):
+    res = batch_def.get_batch(batch_parameters={{"dataframe": frame}}).validate(gx.ExpectationSuite(**raw))
+    return res.success, sorted({{(r.expectation_config.type, r.expectation_config.kwargs.get("column"))
+                                 for r in res.results if not r.success}})
+ok = run(pd.read_csv({str(data_path)!r}, na_values=na, keep_default_na=False))
+naive = run(pd.read_csv({str(data_path)!r}))
+print(json.dumps({{"ok": ok, "naive": naive}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["ok"][0] is True, res["ok"]
+    assert res["naive"][0] is False
+    assert ["expect_column_values_to_be_in_set", "workclass"] in res["naive"][1]
+
+
+def test_custom_expectations_render_in_words_in_data_docs() -> None:
+    import great_expectations as gx
+    from great_expectations.render.renderer import ExpectationSuitePageRenderer, ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    trusted, held_out, suite = split("wheat_seeds")
+    raw = suite.to_json_dict()
+    custom = [e for e in gx.ExpectationSuite(**raw).expectations
+              if e.expectation_type in ("expect_column_value_proportions_to_match_reference",
+                                        "expect_column_pair_values_to_be_within_class_ranges")]
+    assert {e.expectation_type for e in custom} == {"expect_column_value_proportions_to_match_reference",
+                                                    "expect_column_pair_values_to_be_within_class_ranges"}
+    for e in custom:  # GE's atomic rendered content (what GX Cloud and newer Data Docs show)
+        e.render()
+        template = e.rendered_content[0].value.template
+        assert "**$kwargs" not in template and "$expectation_type" not in template, template
+    html = DefaultJinjaPageView().render(ExpectationSuitePageRenderer().render(gx.ExpectationSuite(**raw)))
+    assert "the share of each value must stay within" in html
+    assert "must lie within the range trusted data had for the row" in html
+    assert "reference_proportions" not in html and "class_ranges" not in html  # no raw kwargs
+    context = gx.get_context(mode="ephemeral")
+    batch_def = (context.data_sources.add_pandas("d").add_dataframe_asset("a")
+                 .add_batch_definition_whole_dataframe("w"))
+    result = batch_def.get_batch(batch_parameters={"dataframe": held_out.assign(variety=1)}).validate(
+        gx.ExpectationSuite(**raw))
+    page = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+    assert "largest shift" in page and "the share of each value must stay within" in page
+
+
+def test_validate_reads_the_data_with_the_suites_na_values(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("c,y\na,0\n-,1\nb,0\n?,1\n")
+    exp = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "c"}, "meta": {}, "severity": "critical"}
+
+    def run(meta: dict[str, Any]) -> Any:
+        return validate(data, {"name": "s", "expectations": [exp], "meta": meta})
+
+    default = run({})  # an old or GE-written suite: poisonguard's markers ('?' is missing, '-' is not)
+    assert default.outcomes[0].unexpected_rows == (3,)
+    assert default.parameters["na_values_from"] == "default" and "?" in default.parameters["na_values"]
+    dash = run({"poisonguard": {"na_values": ["-"]}})  # '-' is missing, '?' is a value
+    assert dash.outcomes[0].unexpected_rows == (1,) and dash.return_code == 1
+    assert dash.parameters == {"max_rows": 1000, "na_values": ["-"], "na_values_from": "suite"}
+    with pytest.raises(SuiteError, match="na_values must be a list of strings"):
+        run({"poisonguard": {"na_values": "?"}})
+    inferred = infer_suite(TabularDataset.from_frame(pd.DataFrame({"c": ["a", "b"] * 20, "y": [0, 1] * 20}),
+                                                     label="y"))
+    from poisonguard.data import MISSING_MARKERS
+
+    assert inferred.meta["poisonguard"]["na_values"] == list(MISSING_MARKERS)
+
+
+# -- an existing GX project: Checkpoint, actions, Data Docs --------------------------------------
+def _gx_project(root: Path, suite: Any) -> None:
+    """A file-backed GX project as a team keeps one: a dataframe asset, the suite, a validation
+    definition and a checkpoint that updates the Data Docs."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    batch = (context.data_sources.add_pandas("seeds").add_dataframe_asset("incoming")
+             .add_batch_definition_whole_dataframe("whole"))
+    stored = context.suites.add(gx.ExpectationSuite(**suite.to_json_dict()))
+    vd = context.validation_definitions.add(gx.ValidationDefinition(name="incoming", data=batch, suite=stored))
+    context.checkpoints.add(gx.Checkpoint(name="gate", validation_definitions=[vd],
+                                          actions=[UpdateDataDocsAction(name="docs")]))
+
+
+def test_validate_runs_a_checkpoint_of_an_existing_gx_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                              ) -> None:
+    from poisonguard.errors import ConfigError
+    from poisonguard.validation import validate_checkpoint
+
+    trusted, held_out, suite = split("wheat_seeds")
+    project = tmp_path / "team"
+    _gx_project(project, suite)
+    clean, flipped = tmp_path / "clean.csv", tmp_path / "flipped.csv"
+    held_out.to_csv(clean, index=False)
+    held_out.assign(variety=1).to_csv(flipped, index=False)
+
+    ok = validate_checkpoint(clean, "gate", project=project)
+    assert ok.return_code == 0 and len(ok.outcomes) == len(suite.expectations)
+    assert [o.type for o in ok.outcomes] == [e.expectation_type for e in suite.expectations]  # suite order
+    assert ok.parameters["checkpoint"] == "gate" and ok.parameters["na_values_from"] == "suite"
+    docs = [Path(u.removeprefix("file://")) for u in ok.parameters["data_docs"]]
+    assert docs and all(p.is_file() for p in docs)
+
+    bad = validate_checkpoint(flipped, "gate", project=project)
+    assert bad.return_code == 1
+    assert "expect_column_value_proportions_to_match_reference" in failed_types(bad)
+    pages = [p.read_text(encoding="utf-8") for p in (project / "gx").rglob("validations/**/*.html")]
+    assert len(pages) == 2 and any("largest shift" in p for p in pages)  # our renderers, in the team's Data Docs
+    assert all("reference_proportions" not in p for p in pages)
+
+    rc = main(["validate", str(flipped), "--checkpoint", "gate", "--gx-project", str(project), "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1 and out["parameters"]["checkpoint"] == "gate"
+    assert main(["validate", str(clean)]) == 2 and "either --suite" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="no checkpoint named 'nope'.*gate"):
+        validate_checkpoint(clean, "nope", project=project)
+    with pytest.raises(ConfigError, match="no Great Expectations project"):
+        validate_checkpoint(clean, "gate", project=tmp_path / "empty")

@@ -476,7 +476,7 @@ def _scan(d: dict[str, Any], b: _Builder) -> str:
                                 f"({flagged} rows flagged)", loc)
         else:
             note = "" if det.get("gates", True) else " (reported only: this detector does not gate)"
-            b.add(name, "passed", f"batch not suspected; {flagged} rows flagged and quarantined{note}", loc)
+            b.add(name, "passed", f"batch not suspected; its own threshold flags {flagged} rows{note}", loc)
     for f in d.get("failures") or []:
         if isinstance(f, dict):
             status = "failed" if b.policy.fail_on_detector_error else "warning"
@@ -489,8 +489,11 @@ def _scan(d: dict[str, Any], b: _Builder) -> str:
     if d.get("verdict") == "suspected" and not b.any_failed:
         b.add("batch", "failed", "poisoning suspected: " + "; ".join(map(str, d.get("reasons") or [])), loc)
     ref = " against a trusted reference" if d.get("reference") else ""
-    return (f"{n_rows} rows of {loc or 'in-memory data'}{ref}: {n_flagged} flagged ({share:.1%}) and quarantined; "
-            f"batch {'SUSPECTED' if d.get('verdict') == 'suspected' else 'clean'}")
+    n_review = int(d.get("n_review") or 0)
+    level = (d.get("decision") or {}).get("level")
+    how = f" (BH at level {level:g})" if isinstance(level, (int, float)) else ""
+    return (f"{n_rows} rows of {loc or 'in-memory data'}{ref}: {n_flagged} quarantined ({share:.1%}){how}, "
+            f"{n_review} for review; batch {'SUSPECTED' if d.get('verdict') == 'suspected' else 'clean'}")
 
 
 def _drift(d: dict[str, Any], b: _Builder) -> str:

@@ -87,17 +87,19 @@ def projection(X: np.ndarray, result: Any, *, truth: np.ndarray | None = None, m
 
 def precision_recall(result: Any, truth: np.ndarray, *, columns: Sequence[str] | None = None, ax: Any = None) -> Any:
     """Precision–recall curves of the combined suspicion and each detector against known truth;
-    the dot marks each curve's default threshold (suspicion 0.5)."""
+    the dot marks the quarantine on the combined curve and p = 0.01 (suspicion 0.5) on each
+    detector's."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     ax = _axes(ax, (5.0, 4.0))
     truth = np.asarray(truth, dtype=bool)
-    cols = list(columns) if columns else [c for c in result.scores.columns if c not in ("row", "flagged")]
+    scores = result.scores
+    cols = list(columns) if columns else [c for c in scores.columns if c not in ("row", "flagged", "decision")]
     for col in cols:
-        s = result.scores[col].to_numpy()
+        s = scores[col].to_numpy()
         p, r, _ = precision_recall_curve(truth, s)
         line, = ax.plot(r, p, label=f"{col} (AP {average_precision_score(truth, s):.2f})")
-        f = s > 0.5
+        f = scores["flagged"].to_numpy(dtype=bool) if col == "suspicion" and "flagged" in scores else s > 0.5
         if f.any():
             ax.plot([(truth & f).sum() / max(truth.sum(), 1)], [(truth & f).sum() / f.sum()], "o",
                     color=line.get_color())

@@ -1,28 +1,35 @@
 """``poisonguard.scan``: run the detectors on a dataset, combine them, split clean / quarantine.
 
 The scan loads the data once, encodes it once (:meth:`TabularDataset.encode`), fits every
-chosen detector through the registry (it never special-cases a detector's name), and
-combines their suspicions into one per row: the maximum over the detectors that gate
-(so a row is flagged, ``suspicion > 0.5``, exactly when at least one detector flags it).
-A detector that raises is recorded in ``failures`` and the scan goes on.
+chosen detector through the registry (it never special-cases a detector's name), and decides
+every row once, in one place (:mod:`poisonguard.evidence`): each gating detector gives every row
+a p-value under the data's own clean bulk, the p-values are combined per row (Bonferroni over the
+detectors), and Benjamini–Hochberg over the rows at ``decision.level`` (default 0.1) quarantines.
+Rows that BH accepts only at ``decision.review_level``, or that a detector's own threshold flags,
+are listed for **review** and kept in the clean split. A detector that raises is recorded in
+``failures`` and the scan goes on.
 
 Two levels of answer:
 
-* **rows**: flagged rows are quarantined with their reasons (never deleted);
+* **rows**: ``decision`` is ``keep``, ``review`` or ``quarantine``; quarantined rows go to the
+  quarantine file with their reasons (never deleted);
 * **batch**: ``verdict`` is ``"suspected"`` when a detector's batch policy says so (for
   label flips: see :meth:`poisonguard.detectors.LabelFlipDetector.batch_finding`), not
-  whenever a row is flagged — real data always holds some natural noise.
+  whenever a row is quarantined — real data always holds some natural noise.
 
 Outputs of ``scan(..., out=DIR)``: ``report.json`` (the :class:`ScanResult`), ``scores.csv``
-(one line per input row: ``row,suspicion,flagged`` then one column per detector),
-``clean.<ext>`` and ``quarantine.<ext>`` in the input's format (the quarantine keeps every
-column plus ``row``, ``suspicion`` and ``reasons``).
+(one line per input row: ``row,suspicion,flagged,decision`` then one column per detector, each
+on the common suspicion scale of :func:`poisonguard.evidence.suspicion_from_p`; ``flagged`` is
+``decision == "quarantine"``), ``clean.<ext>`` (keep and review rows) and ``quarantine.<ext>``
+in the input's format (the quarantine keeps every column plus ``row``, ``suspicion`` and
+``reasons``).
 
 **Against a trusted reference** (``reference=`` and/or ``reference_rev=``): both versions are
 encoded by the encoder fitted on the trusted data; detectors that can score new rows (they
 implement ``_score_raw``) are fitted on the trusted rows and score the added and changed rows
 (inductive mode, no batch decision of their own); the others run on the new data as usual.
-Rows already in the trusted version are never flagged. :func:`poisonguard.reference.compare`
+Inductive detectors and the comparison score on the trusted rows' scale, not as p-values: the rows
+their own thresholds flag are quarantined. Rows already in the trusted version are never flagged. :func:`poisonguard.reference.compare`
 adds the ``reference_shift`` column (label shift seen by a trusted model, unseen labels) and the
 report's ``reference`` section (row delta, label and distribution shift, per source); its policy
 (``params["reference_shift"]``) can make the batch suspected.
@@ -42,16 +49,22 @@ import numpy as np
 import pandas as pd
 
 from . import detectors as _registry
+from . import evidence as _evidence
 from . import reference as _reference
 from ._result import StageResult
 from ._threads import threads_for
 from .data import TabularDataset, load_dataset, output_name, write_frame
 from .errors import UsageError
+from .evidence import suspicion_from_p
 
 __all__ = ["DetectorSummary", "Failure", "FlaggedRow", "ScanResult", "scan"]
 
 #: Flagged rows listed in ``report.json`` at most (all of them are in the quarantine file).
 MAX_REPORTED_ROWS = 1000
+#: The key of the decision's levels among the scan's parameters (``params.yaml``: ``scan: decision:``).
+DECISION_KEY = "decision"
+#: A detector gives its reason for every row whose own p-value is at most this (and every row it flags).
+EVIDENCE_REASON_P = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +112,9 @@ class ScanResult(StageResult):
     parameters : dict
         Detectors, their parameters and the seed.
     n_rows, n_flagged : int
-        Rows scanned; rows flagged (and quarantined).
+        Rows scanned; rows quarantined (the decision ``"quarantine"``).
+    n_review : int
+        Rows listed for review (unusual, kept in the clean split).
     verdict : {"clean", "suspected"}
         The batch-level answer.
     reasons : tuple of str
@@ -107,7 +122,11 @@ class ScanResult(StageResult):
     detectors : tuple of DetectorSummary
         Per detector: flags, time, batch decision and its report section.
     flagged : tuple of FlaggedRow
-        The flagged rows with the highest suspicion, at most :data:`MAX_REPORTED_ROWS`.
+        The quarantined rows with the highest suspicion, at most :data:`MAX_REPORTED_ROWS`.
+    review : tuple of FlaggedRow
+        The review rows with the highest suspicion, at most :data:`MAX_REPORTED_ROWS`.
+    decision : dict
+        How rows were decided: method, levels, thresholds and counts (see :mod:`poisonguard.evidence`).
     failures : tuple of Failure
         Detectors that raised.
     outputs : dict
@@ -115,8 +134,8 @@ class ScanResult(StageResult):
     reference : dict or None
         Trusted-reference comparison, when a reference was given.
     scores : pandas.DataFrame or None
-        Per-row scores (``row``, ``suspicion``, ``flagged``, one column per detector); kept in
-        memory, written to ``scores.csv``, not part of ``to_dict()``.
+        Per-row scores (``row``, ``suspicion``, ``flagged``, ``decision``, one column per detector);
+        kept in memory, written to ``scores.csv``, not part of ``to_dict()``.
 
     Examples
     --------
@@ -130,7 +149,7 @@ class ScanResult(StageResult):
     """
 
     KIND: ClassVar[str] = "scan"
-    SCHEMA_VERSION: ClassVar[str] = "1.0"
+    SCHEMA_VERSION: ClassVar[str] = "1.1"
 
     input: dict[str, Any]
     parameters: dict[str, Any]
@@ -140,6 +159,9 @@ class ScanResult(StageResult):
     reasons: tuple[str, ...] = ()
     detectors: tuple[DetectorSummary, ...] = ()
     flagged: tuple[FlaggedRow, ...] = ()
+    n_review: int = 0
+    review: tuple[FlaggedRow, ...] = ()
+    decision: dict[str, Any] | None = None
     failures: tuple[Failure, ...] = ()
     outputs: dict[str, str] = dataclasses.field(default_factory=dict)
     reference: dict[str, Any] | None = None
@@ -173,8 +195,11 @@ class ScanResult(StageResult):
         head = {"suspected": "POISONING SUSPECTED", "incomplete": f"INCOMPLETE ({len(self.failures)} detector(s) "
                 "failed; not a clean result)"}.get(self.status, self.status)
         lines = [f"scan of {src}: {head}",
-                 f"  {self.n_rows} rows, {self.n_flagged} flagged ({self.n_flagged / max(self.n_rows, 1):.1%})"
-                 " and quarantined"]
+                 f"  {self.n_rows} rows: {self.n_flagged} quarantined ({self.n_flagged / max(self.n_rows, 1):.1%}), "
+                 f"{self.n_review} for review (kept in the clean split)"]
+        if self.decision:
+            lines.append(f"  quarantine: Benjamini-Hochberg at level {self.decision['level']:g} on the combined "
+                         f"evidence of {self.decision['n_detectors_combined']} detector(s)")
         if self.reference:
             d = self.reference["delta"]
             t = self.reference["trusted"]
@@ -243,7 +268,8 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
          id_column: str | None = None, seed: int | None = 0, out: str | os.PathLike[str] | None = None,
          progress: Progress | None = None,
          reference: str | os.PathLike[str] | TabularDataset | pd.DataFrame | None = None,
-         reference_rev: str | None = None, source_column: str | None = None) -> ScanResult:
+         reference_rev: str | None = None, source_column: str | None = None,
+         decision: Mapping[str, float] | None = None) -> ScanResult:
     """Scan a dataset for poisoned rows.
 
     Parameters
@@ -275,6 +301,10 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     source_column : str, default=None
         A column naming each row's source (needs a reference): every statistic of the comparison
         is also computed per source, and the column is not used as a feature.
+    decision : mapping, default=None
+        Levels of the decision, ``{"level": 0.1, "review_level": 0.25}`` (see
+        :mod:`poisonguard.evidence`; also ``params["decision"]``, the ``decision`` key of
+        ``params.yaml``'s ``scan`` section).
 
     Returns
     -------
@@ -282,6 +312,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     """
     params = dict(params or {})
     ref_params = params.pop(_reference.NAME, None)
+    levels = _evidence.decision_levels({**(params.pop(DECISION_KEY, None) or {}), **dict(decision or {})})
     with_reference = reference is not None or reference_rev is not None
     if not with_reference and (source_column is not None or ref_params):
         what = "--source-column needs" if source_column is not None else f"{_reference.NAME} parameters need"
@@ -315,6 +346,10 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     ds_lab = ds if lab_idx.size == n else _subset(ds, lab_idx, X)
 
     columns: dict[str, np.ndarray] = {}
+    evidence: dict[str, np.ndarray] = {}  # p-values of the gating detectors (see poisonguard.evidence)
+    own_flags: dict[str, np.ndarray] = {}  # rows each gating detector flags by its own threshold
+    forced = np.zeros(n, dtype=bool)  # quarantined whatever the combined evidence (see the docstring)
+    sparse: list[bool] = []  # per evidence column: p = 1 means "not tested" (see poisonguard.evidence)
     reasons: list[list[str]] = [[] for _ in range(n)]
     summaries: list[DetectorSummary] = []
     failures: list[Failure] = []
@@ -334,6 +369,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     row_reasons = [f"{name}: suspicion {v:.2f} (fitted on the trusted reference)"
                                    for v in sus[flagged_local].tolist()]
                     suspected, why = False, ""  # the batch decision against a reference is the comparison's
+                    pv = None  # scored on the trusted rows' scale: its own flags quarantine (see the docstring)
                 else:
                     if det.requires_y:
                         assert y is not None
@@ -345,17 +381,25 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                         det.scan_fit(ds, X, None)
                         idx = np.arange(n)
                         view = ds
-                    col = np.zeros(n)
-                    col[idx] = det.suspicion_
-                    flagged_local = np.flatnonzero(det.suspicion_ > 0.5)
+                    pv = np.ones(n)
+                    pv[idx] = det.pvalues_
+                    col = suspicion_from_p(pv)
+                    # reasons for the rows the detector flags itself and for those its evidence may quarantine
+                    flagged_local = np.flatnonzero((det.labels_ == -1) | (det.pvalues_ <= EVIDENCE_REASON_P))
                     row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
+                    own_local = det.labels_[flagged_local] == -1
                     suspected, why = det.batch_finding(view) if det.gates else (False, "")
                     section = det.report_section(view)
+                if pv is None:
+                    own_local = np.ones(flagged_local.size, dtype=bool)
                 if prepared is not None and det.gates:  # rows of the trusted version are not flagged again
                     keep = prepared.focus[idx[flagged_local]]
                     row_reasons = [r for r, k in zip(row_reasons, keep.tolist()) if k]
                     flagged_local = flagged_local[keep]
+                    own_local = own_local[keep]
                     col[~prepared.focus] = 0.0
+                    if pv is not None:
+                        pv[~prepared.focus] = 1.0
             except (KeyboardInterrupt, UsageError):
                 raise
             except Exception as exc:  # noqa: BLE001 - one detector failing must not lose the scan
@@ -366,10 +410,19 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
             columns[name] = col
             for local, why_row in zip(flagged_local.tolist(), row_reasons):
                 reasons[int(idx[local])].append(why_row)
+            if det.gates:
+                own = np.zeros(n, dtype=bool)
+                own[idx[flagged_local[own_local]]] = True
+                own_flags[name] = own
+                if pv is None:
+                    forced |= own
+                else:
+                    evidence[name] = pv
+                    sparse.append(bool(getattr(det, "sparse_evidence", False)))
             if suspected:
                 batch_reasons.append(f"{name}: {why}")
             summaries.append(DetectorSummary(name=name, family=det.family, gates=det.gates,
-                                             n_flagged=int(flagged_local.size), seconds=round(secs, 3),
+                                             n_flagged=int(own_local.sum()), seconds=round(secs, 3),
                                              suspected=bool(suspected), reason=why, section=section))
 
         reference_section = None
@@ -388,6 +441,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                 columns[_reference.NAME] = report.suspicion
                 for r, why_row in report.row_reasons.items():
                     reasons[r].append(why_row)
+                forced |= np.asarray(report.suspicion) > 0.5
                 batch_reasons += [f"{_reference.NAME}: {r}" for r in report.reasons]
                 reference_section = report.to_dict()
                 summaries.append(DetectorSummary(
@@ -395,34 +449,61 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     seconds=round(time.perf_counter() - t0, 3), suspected=report.suspected,
                     reason="; ".join(report.reasons), section={"see": "reference"}))
 
-    gating = [columns[s.name] for s in summaries if s.gates]
-    combined = np.max(gating, axis=0) if gating else np.zeros(n)
     if ds.label is not None and lab_missing.any():
-        combined = np.where(lab_missing, 1.0, combined)
+        forced |= lab_missing
         for r in np.flatnonzero(lab_missing).tolist():
             reasons[r].append("label missing")
-    flagged = combined > 0.5
-    scores = pd.DataFrame({"row": ds.rows, "suspicion": np.round(combined, 6), "flagged": flagged})
+    any_own = np.logical_or.reduce(list(own_flags.values())) if own_flags else np.zeros(n, dtype=bool)
+    P = np.column_stack(list(evidence.values())) if evidence else np.ones((n, 0))
+    dec = _evidence.decide(P, level=levels["level"], review_level=levels["review_level"], own_flags=any_own,
+                           forced=forced, tested=_evidence.tested_mask(P, sparse))
+    combined = dec.suspicion.copy()
+    if forced.any():  # forced rows rank with the strongest evidence of their own detector (or at the top)
+        forced_s = np.max([columns[k] for k in own_flags], axis=0) if own_flags else np.ones(n)
+        combined[forced] = np.maximum(combined[forced], np.where(forced_s[forced] > 0, forced_s[forced], 1.0))
+    flagged = dec.quarantine
+    review = dec.review
+    _explain_decision(reasons, dec, evidence)
+    scores = pd.DataFrame({"row": ds.rows, "suspicion": np.round(combined, 6), "flagged": flagged,
+                           "decision": dec.decision})
     for name, col in columns.items():
         scores[name] = np.round(col, 6)
 
     flagged_rows = _flagged_rows(ds, combined, flagged, reasons)
+    review_rows = _flagged_rows(ds, combined, review, reasons)
     result = ScanResult(
         input=_input_info(ds),
         parameters={"detectors": names, "params": {k: dict(v) for k, v in params.items()}, "seed": seed,
-                    "flag_threshold": 0.5,
+                    "decision": dict(levels),
                     **({"reference": {"path": prepared.info.get("path"), "rev": prepared.info.get("rev"),
                                       "source_column": source_column, "policy": dict(ref_params or {})}}
                        if prepared is not None else {})},
-        n_rows=n, n_flagged=int(flagged.sum()),
+        n_rows=n, n_flagged=int(flagged.sum()), n_review=int(review.sum()),
+        decision={**dec.summary(), "forced": int(forced.sum()),
+                  "combined": sorted(evidence), "own_flags_reviewed": sorted(own_flags)},
         verdict="suspected" if batch_reasons else "clean",
-        reasons=tuple(batch_reasons), detectors=tuple(summaries), flagged=flagged_rows,
+        reasons=tuple(batch_reasons), detectors=tuple(summaries), flagged=flagged_rows, review=review_rows,
         failures=tuple(failures), scores=scores, reference=reference_section,
     )
     if out is not None:
         fitted = [det for name, det in zip(names, dets) if name in columns]
         result = _write_outputs(result, ds, Path(out), flagged, combined, reasons, fitted)
     return result
+
+
+def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidence: Mapping[str, np.ndarray]) -> None:
+    """Prefix the reasons of quarantined and reviewed rows with the evidence that decided them."""
+    names = list(evidence)
+    if not names:
+        return
+    P = np.column_stack([evidence[k] for k in names])
+    best = P.argmin(axis=1)
+    for r in np.flatnonzero(dec.decision != "keep").tolist():
+        p = float(dec.p_value[r])
+        lead = (f"{dec.decision[r]}: combined p={p:.2g} ({names[int(best[r])]} strongest; "
+                f"{'BH threshold' if dec.decision[r] == 'quarantine' else 'quarantine threshold'} "
+                f"{dec.threshold:.2g})")
+        reasons[r].insert(0, lead)
 
 
 def _as_dataset(data: Any, *, label: str | None, id_column: str | None, require_classes: int) -> TabularDataset:
@@ -492,13 +573,17 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
     q[_extra_name(q, "suspicion")] = np.round(combined[idx], 6)
     q[_extra_name(q, "reasons")] = scrub(["; ".join(reasons[i]) for i in idx.tolist()])
     result = dataclasses.replace(result, outputs={k: str(out / v) for k, v in names.items()})
-    shown = [r.row for r in result.flagged]  # ids and labels as written in the (redacted) files
-    ids = frame[ds.id_column].iloc[shown].to_numpy(dtype=object) if ds.id_column else [None] * len(shown)
-    labels = frame[ds.label].iloc[shown].to_numpy(dtype=object) if ds.label else [None] * len(shown)
-    result = dataclasses.replace(result, flagged=tuple(
-        dataclasses.replace(r, id=_plain(i) if ds.id_column else r.id, label=_plain(lab) if ds.label else r.label,
-                            reasons=tuple(scrub(list(r.reasons))))
-        for r, i, lab in zip(result.flagged, ids, labels)))
+
+    def masked(rows: tuple[FlaggedRow, ...]) -> tuple[FlaggedRow, ...]:  # ids and labels as in the files
+        shown = [r.row for r in rows]
+        ids = frame[ds.id_column].iloc[shown].to_numpy(dtype=object) if ds.id_column else [None] * len(shown)
+        labels = frame[ds.label].iloc[shown].to_numpy(dtype=object) if ds.label else [None] * len(shown)
+        return tuple(dataclasses.replace(r, id=_plain(i) if ds.id_column else r.id,
+                                         label=_plain(lab) if ds.label else r.label,
+                                         reasons=tuple(scrub(list(r.reasons))))
+                     for r, i, lab in zip(rows, ids, labels))
+
+    result = dataclasses.replace(result, flagged=masked(result.flagged), review=masked(result.review))
     report = _scrub_strings(result.to_dict(), scrub)
     with output_set(out, commit=names["report"]) as stage:
         write_frame(result.scores, stage / names["scores"], "csv")

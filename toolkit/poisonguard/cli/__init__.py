@@ -1,7 +1,9 @@
 """The ``poisonguard`` command line: one thin subcommand per library function.
 
-Each subcommand lives in its own module and is imported only when it runs, so
-``poisonguard --help`` starts fast. :func:`main` maps the exception tree onto exit codes:
+Each subcommand lives in its own module and is imported only when it runs (or its own
+``--help`` is shown): the group's ``--help`` lists the names and one-line helps of
+:data:`COMMANDS`, so ``poisonguard --help`` and ``--version`` import no NumPy, pandas or
+scikit-learn and start fast. :func:`main` maps the exception tree onto exit codes:
 0 clean, 1 gate failed, 2 bad usage or bad input, 3 internal error.
 """
 
@@ -10,12 +12,15 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._version import __version__
 from ..errors import PoisonguardError
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 __all__ = ["main", "cli"]
 
@@ -42,26 +47,91 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A click group that imports a subcommand's module only when that subcommand runs."""
+    """A click group whose subcommands are imported only when they are needed.
+
+    Click's pattern for lazily loading subcommands (a :class:`click.Group` that overrides
+    ``list_commands`` and ``get_command``), with a static table so that the cheap paths stay cheap:
+
+    ``lazy_subcommands`` maps a name to ``("module:attribute", short help)``. A subcommand's
+    module is imported when that subcommand runs or its own ``--help`` is shown. The group's
+    ``--help`` listing, the "no such command" message and shell completion of subcommand names
+    read the table and import nothing. Commands added the ordinary way (``add_command``) work too.
+    """
+
+    def __init__(self, *args: Any, lazy_subcommands: Mapping[str, tuple[str, str]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands: dict[str, tuple[str, str]] = dict(lazy_subcommands or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, attr = target[0].split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        if cmd_name in self.lazy_subcommands:
+            return self._lazy_load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def _lazy_load(self, cmd_name: str) -> click.Command:
+        target = self.lazy_subcommands[cmd_name][0]
+        module_name, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"subcommand {cmd_name!r}: {target} is a {type(command).__name__}, not a click command")
+        return command
+
+    def _rows(self, ctx: click.Context, prefix: str = "") -> list[tuple[str, str]]:
+        """(name, short help) of the visible subcommands whose name starts with ``prefix``."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if not name.startswith(prefix):
+                continue
+            if name in self.lazy_subcommands:
+                rows.append((name, self.lazy_subcommands[name][1]))
+            else:
+                cmd = super().get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str()))
+        return rows
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+        rows = self._rows(ctx)
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        # click's own message suggests close names from ``self.commands``, which holds only eager commands
+        name = args[0]
+        if (not ctx.resilient_parsing and ctx.token_normalize_func is None and not name.startswith("-")
+                and name not in self.list_commands(ctx)):
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, self.list_commands(ctx))
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        items = [CompletionItem(name, help=help_) for name, help_ in self._rows(ctx, incomplete)]
+        return items + click.Command.shell_complete(self, ctx, incomplete)  # the group's own options
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="poisonguard")
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # the version comes from the installed metadata (importlib.metadata: ~60 ms), so only --version reads it
+    if not value or ctx.resilient_parsing:
+        return
+    from .._version import __version__
+
+    click.echo(f"poisonguard, version {__version__}")
+    ctx.exit()
+
+
+@click.group(cls=LazyGroup, lazy_subcommands=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 def cli() -> None:
     """Defend training data against poisoning.
 

@@ -20,16 +20,20 @@ __all__ = ["gate_cmd"]
               help="params.yaml whose `gate:` section is the policy (default policy: provenance, validation "
                    "and scan required, drift optional).")
 @click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for gate.json, summary.md, junit.xml, results.sarif, report.html and plots/.")
+              help="Folder for gate.json, summary.md, junit.xml, results.sarif, gl-code-quality-report.json, "
+                   "report.html and plots/.")
 @click.option("--report", "formats", multiple=True,
-              type=click.Choice(["json", "markdown", "junit", "sarif", "html", "plots"]),
+              type=click.Choice(["json", "markdown", "junit", "sarif", "codequality", "html", "plots"]),
               help="Write only these reports (repeat); default: all of them.")
+@click.option("--sarif-all", "include_notes", is_flag=True, default=False,
+              help="SARIF and Code Quality: also list notes (rows quarantined under a clean batch verdict, "
+                   "optional stages not run); by default only what fails or warns.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder the paths inside the reports are relative to (default: the current folder).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="How to print the verdict on standard output.")
 def gate_cmd(reports: tuple[Path, ...], params_file: Path | None, out: Path | None, formats: tuple[str, ...],
-             root: Path | None, fmt: str) -> int:
+             root: Path | None, fmt: str, include_notes: bool) -> int:
     """Combine the stage results REPORTS into one verdict; exit 0 on pass, 1 on fail.
 
     REPORTS are the JSON results of the stages (scan report.json, validation.json, the provenance
@@ -42,7 +46,7 @@ def gate_cmd(reports: tuple[Path, ...], params_file: Path | None, out: Path | No
     verdict = gate(list(reports), load_policy(params_file))
     if out is not None:
         paths = write_reports(verdict, out, formats=list(formats) or None, root=root,
-                              policy_file=str(params_file) if params_file else None)
+                              policy_file=str(params_file) if params_file else None, include_notes=include_notes)
     else:
         paths = {}
     if fmt == "json":

@@ -20,8 +20,8 @@ from ._common import format_option, load_params
 @click.option("--set", "sets", multiple=True, metavar="DETECTOR.PARAM=VALUE",
               help="Set one detector parameter, e.g. --set label_flip.n_neighbors=30 (value parsed as YAML).")
 @click.option("--params", type=click.Path(path_type=Path),
-              help="A params.yaml; its `scan` section may hold `detectors`, `skip`, `seed` and one "
-                   "mapping of parameters per detector name.")
+              help="A params.yaml; its `scan` section may hold `detectors`, `skip`, `seed`, `decision` "
+                   "(`level`, `review_level`) and one mapping of parameters per detector name.")
 @click.option("--id-column", help="A column that identifies rows, reported beside `row`.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every randomised detector.")
 @click.option("--reference", "reference", type=click.Path(path_type=Path),
@@ -40,8 +40,11 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
          reference_rev: str | None, source_column: str | None, fmt: str, quiet: bool) -> int:
     """Scan DATA (CSV, Parquet or JSON Lines) for poisoned rows.
 
-    Flagged rows are written to quarantine.<ext> with their reasons, the rest to clean.<ext>;
-    scores.csv has one line per input row. Exit 0 when the batch looks clean (noisy rows may
+    Every row is decided keep, review or quarantine: its detectors' p-values are combined and
+    Benjamini-Hochberg over the rows at --set decision.level=... (default 0.1) quarantines; rows
+    that are merely unusual are listed for review and stay in the clean split. Quarantined rows
+    are written to quarantine.<ext> with their reasons, the rest to clean.<ext>; scores.csv has
+    one line per input row with its `decision`. Exit 0 when the batch looks clean (noisy rows may
     still be quarantined), 1 when poisoning is suspected, 2 on bad usage or input.
 
     With --reference / --reference-rev the comparison's policy is set with
@@ -51,7 +54,7 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
 
     from .. import detectors as registry
     from ..errors import UsageError
-    from ..scan import iter_names, rich_progress
+    from ..scan import DECISION_KEY, iter_names, rich_progress
     from ..scan import scan as run_scan
     from . import echo_result
 
@@ -71,7 +74,8 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
         det_params.setdefault(det, {})[param] = yaml.safe_load(value)
     # parameters of detectors that do not run (listed in params.yaml, then skipped) are ignored
     with_reference = reference is not None or reference_rev is not None
-    det_params = {k: v for k, v in det_params.items() if k in names or (with_reference and k == "reference_shift")}
+    det_params = {k: v for k, v in det_params.items()
+                  if k in names or k == DECISION_KEY or (with_reference and k == "reference_shift")}
     if "seed" in section and seed == 0:
         seed = int(section["seed"])
     bar, cb = rich_progress()

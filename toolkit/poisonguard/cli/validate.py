@@ -20,23 +20,37 @@ __all__ = ["expectations", "validate_cmd"]
 
 @click.command("validate")
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option("--suite", required=True, type=click.Path(path_type=Path),
+@click.option("--suite", default=None, type=click.Path(path_type=Path),
               help="The Great Expectations suite JSON (for instance expectations/NAME.json).")
+@click.option("--checkpoint", default=None,
+              help="Instead of --suite: run this Checkpoint of the GX project (its actions and Data Docs).")
+@click.option("--gx-project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="With --checkpoint: the folder that holds the project's gx/.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the result to DIR/validation.json (atomically).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Most rows reported per failed expectation.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to print the result.")
-def validate_cmd(data: Path, suite: Path, out: Path | None, max_rows: int, fmt: str) -> int:
-    """Validate DATA against a Great Expectations suite.
+def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_project: Path, out: Path | None,
+                 max_rows: int, fmt: str) -> int:
+    """Validate DATA against a Great Expectations suite (--suite) or a GX project's Checkpoint (--checkpoint).
 
     Exit 1 when a critical expectation fails, 0 otherwise (warnings are reported only);
     2 for a missing or malformed suite, or a suite for other columns.
     """
-    from ..validation import validate
+    from ..errors import UsageError
 
-    result = validate(data, suite, max_rows=max_rows)
+    if (suite is None) == (checkpoint is None):
+        raise UsageError("give either --suite FILE or --checkpoint NAME (with --gx-project DIR)")
+    if checkpoint is not None:
+        from ..validation import validate_checkpoint
+
+        result = validate_checkpoint(data, checkpoint, project=gx_project, max_rows=max_rows)
+    else:
+        from ..validation import validate
+
+        result = validate(data, suite, max_rows=max_rows)
     if out is not None:
         result.write_json(out / "validation.json")
     echo_result(result, fmt)

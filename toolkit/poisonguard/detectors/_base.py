@@ -102,6 +102,11 @@ class BaseDetector(BaseEstimator):
         Suspicion of every training row in [0, 1]; > 0.5 exactly for flagged rows.
     labels_ : ndarray of shape (n_samples,)
         +1 for inliers, -1 for flagged rows (as scikit-learn's outlier detectors).
+    pvalues_ : ndarray of shape (n_samples,)
+        Evidence of every training row on the scan's common scale: the p-value of its score under
+        the data's own clean bulk (small = unlikely to be clean; see :mod:`poisonguard.evidence`).
+        The scan's decision combines these; ``labels_`` is the detector's own flag, which the scan
+        lists for review.
     n_features_in_ : int
         Number of features seen during ``fit``.
     """
@@ -112,6 +117,10 @@ class BaseDetector(BaseEstimator):
     #: Whether the detector's flags count towards "poisoning suspected" (the sensitive-data
     #: family reports privacy risk instead, in its own section).
     gates: ClassVar[bool] = True
+    #: Whether p = 1 in ``pvalues_`` means "this row was not tested" (the detector's hypothesis
+    #: applies only to some rows: rule members, conflicting copies); the scan's Bonferroni
+    #: correction then counts the detector only on the rows it tested.
+    sparse_evidence: ClassVar[bool] = False
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
@@ -168,6 +177,15 @@ class BaseDetector(BaseEstimator):
         self.scale_ = suspicion_scale(raw, thr)
         self.suspicion_ = to_suspicion(raw, thr, self.scale_)
         self.labels_ = np.where(raw > thr, -1, 1)
+        self.pvalues_ = np.asarray(self._pvalues(raw), dtype=np.float64)
+
+    def _pvalues(self, raw: np.ndarray) -> np.ndarray:
+        """Evidence of every training row on the common scale (see :mod:`poisonguard.evidence`):
+        p-values under the data's own bulk. Default: :func:`~poisonguard.evidence.tail_pvalues`
+        of the raw scores; detectors with a natural null (labels, duplicates, rules) override it."""
+        from ..evidence import tail_pvalues
+
+        return tail_pvalues(raw)
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
         """Default natural threshold: a robust z-score of 3.5 above the median."""

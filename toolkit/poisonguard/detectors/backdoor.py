@@ -314,6 +314,7 @@ class BackdoorTriggerDetector(BaseDetector):
     """
 
     name: ClassVar[str] = "backdoor"
+    sparse_evidence: ClassVar[bool] = True
     family: ClassVar[str] = "backdoor"
     requires_y: ClassVar[bool] = True
 
@@ -423,10 +424,22 @@ class BackdoorTriggerDetector(BaseDetector):
                 n_measured += 1
             suspected = bool(eligible and full["purity"] >= self.min_purity and r["evidence"] >= need
                              and cons is not None and cons <= self.max_consistency)
-            scored.append({**full, "consistency": cons, "resembles": resembles, "suspected": suspected})
+            scored.append({**full, "consistency": cons, "resembles": resembles, "suspected": suspected,
+                           "eligible": eligible})
         scored.sort(key=lambda r: (not r["suspected"], -r["evidence"]))
         scored = scored[: 2 * self.max_candidates]
         self.rules_ = [self._as_rule(r, cols, label, n) for r in scored]
+        # row evidence: the rows of a stamped, pure rule whose rows do not look like its target
+        # otherwise get the rule's Bonferroni-corrected binomial p-value, significant or not: the
+        # scan's decision weighs it against every other row's evidence (no "need" cut-off here)
+        self._row_p = np.ones(n)
+        for r in scored:
+            cons = r["consistency"]
+            if not r["eligible"] or cons is None or cons > self.max_consistency or r["purity"] < self.min_purity:
+                continue
+            p_rule = min(1.0, self.n_tests_ * 10.0 ** (-float(r["evidence"])))
+            rows = r["target_rows"]
+            self._row_p[rows] = np.minimum(self._row_p[rows], p_rule)
         # raw score: tiers (suspected rule >= 1 > candidate rule >= 0.5 > spectral only)
         spec = 0.49 * (1.0 - np.exp(-np.maximum(self.spectral_, 0.0) / 10.0))
         raw = spec.copy()
@@ -447,6 +460,13 @@ class BackdoorTriggerDetector(BaseDetector):
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
         return 1.0
+
+    def _pvalues(self, raw: np.ndarray) -> np.ndarray:
+        """Rows carried by a stamped, pure rule whose rows look like other classes by their other
+        features get the rule's p-value (binomial purity tail times the number of candidates tested),
+        whether or not it reaches the significance a suspected trigger needs; every other row gets 1:
+        the spectral signature orders rows, it is never evidence on its own."""
+        return np.clip(self._row_p, 1e-300, 1.0)
 
     # ------------------------------------------------------------------ items
     def _items(self, cols: list[_Column], codes: np.ndarray) -> list[_Item]:

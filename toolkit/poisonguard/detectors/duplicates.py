@@ -43,6 +43,8 @@ __all__ = ["DuplicateDetector", "near_pairs", "row_hashes"]
 #: Default batch policy (see :meth:`DuplicateDetector.batch_finding`).
 DEFAULT_POLICY: dict[str, Any] = {"max_conflict_rows": 10, "max_conflict_rate": 0.005}
 _THRESHOLDS = {"conflicts": 1.95, "conflicts+near": 1.45, "all": 0.9}
+#: Neighbours consulted for the labels of conflicting rows.
+NEIGHBOURS = 20
 
 
 def row_hashes(frame: pd.DataFrame) -> np.ndarray:
@@ -147,6 +149,7 @@ class DuplicateDetector(BaseDetector):
     """
 
     name: ClassVar[str] = "duplicates"
+    sparse_evidence: ClassVar[bool] = True
     family: ClassVar[str] = "duplicates"
     requires_y: ClassVar[bool] = False
 
@@ -252,15 +255,23 @@ class DuplicateDetector(BaseDetector):
         raw[in_group & is_first] = np.maximum(raw[in_group & is_first], 0.5)
         raw[in_group & ~is_first] = 1.0
         raw[near_conf] = 1.5 + 0.49 * near_minority[near_conf]
+        self._row_p = np.ones(n)
         if conflicting.any():
             # order the rows of a conflicting group: the minority label of the group, and the label
             # the row's nearest other rows disagree with, come first (a copy's new label rarely fits)
-            odd = 0.5 * minority + 0.5 * _neighbour_disagreement(X, codes, conflicting, first, self.random_state)
+            disagree = _neighbour_disagreement(X, codes, conflicting, first, self.random_state)
+            odd = 0.5 * minority + 0.5 * disagree
             raw[conflicting] = 2.0 + 0.99 * odd[conflicting]
+            self._row_p = _conflict_pvalues(gid, codes, conflicting, disagree)
         self._set_threshold(raw)
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
         return _THRESHOLDS[self.flag]
+
+    def _pvalues(self, raw: np.ndarray) -> np.ndarray:
+        """Evidence against the label of a member of a conflicting group (see :func:`_conflict_pvalues`);
+        1 for every other row: a copy, or a near copy, is not poison by itself."""
+        return self._row_p
 
     # ------------------------------------------------------------------ scan hooks
     def _label(self, code: int) -> str:
@@ -398,8 +409,52 @@ def _conflicts(gid: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return conflicting, minority
 
 
+def _conflict_pvalues(gid: np.ndarray, codes: np.ndarray, conflicting: np.ndarray, disagree: np.ndarray,
+                      n_neighbors: int = NEIGHBOURS) -> np.ndarray:
+    """p-values against the labels of conflicting-group members, 1 for every other row.
+
+    Only a member whose label is not the group's majority can be the poisoned copy: a row whose
+    label is the strict majority of its group gets 1, and so does every member of a tie whose
+    label its neighbourhood does not disfavour more than its group-mates' labels. For the others
+    the evidence is the smaller (times 2, Bonferroni) of two binomial tails under "this label is at
+    least as likely as not here": its group's own labels (``P(X <= count | size, 1/2)``: a lone
+    label in a large group) and its ``n_neighbors`` nearest distinct rows outside conflicting
+    groups (``P(X >= disagreeing | n, 1/2)``: a copy given another label rarely fits where it
+    sits). A natural group of common values with mixed labels in a mixed region gets neither.
+    """
+    from scipy import stats
+
+    n = gid.size
+    p = np.ones(n)
+    rows = np.flatnonzero(conflicting & (codes >= 0))
+    if rows.size == 0:
+        return p
+    g = gid[rows]
+    c = codes[rows].astype(np.int64)
+    k = int(c.max()) + 1
+    pair = g * k + c
+    upair, pinv, pcount = np.unique(pair, return_inverse=True, return_counts=True)
+    pinv = pinv.reshape(-1)
+    count = pcount[pinv]
+    size = np.bincount(g, minlength=int(g.max()) + 1)[g]
+    top = np.zeros(int(g.max()) + 1, dtype=np.int64)
+    np.maximum.at(top, upair // k, pcount)
+    top_count = top[g]
+    d = disagree[rows]
+    # in a tie, the member(s) whose neighbourhood disagrees most with their label are the candidates
+    worst = np.full(int(g.max()) + 1, -np.inf)
+    np.maximum.at(worst, g, np.where(count == top_count, d, -np.inf))
+    candidate = (count < top_count) | ((count == top_count) & (d >= worst[g]) & (d > 0.5))
+    n_dis = np.rint(d * (n_neighbors + 1.0) - 0.5).clip(0, n_neighbors)
+    p_group = stats.binom.cdf(count, size, 0.5)
+    p_nb = stats.binom.sf(n_dis - 1, n_neighbors, 0.5)
+    p_row = np.minimum(1.0, 2.0 * np.minimum(p_group, p_nb))
+    p[rows] = np.where(candidate, p_row, 1.0)
+    return np.clip(p, 1e-300, 1.0)
+
+
 def _neighbour_disagreement(X: np.ndarray, codes: np.ndarray | None, rows_mask: np.ndarray, first: np.ndarray,
-                            random_state: Any, n_neighbors: int = 10, max_reference: int = 20_000) -> np.ndarray:
+                            random_state: Any, n_neighbors: int = NEIGHBOURS, max_reference: int = 20_000) -> np.ndarray:
     """For rows in ``rows_mask``: 1 - (smoothed) share of their label among the nearest distinct rows
     outside the mask; 0.5 where it cannot be measured."""
     out = np.full(rows_mask.size, 0.5)

@@ -91,7 +91,8 @@ def _encode_y(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, cv: int = 5,
-              random_state: Any = None, max_train_rows: int | None = None) -> np.ndarray:
+              random_state: Any = None, max_train_rows: int | None = None,
+              held_out: np.ndarray | None = None, _extra: np.ndarray | None = None) -> np.ndarray:
     """Out-of-fold predicted probabilities, shape ``(n, n_classes)``.
 
     Classes with fewer members than ``cv`` reduce the number of folds (at least 2); a
@@ -101,15 +102,26 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     very large data; the number of folds is then also cut to the fewest (at least 2) whose
     training parts still hold ``max_train_rows`` rows, since more folds would only add fits of
     models of the same size (1,000,000 rows: 2 folds of models fitted on 100,000 rows each).
+    ``held_out`` (a boolean mask) names rows that no model is fitted on: each gets the mean of
+    the fold models' probabilities.
     """
     n = len(y)
+    if held_out is not None and held_out.any():
+        keep = np.flatnonzero(~held_out)
+        proba = oof_proba(estimator, X[keep], y[keep], n_classes, cv=cv, random_state=random_state,
+                          max_train_rows=max_train_rows, held_out=None, _extra=X[held_out])
+        out = np.empty((n, n_classes))
+        out[keep] = proba[: keep.size]
+        out[held_out] = proba[keep.size:]
+        return out
     counts = np.bincount(y, minlength=n_classes)
     prior = counts / counts.sum()
     proba = np.tile(prior, (n, 1))
+    extra = np.tile(prior, (0 if _extra is None else len(_extra), 1))
     usable = counts[y] >= 2
     present = counts >= 2
     if present.sum() < 2:
-        return proba
+        return np.vstack([proba, extra])
     folds = int(max(2, min(cv, counts[present].min())))
     idx = np.flatnonzero(usable)
     if max_train_rows is not None and idx.size > max_train_rows:
@@ -118,6 +130,7 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     Xu, yu = X[idx], y[idx]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     rng = check_random_state(random_state)
+    splitter_i = 0
     for train, test in splitter.split(Xu, yu):
         if max_train_rows is not None and train.size > max_train_rows:
             train = np.sort(rng.choice(train, size=max_train_rows, replace=False))
@@ -127,7 +140,14 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
         p = model.predict_proba(Xu[test])
         proba[idx[test]] = 0.0
         proba[np.ix_(idx[test], model.classes_)] = p
-    return proba
+        if extra.shape[0]:
+            e = np.zeros_like(extra)
+            e[:, model.classes_] = model.predict_proba(_extra)
+            extra_sum = e if splitter_i == 0 else extra_sum + e
+        splitter_i += 1
+    if extra.shape[0] and splitter_i:
+        extra = extra_sum / splitter_i
+    return np.vstack([proba, extra])
 
 
 def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors: int = 10,
@@ -246,6 +266,30 @@ class _ProbabilisticLabelDetector(BaseDetector):
         self.n_estimated_errors_ = int(round(off))
         self.estimated_noise_rate_ = float(off / len(codes))
         return label_margin(proba, codes, self.class_thresholds_, THRESHOLD_POWER)
+
+    def _pvalues(self, raw: np.ndarray) -> np.ndarray:
+        """p-value of each row's label under a model that was not fitted on the suspicious rows.
+
+        Out-of-fold probabilities fitted on every row learn part of the noise they are meant to
+        find (a flipped region teaches the model that either label is possible there), so the
+        evidence is taken in two stages, as in cleanlab's "prune, then retrain" (Northcutt et al.,
+        JAIR 2021, sec. 6): the rows this detector flags (its confident-learning candidates) are
+        held out, the estimator is fitted out of fold on the other rows, and every row's label is
+        scored by models that never saw it (:func:`poisonguard.evidence.label_pvalues`: the
+        probability of a label at most as likely as its own). Natural noise in overlapping classes
+        keeps its probability under that model; a label a confident model calls impossible does not.
+        Detectors without a refittable estimator (kNN alone) score their single-stage probabilities.
+        """
+        from ..evidence import label_pvalues
+
+        candidates = self.labels_ == -1
+        if not hasattr(self, "_make_estimator") or not candidates.any() or candidates.all():
+            self.evidence_proba_ = self.proba_
+        else:
+            self.evidence_proba_ = oof_proba(self._make_estimator(self._rs_seed), self._X, self._y, len(self.classes_),
+                                             cv=self.cv, random_state=self._rs_seed, max_train_rows=MAX_TRAIN_ROWS,
+                                             held_out=candidates)
+        return label_pvalues(self.evidence_proba_, self._y)
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
         n_flag = int(min(self.n_estimated_errors_, np.sum(raw > 0)))

@@ -424,6 +424,7 @@ class SensitiveDataScanner(BaseDetector):
     """
 
     name: ClassVar[str] = "sensitive_data"
+    sparse_evidence: ClassVar[bool] = True
     family: ClassVar[str] = "sensitive"
     requires_y: ClassVar[bool] = False
 
@@ -516,6 +517,11 @@ class SensitiveDataScanner(BaseDetector):
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
         return 0.5
+
+    def _pvalues(self, raw: np.ndarray) -> np.ndarray:
+        """A value that matches a pattern and its checksum is a finding, not a statistic: rows with
+        one get the floor p-value (quarantined when the scanner gates), the others 1 (not tested)."""
+        return np.where(raw > 0.5, 1e-300, 1.0)
 
     # ------------------------------------------------------------------ outputs
     def redact(self, frame: pd.DataFrame) -> pd.DataFrame:

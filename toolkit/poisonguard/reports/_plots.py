@@ -39,7 +39,8 @@ __all__ = ["PLOTS", "plot_data", "render_png", "write_plot_tables"]
 #: Plot name -> (title, what it shows).
 PLOTS: dict[str, tuple[str, str]] = {
     "suspicion_histogram": ("Suspicion of the scanned rows",
-                            "Rows per suspicion bin; a row is flagged and quarantined above 0.5."),
+                            "Rows per suspicion bin (one scale for every detector: 0.5 is p = 0.01 under the data's bulk); "
+                            "quarantined rows are those the BH decision took."),
     "flagged_per_class": ("Flagged rows per class", "Share of each label class the scan quarantined."),
     "feature_shift": ("Feature shifts against the trusted base",
                       "How far each feature moved from the trusted base, scaled so that 1 is the threshold "

@@ -162,15 +162,31 @@ def _scan_html(rep: LoadedReport, root: Path) -> str:
                  f"<td class='num'>{_fmt(d.get('n_flagged'), 'd') if isinstance(d.get('n_flagged'), int) else ''}</td>"
                  f"<td class='num'>{_fmt(d.get('seconds'), '.1f')}</td><td>{e(batch)}</td></tr>")
     out = ""
+    dec = data.get("decision") if isinstance(data.get("decision"), dict) else None
+    if dec:
+        out += (f"<p>Decision: <strong>{e(dec.get('quarantine'))} quarantined</strong>, {e(dec.get('review'))} for review "
+                f"(kept in the clean split), {e(dec.get('keep'))} kept — Benjamini–Hochberg at level "
+                f"{e(dec.get('level'))} on the combined p-values of {e(dec.get('n_detectors_combined'))} detector(s); "
+                f"expected clean rows in the quarantine at most {e(dec.get('expected_false_quarantine_at_most'))}.</p>")
     for reason in data.get("reasons") or []:
         out += f"<p><strong>{e(reason)}</strong></p>"
     if rows:
-        out += ("<div class='scroll'><table><tr><th>detector</th><th>family</th><th>flagged</th><th>seconds</th>"
+        out += ("<div class='scroll'><table><tr><th>detector</th><th>family</th><th>own flags</th><th>seconds</th>"
                 f"<th>batch</th></tr>{rows}</table></div>")
     for f in data.get("failures") or []:
         if isinstance(f, dict):
             out += f"<p>Detector <code>{e(f.get('detector'))}</code> failed: {e(f.get('error'))}: {e(f.get('message'))}</p>"
-    return out + _top_rows(rep, root)
+    return out + _top_rows(rep, root) + _review_rows(data)
+
+
+def _review_rows(data: dict[str, Any]) -> str:
+    review = [r for r in data.get("review") or [] if isinstance(r, dict)][:TOP_ROWS]
+    if not review:
+        return ""
+    body = "".join(f"<tr><td class='num'>{int(r.get('row', -1))}</td><td class='num'>{_fmt(r.get('suspicion'), '.3f')}</td>"
+                   f"<td class='reasons'>{'<br>'.join(e(x) for x in r.get('reasons') or [])}</td></tr>" for r in review)
+    return (f"<h3>Rows for review (top {len(review)} of {e(data.get('n_review'))}; kept in the clean split)</h3>"
+            f"<div class='scroll'><table><tr><th>row</th><th>suspicion</th><th>reasons</th></tr>{body}</table></div>")
 
 
 def _drift_html(data: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ MLflow is imported only inside the functions that use it.
 
 from __future__ import annotations
 
-from ._canary import Canary, CanaryRecord, canary_metrics, load_canary, predict_canary
+from ._canary import Canary, CanaryRecord, canary_metrics, content_digest, load_canary, predict_canary
 from ._drift import DriftThresholds, compare_predictions, drift, js_divergence, load_trigger_rules, stamp_rule
 from ._log import SKOPS_TRUSTED_TYPES, LoggedRun, default_model, load_model, log_run, result_metrics, train_and_log
 from ._promote import promote
@@ -39,6 +39,7 @@ __all__ = [
     "TriggerProbe",
     "canary_metrics",
     "compare_predictions",
+    "content_digest",
     "default_model",
     "default_tracking_uri",
     "drift",

@@ -38,6 +38,7 @@ __all__ = [
     "Canary",
     "CanaryRecord",
     "canary_metrics",
+    "content_digest",
     "load_canary",
     "metric_key",
     "predict_canary",
@@ -109,7 +110,8 @@ class Canary:
                 "class_counts": {str(k): int(v) for k, v in sorted(counts.items())}}
 
 
-def _content_digest(ds: TabularDataset) -> str:
+def content_digest(ds: TabularDataset) -> str:
+    """SHA-256 of the ordered row digests: the dataset's identity whatever its file format."""
     h = hashlib.sha256()
     for d in ds.row_digests():
         h.update(d.encode("ascii"))
@@ -153,7 +155,7 @@ def load_canary(source: str | os.PathLike[str] | pd.DataFrame | TabularDataset |
                         "set, label every row or remove the unlabelled ones")
     if ds.frame[ds.label].nunique() < 2:
         raise DataError(f"{where}: the canary holds a single class; a canary needs rows of every class")
-    return Canary(dataset=ds, content_sha256=_content_digest(ds))
+    return Canary(dataset=ds, content_sha256=content_digest(ds))
 
 
 def predict_canary(model: Any, canary: Canary, features: Sequence[str]) -> pd.DataFrame:
@@ -272,8 +274,13 @@ class CanaryRecord:
 
 
 def log_canary(store: Any, run_id: str, predictions: pd.DataFrame, canary: Canary,
-               features: Sequence[str], classes: Sequence[str], overlap: int | None = None) -> dict[str, Any]:
-    """Store the canary predictions, description, metrics and digest tags with a run."""
+               features: Sequence[str], classes: Sequence[str], overlap: int | None = None, *,
+               model_id: str | None = None, dataset: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Store the canary predictions, description, metrics and digest tags with a run.
+
+    With ``model_id`` (the run's LoggedModel) and ``dataset`` (the canary input's MLflow
+    ``(name, digest)``) the metrics are also the LoggedModel's metrics on that dataset.
+    """
     from mlflow.entities import Metric, RunTag
 
     metrics = canary_metrics(predictions)
@@ -292,7 +299,9 @@ def log_canary(store: Any, run_id: str, predictions: pd.DataFrame, canary: Canar
             "poisonguard.canary.sha256": canary.sha256 or "",
             "poisonguard.canary.path": canary.path or "",
             "poisonguard.canary.rows": str(canary.n_rows)}
-    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in flat.items()],
+    name, digest = dataset if dataset is not None else (None, None)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0, model_id=model_id, dataset_name=name,
+                                             dataset_digest=digest) for k, v in flat.items()],
                      tags=[RunTag(k, v) for k, v in tags.items()])
     return meta
 

@@ -491,7 +491,16 @@ def drift(run_id: str, canary: str | os.PathLike[str] | pd.DataFrame | Canary, *
     return result
 
 
+def _canary_input(run: Any) -> tuple[str, str] | None:
+    """The MLflow ``(name, digest)`` of the run's ``canary`` input, when it has one."""
+    for inp in (run.inputs.dataset_inputs if run.inputs else None) or []:
+        if any(t.key == "mlflow.data.context" and t.value == "canary" for t in inp.tags or []):
+            return str(inp.dataset.name), str(inp.dataset.digest)
+    return None
+
+
 def _record(store: Store, result: DriftResult) -> None:
+    """The verdict as tags and ``drift.*`` metrics on the run and on its LoggedModel (for the canary input)."""
     from mlflow.entities import Metric, RunTag
 
     now = int(time.time() * 1000)
@@ -503,8 +512,15 @@ def _record(store: Store, result: DriftResult) -> None:
             "poisonguard.drift.champion_run": result.champion_run_id,
             "poisonguard.drift.canary_content_sha256": str(result.canary.get("content_sha256")),
             "poisonguard.drift.checked_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    metrics = [Metric(f"drift.{k}", float(v), now, 0) for k, v in result.metrics.items()
-               if isinstance(v, (int, float)) and math.isfinite(v)]
-    metrics.append(Metric("drift.suspected", float(result.suspected), now, 0))
+    run = store.get_run(result.run_id)
+    model_id = run.data.tags.get("poisonguard.model_id") or None
+    name, digest = _canary_input(run) or (None, None)
+    values = {f"drift.{k}": float(v) for k, v in result.metrics.items()
+              if isinstance(v, (int, float)) and math.isfinite(v)}
+    values["drift.suspected"] = float(result.suspected)
+    metrics = [Metric(k, v, now, 0, model_id=model_id, dataset_name=name, dataset_digest=digest)
+               for k, v in values.items()]
     store.client.log_batch(result.run_id, metrics=metrics, tags=[RunTag(k, v) for k, v in tags.items()])
     store.client.log_dict(result.run_id, result.to_dict(), "poisonguard/results/drift.json")
+    if model_id:
+        store.client.set_logged_model_tags(model_id, tags)

@@ -3,13 +3,19 @@
 What one run holds (all readable through ``MlflowClient``):
 
 * **inputs**: each dataset through ``mlflow.data.from_pandas`` + ``mlflow.log_input`` with a
-  context (``training``, ``canary``, ...) and input tags ``poisonguard.sha256`` (the file's
-  SHA-256), ``poisonguard.content_sha256`` and ``poisonguard.rows``;
+  context (``training``, ``canary``, ...), its SHA-256 as the dataset's ``digest`` (the file's
+  SHA-256, or for data that never was a file the SHA-256 of its ordered row digests; cut to
+  the 36 characters MLflow stores) and input tags ``poisonguard.sha256`` (the full SHA-256),
+  ``poisonguard.content_sha256`` (the row-digest SHA-256) and ``poisonguard.rows``;
 * **metrics**: a summary of each stage result (``scan.n_flagged``, ``validation.return_code``,
-  ...) and the canary metrics (``canary.accuracy``, ``canary.macro_f1``, ``canary.recall.<class>``);
+  ...), linked to the LoggedModel and the training input, and the canary metrics
+  (``canary.accuracy``, ``canary.macro_f1``, ``canary.recall.<class>``), linked to the LoggedModel
+  and the canary input: they show on the run and on the model (``MlflowClient.get_logged_model``);
 * **artifacts**: the full result JSONs under ``poisonguard/results/``, the canary predictions
   under ``poisonguard/canary/``, and the model;
-* **the model** in MLflow's *skops* format (no pickle), with explicit ``pip_requirements`` so
+* **the model** in MLflow's *skops* format (no pickle), with a signature inferred from the
+  training frame as read (integer columns stay ``long``, so a frame read back with
+  ``pandas.read_csv`` passes MLflow's schema enforcement), with explicit ``pip_requirements`` so
   that logging never starts a requirements-inference subprocess. :func:`load_model` loads it
   back with skops against poisonguard's own allow-list of types — never the list stored in
   the model's own ``MLmodel`` file, which whoever wrote the model controls;
@@ -36,7 +42,7 @@ from .._result import StageResult, jsonable
 from .._version import __version__
 from ..data import TabularDataset, load_dataset
 from ..errors import DataError, TrackingError, UsageError
-from ._canary import Canary, load_canary, log_canary, metric_key, predict_canary, train_overlap
+from ._canary import Canary, content_digest, load_canary, log_canary, metric_key, predict_canary, train_overlap
 from ._store import DEFAULT_EXPERIMENT, Store, open_store
 
 __all__ = [
@@ -63,6 +69,8 @@ SKOPS_TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 _MAX_TAG = 5000
+#: The longest dataset digest MLflow stores (``mlflow.utils.validation.MAX_DATASET_DIGEST_SIZE``).
+MLFLOW_DIGEST_CHARS = 36
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,35 +209,44 @@ def _pip_requirements() -> list[str]:
 
 
 def _signature(model: Any, X: pd.DataFrame) -> Any:
+    """The signature of the frame as read: int64 columns are ``long`` and float columns ``double``.
+
+    MLflow's schema enforcement converts int up to long and float up to double, but refuses
+    int64 for a ``double`` column and float64 for a ``long`` one: declaring the types the data has
+    as read makes ``pyfunc.load_model(uri).predict(pd.read_csv(file))`` work on the same kind of file.
+    An integer column that holds missing values is read as float64 and declared ``double``.
+    """
     from mlflow.models import infer_signature
 
-    head = X.head(200).copy()
-    for col in head.columns:  # integers may be missing at prediction time: declare them as doubles
-        if pd.api.types.is_integer_dtype(head[col].dtype) and not pd.api.types.is_bool_dtype(head[col].dtype):
-            head[col] = head[col].astype("float64")
+    head = X.head(200)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
-        return infer_signature(head, np.asarray(model.predict(X.head(200))))
+        return infer_signature(head, np.asarray(model.predict(head)))
 
 
-def _log_dataset(ds: TabularDataset, context: str, name: str, canary_digest: str | None = None) -> None:
+def dataset_sha256(ds: TabularDataset) -> str:
+    """The SHA-256 that identifies a dataset: its file's, else the SHA-256 of its ordered row digests."""
+    return ds.sha256 or content_digest(ds)
+
+
+def _log_dataset(ds: TabularDataset, context: str, name: str, content_sha256: str | None = None) -> tuple[str, str]:
+    """Log ``ds`` as an input of the active run; return its MLflow ``(name, digest)``."""
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas  # what mlflow.data.from_pandas re-exports
 
     source = str(ds.path.resolve()) if ds.path is not None else None
+    content = content_sha256 or content_digest(ds)
+    sha = ds.sha256 or content
     with warnings.catch_warnings():
         # a local path matches MLflow's "" and "file" artifact sources alike; both are the same class
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
         # MLflow's hint that integer columns cannot hold missing values: the schema is informative only
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         kwargs: dict[str, Any] = {"source": source} if source is not None else {}
-        dataset = from_pandas(ds.frame, name=name, targets=ds.label, **kwargs)
-        tags = {"poisonguard.rows": str(ds.n_rows)}
-        if ds.sha256:
-            tags["poisonguard.sha256"] = ds.sha256
-        if canary_digest:
-            tags["poisonguard.content_sha256"] = canary_digest
+        dataset = from_pandas(ds.frame, name=name, targets=ds.label, digest=sha[:MLFLOW_DIGEST_CHARS], **kwargs)
+        tags = {"poisonguard.rows": str(ds.n_rows), "poisonguard.sha256": sha, "poisonguard.content_sha256": content}
         mlflow.log_input(dataset, context=context, tags=tags)  # the schema is inferred here
+    return dataset.name, dataset.digest
 
 
 def _features(model: Any, ds: TabularDataset) -> list[str]:
@@ -312,16 +329,23 @@ def log_run(model: Any, train: str | os.PathLike[str] | pd.DataFrame | TabularDa
         active = mlflow.active_run() is not None
         with mlflow.start_run(experiment_id=exp_id, run_name=run_name, nested=active) as run:
             run_id = run.info.run_id
-            _log_dataset(train_ds, "training", _name(train_ds, "train"))
+            train_input = _log_dataset(train_ds, "training", _name(train_ds, "train"))
             for ctx, ds in extra_inputs.items():
                 _log_dataset(ds, ctx, _name(ds, ctx))
-            if can is not None:
-                _log_dataset(can.dataset, "canary", _name(can.dataset, "canary"), can.content_sha256)
+            canary_input = (_log_dataset(can.dataset, "canary", _name(can.dataset, "canary"), can.content_sha256)
+                            if can is not None else None)
             run_params = {"poisonguard.version": __version__, "model.class": _model_class(model),
-                          "train.rows": train_ds.n_rows, "train.sha256": train_ds.sha256 or "",
+                          "train.rows": train_ds.n_rows, "train.sha256": dataset_sha256(train_ds),
                           "features": ",".join(features)[:_MAX_TAG]}
             run_params.update({str(k): v for k, v in (params or {}).items()})
             mlflow.log_params({k: str(v)[:_MAX_TAG] for k, v in run_params.items()})
+            X = train_ds.frame[features]
+            info = mlflow.sklearn.log_model(
+                model, name=MODEL_NAME, serialization_format="skops", skops_trusted_types=trusted or None,
+                pip_requirements=_pip_requirements(), signature=_signature(model, X))
+            model_id = str(info.model_id)
+            mlflow.set_tags({"poisonguard.model_uri": info.model_uri, "poisonguard.model_id": model_id,
+                             "poisonguard.label": str(train_ds.label), **{str(k): str(v) for k, v in (tags or {}).items()}})
             metrics: dict[str, float] = {}
             seen: dict[str, int] = {}
             for res in results:
@@ -331,21 +355,29 @@ def log_run(model: Any, train: str | os.PathLike[str] | pd.DataFrame | TabularDa
                 suffix = "" if seen[kind] == 1 else f"-{seen[kind]}"
                 metrics.update(result_metrics(res))
                 mlflow.log_dict(jsonable(body), f"poisonguard/results/{kind}{suffix}.json")
-            if metrics:
-                mlflow.log_metrics(metrics)
-            X = train_ds.frame[features]
-            info = mlflow.sklearn.log_model(
-                model, name=MODEL_NAME, serialization_format="skops", skops_trusted_types=trusted or None,
-                pip_requirements=_pip_requirements(), signature=_signature(model, X))
-            mlflow.set_tags({"poisonguard.model_uri": info.model_uri, "poisonguard.model_id": str(info.model_id),
-                             "poisonguard.label": str(train_ds.label), **{str(k): str(v) for k, v in (tags or {}).items()}})
+            if metrics:  # what the checks found in the training data: the model's metrics on that dataset
+                _log_model_metrics(store, run_id, metrics, model_id, train_input)
             meta = None
             if can is not None:
                 preds = predict_canary(model, can, features)
                 classes = [str(c) for c in getattr(model, "classes_", [])]
-                meta = log_canary(store, run_id, preds, can, features, classes, overlap)
+                meta = log_canary(store, run_id, preds, can, features, classes, overlap, model_id=model_id,
+                                  dataset=canary_input)
     return LoggedRun(run_id=run_id, experiment_id=exp_id, model_uri=info.model_uri, tracking_uri=store.uri,
                      canary=meta)
+
+
+def _log_model_metrics(store: Store, run_id: str, metrics: Mapping[str, float], model_id: str,
+                       dataset: tuple[str, str] | None) -> None:
+    """Log ``metrics`` on the run and on its LoggedModel ``model_id``, for ``dataset`` ``(name, digest)``."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    name, digest = dataset if dataset is not None else (None, None)
+    store.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0, model_id=model_id, dataset_name=name,
+                                                   dataset_digest=digest) for k, v in metrics.items()])
 
 
 def _name(ds: TabularDataset, default: str) -> str:

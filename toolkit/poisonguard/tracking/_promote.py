@@ -123,6 +123,9 @@ def promote(run_id: str, *, model_name: str | None = None, force: bool = False, 
             client.set_model_version_tag(name, str(mv.version), k, v)
         for k, v in run_tags.items():
             client.set_tag(run_id, k, v)
+        model_id = run.data.tags.get("poisonguard.model_id")
+        if model_id:  # the LoggedModel carries the acceptance too
+            client.set_logged_model_tags(model_id, run_tags)
     return PromotionResult(run_id=run_id, model_name=name, promoted=True, version=str(mv.version),
                            previous_run_id=champion_run, forced=forced, reason=reason if forced else None,
                            refusals=tuple(refusals))

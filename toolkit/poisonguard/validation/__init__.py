@@ -8,6 +8,8 @@ Three functions do the work, each a thin layer over Great Expectations 1.x:
   row-count band, mean and standard-deviation bands, id uniqueness, class-conditional ranges.
 - :func:`validate` / :func:`validate_frame` run a suite with GE in an ephemeral context (no
   ``gx/`` folder, no network, analytics off) and return a :class:`ValidationResult`.
+- :func:`validate_checkpoint` runs a Checkpoint of an existing GX project instead (its actions,
+  its stores, its Data Docs) and returns the same :class:`ValidationResult`.
 - :func:`load_suite` / :func:`write_suite` read and write GE's own suite JSON.
 
 Severity policy (what fails the gate)
@@ -29,13 +31,19 @@ columns (more than half of the columns it names are not in the data) raise
 (the column-set expectation fails), not an error.
 
 Custom expectations (:class:`ExpectColumnValueProportionsToMatchReference`,
-:class:`ExpectColumnPairValuesToBeWithinClassRanges`) are real GE expectations, registered with
-GE by :func:`register_custom_expectations` (which every function here calls), by accessing them
-as attributes of this package, and by ``import poisonguard.validation.expectations`` -- the one
-line a GE user needs before ``gx.ExpectationSuite(**json)`` on a poisonguard suite.
+:class:`ExpectColumnPairValuesToBeWithinClassRanges`) are real GE expectations with GE renderers
+(Data Docs describe them in words). Importing this package registers them with GE, so
+``import poisonguard.validation`` is the one line a GE user needs before
+``gx.ExpectationSuite(**json)`` or ``context.suites.get(...)`` on a poisonguard suite
+(``import poisonguard.validation.expectations`` does the same).
 
-Great Expectations is imported lazily, on first use: importing this package is cheap, so
-modules that only read a :class:`ValidationResult` (gate, reports) do not pay for GE.
+Reader options: a suite records in ``meta["poisonguard"]["na_values"]`` the cell values that
+were read as missing when it was inferred (``?`` in the Adult data); :func:`validate` reads a
+data file with those, and whoever reads the data for GE alone should pass them to pandas
+(``pd.read_csv(path, na_values=..., keep_default_na=False)``).
+
+Importing this package imports Great Expectations (seconds); the CLI imports it only inside
+the commands that validate, so ``poisonguard --help`` and the gate never pay for it.
 """
 
 from __future__ import annotations
@@ -43,7 +51,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._run import ExpectationOutcome, ValidationResult, validate, validate_frame
+from ._checkpoint import validate_checkpoint
+from ._run import ExpectationOutcome, ValidationResult, suite_na_values, validate, validate_frame
 from ._suite import infer_suite, load_suite, suite_columns, suite_from_dict, write_suite
 
 __all__ = [
@@ -56,7 +65,9 @@ __all__ = [
     "register_custom_expectations",
     "suite_columns",
     "suite_from_dict",
+    "suite_na_values",
     "validate",
+    "validate_checkpoint",
     "validate_frame",
     "write_suite",
 ]
@@ -73,6 +84,9 @@ def register_custom_expectations() -> None:
     from ._gx import gx
 
     gx()
+
+
+register_custom_expectations()  # GE alone can then load and render a poisonguard suite
 
 
 def __getattr__(name: str) -> Any:

@@ -24,8 +24,13 @@ imported, so GE itself can load a suite that uses them and run it::
 Label values are compared as text through :func:`label_key` (``5``, ``5.0`` and ``"5"`` are
 the same class), because JSON object keys are strings.
 
-This module imports Great Expectations at import time; import it through
-:func:`poisonguard.validation.register_custom_expectations` (lazy) rather than directly.
+Both carry GE renderers, so Data Docs and GE's rendered content describe them in words instead
+of raw kwargs: the prescriptive renderer (legacy ``renderer.prescriptive``, used by Data Docs)
+and the atomic summary (``atomic.prescriptive.summary``, through ``_prescriptive_template``) say
+what is expected; the observed-value renderer of the label distribution names the largest shift.
+
+This module imports Great Expectations at import time; ``import poisonguard.validation`` imports
+it (and so registers both expectations with GE).
 """
 
 from __future__ import annotations
@@ -49,6 +54,13 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     ColumnPairMapMetricProvider,
     column_pair_condition_partial,
 )
+from great_expectations.render import (
+    LegacyDiagnosticRendererType,
+    LegacyRendererType,
+    RenderedStringTemplateContent,
+)
+from great_expectations.render.renderer.renderer import renderer
+from great_expectations.render.renderer_configuration import RendererConfiguration, RendererValueType
 
 __all__ = [
     "ColumnPairValuesWithinClassRanges",
@@ -102,6 +114,45 @@ def label_keys(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     return np.asarray(codes, dtype=np.int64), [label_key(u) for u in list(uniques)]
 
 
+# -- renderers -------------------------------------------------------------------------------
+def _number(value: Any) -> str:
+    if value is None:
+        return "open"
+    f = float(value)
+    return str(int(f)) if f.is_integer() else f"{f:.6g}"
+
+
+class _Described:
+    """GE renderers from one description: ``_describe(kwargs)`` gives a template and its text params.
+
+    The template uses GE's ``$param`` placeholders; every param is plain text, so the same
+    description serves the legacy prescriptive renderer (Data Docs) and the atomic summary.
+    """
+
+    @classmethod
+    def _describe(cls, kwargs: Dict[str, Any]) -> Tuple[str, Dict[str, str]]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @classmethod
+    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
+        template, params = cls._describe(dict(renderer_configuration.kwargs or {}))
+        for name, value in params.items():
+            renderer_configuration.add_param(name=name, param_type=RendererValueType.STRING, value=value)
+        renderer_configuration.template_str = template
+        return renderer_configuration
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(cls, configuration: Any = None, result: Any = None,
+                               runtime_configuration: Optional[dict] = None, **kwargs: Any) -> list:
+        config = configuration if configuration is not None else getattr(result, "expectation_config", None)
+        template, params = cls._describe(dict(getattr(config, "kwargs", None) or {}))
+        styling = (runtime_configuration or {}).get("styling")
+        return [RenderedStringTemplateContent(content_block_type="string_template",
+                                              string_template={"template": template, "params": params,
+                                                               "styling": styling})]
+
+
 # -- label distribution ----------------------------------------------------------------------
 class ColumnValueCountsByKey(ColumnAggregateMetricProvider):
     """Metric ``column.poisonguard_value_counts_by_key``: non-missing count and counts per label key."""
@@ -118,7 +169,7 @@ class ColumnValueCountsByKey(ColumnAggregateMetricProvider):
         return {"count": int(counts.sum()), "counts": by_key}
 
 
-class ExpectColumnValueProportionsToMatchReference(ColumnAggregateExpectation):
+class ExpectColumnValueProportionsToMatchReference(_Described, ColumnAggregateExpectation):
     """Expect the share of each value of a column to stay close to a reference distribution.
 
     For every value ``k`` seen in the reference or the batch, with reference share ``p`` and
@@ -163,6 +214,29 @@ class ExpectColumnValueProportionsToMatchReference(ColumnAggregateExpectation):
         if abs(total - 1.0) > 1e-3:
             raise ValueError(f"reference_proportions must sum to 1; they sum to {total:.6g}")
         return {str(k): float(p) for k, p in v.items()}
+
+    @classmethod
+    def _describe(cls, kwargs: Dict[str, Any]) -> Tuple[str, Dict[str, str]]:
+        ref = kwargs.get("reference_proportions") or {}
+        shares = ", ".join(f"{k!r} {float(p):.1%}" for k, p in sorted(ref.items(), key=lambda kv: -float(kv[1])))
+        params = {"column": str(kwargs.get("column")), "reference": shares or "(none)",
+                  "tolerance": _number(kwargs.get("tolerance", 0.03)), "sampling_z": _number(kwargs.get("sampling_z", 4.0))}
+        template = ("$column: the share of each value must stay within $tolerance of the reference "
+                    "($reference), plus $sampling_z standard errors of sampling noise")
+        if kwargs.get("reference_count"):
+            params["reference_count"] = _number(kwargs["reference_count"])
+            template += " (reference of $reference_count rows)"
+        return template + ".", params
+
+    @classmethod
+    @renderer(renderer_type=LegacyDiagnosticRendererType.OBSERVED_VALUE)
+    def _diagnostic_observed_value_renderer(cls, configuration: Any = None, result: Any = None,
+                                            runtime_configuration: Optional[dict] = None, **kwargs: Any) -> str:
+        details = ((getattr(result, "result", None) or {}).get("details") or {}) if result is not None else {}
+        if details.get("worst_value") is None:
+            return "--" if result is None else str(details.get("reason") or "no shift")
+        return (f"largest shift {float(details['deviation']):+.3f} for {details['worst_value']!r} "
+                f"(allowed {float(details['allowed']):.3f}, {details.get('count')} rows)")
 
     def _validate(self, metrics: Dict, runtime_configuration: Optional[dict] = None,
                   execution_engine: Any = None) -> Dict[str, Any]:
@@ -218,7 +292,7 @@ def _bound(pair: list[float | None] | None, i: int, default: float) -> float:
     return default if v is None else float(v)
 
 
-class ExpectColumnPairValuesToBeWithinClassRanges(ColumnPairMapExpectation):
+class ExpectColumnPairValuesToBeWithinClassRanges(_Described, ColumnPairMapExpectation):
     """Expect each value of a feature to lie within the range trusted data had for the row's label.
 
     Args:
@@ -242,6 +316,20 @@ class ExpectColumnPairValuesToBeWithinClassRanges(ColumnPairMapExpectation):
     map_metric: ClassVar[Optional[str]] = CLASS_RANGES_METRIC
     success_keys: ClassVar[Tuple[str, ...]] = ("column_A", "column_B", "class_ranges", "ignore_row_if", "mostly")
     args_keys: ClassVar[Tuple[str, ...]] = ("column_A", "column_B", "class_ranges")
+
+    @classmethod
+    def _describe(cls, kwargs: Dict[str, Any]) -> Tuple[str, Dict[str, str]]:
+        ranges = kwargs.get("class_ranges") or {}
+        text = "; ".join(f"{k!r}: {_number(p[0])} to {_number(p[1])}" for k, p in sorted(ranges.items())
+                         if isinstance(p, (list, tuple)) and len(p) == 2)
+        params = {"column_A": str(kwargs.get("column_A")), "column_B": str(kwargs.get("column_B")),
+                  "ranges": text or "(none)"}
+        template = "$column_A must lie within the range trusted data had for the row's $column_B ($ranges)"
+        mostly = kwargs.get("mostly")
+        if mostly is not None and float(mostly) < 1.0:
+            params["mostly_pct"] = f"{float(mostly) * 100:.6g}"
+            template += ", for at least $mostly_pct % of the rows"
+        return template + "; rows whose label is not listed are not judged.", params
 
     @pydantic.validator("class_ranges")
     def _check_ranges(cls, v: Dict[str, List[Optional[float]]]) -> Dict[str, List[Optional[float]]]:

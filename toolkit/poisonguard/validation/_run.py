@@ -13,7 +13,7 @@ import pandas as pd
 
 from .._io import sha256_file
 from .._result import StageResult, jsonable
-from ..data import TabularDataset, load_dataset
+from ..data import MISSING_MARKERS, TabularDataset, load_dataset
 from ..errors import SuiteError, UsageError
 from ._suite import read_suite_json, suite_columns, suite_from_dict
 
@@ -214,7 +214,8 @@ def validate(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame,
     ----------
     data : path-like, TabularDataset or pandas.DataFrame
         The data; a path is read with :func:`poisonguard.data.load_dataset`, so ``row`` is the
-        0-based position in the file.
+        0-based position in the file, with the suite's ``meta.poisonguard.na_values`` as the
+        missing-value markers (see :func:`suite_na_values`; recorded in the result's parameters).
     suite : path-like, dict or great_expectations.ExpectationSuite
         The suite (a file written by ``poisonguard expectations infer`` or by Great Expectations).
     max_rows : int, default=1000
@@ -232,14 +233,39 @@ def validate(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame,
         The data cannot be read.
     """
     resolved = _resolve_suite(suite)  # a bad suite is reported before the data is read
+    reader = None
     if isinstance(data, (str, os.PathLike)):
-        data = load_dataset(data)
-    return validate_frame(data, suite, max_rows=max_rows, _resolved=resolved)
+        reader = suite_na_values(resolved[1], resolved[2].get("path"))
+        data = load_dataset(data, missing_markers=reader["na_values"])
+    return validate_frame(data, suite, max_rows=max_rows, _resolved=resolved, _reader=reader)
+
+
+def suite_na_values(suite: dict[str, Any], where: str | None = None) -> dict[str, Any]:
+    """The cell values a suite expects to be read as missing: ``meta.poisonguard.na_values``.
+
+    Returns ``{"na_values": [...], "from": "suite"}``, or poisonguard's
+    :data:`~poisonguard.data.MISSING_MARKERS` with ``"from": "default"`` for a suite that does not
+    say (one written by GE, or by an older poisonguard).
+
+    Raises
+    ------
+    SuiteError
+        ``na_values`` that is not a list of strings.
+    """
+    meta = (suite.get("meta") or {}).get("poisonguard") or {}
+    if "na_values" not in meta:
+        return {"na_values": list(MISSING_MARKERS), "from": "default"}
+    values = meta["na_values"]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise SuiteError(f"{where or 'the suite'}: meta.poisonguard.na_values must be a list of strings (the cell "
+                         f"values read as missing, e.g. [\"\", \"?\"]); got {values!r}. Fix or remove it.")
+    return {"na_values": list(values), "from": "suite"}
 
 
 def validate_frame(data: TabularDataset | pd.DataFrame,
                    suite: str | os.PathLike[str] | dict[str, Any] | ExpectationSuite, *,
-                   max_rows: int = MAX_ROWS, _resolved: tuple[Any, ...] | None = None) -> ValidationResult:
+                   max_rows: int = MAX_ROWS, _resolved: tuple[Any, ...] | None = None,
+                   _reader: dict[str, Any] | None = None) -> ValidationResult:
     """Validate an in-memory dataset or frame (what :func:`validate` runs after loading).
 
     Parameters
@@ -286,7 +312,10 @@ def validate_frame(data: TabularDataset | pd.DataFrame,
     failures = [{"type": o.type, "column": o.column, "error": o.exception} for o in outcomes if o.exception]
     return ValidationResult(suite_name=suite_obj.name, outcomes=tuple(outcomes),
                             inputs={"data": data_info, "suite": suite_info},
-                            parameters={"max_rows": int(max_rows)}, failures=tuple(failures),
+                            parameters={"max_rows": int(max_rows),
+                                        **({"na_values": _reader["na_values"], "na_values_from": _reader["from"]}
+                                           if _reader is not None else {})},
+                            failures=tuple(failures),
                             great_expectations_version=g.__version__)
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._io import atomic_write_json
 from .._version import __version__
-from ..data import TabularDataset, load_dataset
+from ..data import MISSING_MARKERS, TabularDataset, load_dataset
 from ..errors import SuiteError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -311,6 +311,7 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
             "tool_version": __version__,
             "label": label,
             "id_column": ds.id_column,
+            "na_values": list(MISSING_MARKERS),  # read as missing; `poisonguard validate` reads the data so
             "trusted": {"path": str(ds.path) if ds.path else None, "sha256": ds.sha256, "rows": n,
                         "columns": list(frame.columns)},
             "parameters": {"range_margin": range_margin, "tail_quantile": tail_quantile, "limit_factor": limit_factor,

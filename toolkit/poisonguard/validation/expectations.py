@@ -7,8 +7,7 @@ For Great Expectations users who open or run a poisonguard suite with GE itself:
 
     suite = gx.ExpectationSuite(**json.load(open("expectations/adult.json")))
 
-``import poisonguard.validation`` alone stays cheap (it does not import Great Expectations);
-poisonguard's own functions register the expectations themselves on first use.
+``import poisonguard.validation`` does the same (this module is kept for the imports that name it).
 """
 
 from __future__ import annotations

@@ -1,0 +1,191 @@
+"""The scan's one decision: p-values on one scale, Bonferroni across detectors, BH across rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from poisonguard import evidence, scan
+from poisonguard.detectors import BackdoorTriggerDetector, DuplicateDetector
+from poisonguard.errors import UsageError
+
+
+def _bh_reference(p: np.ndarray, q: float) -> np.ndarray:
+    """Benjamini-Hochberg written the textbook way, for comparison."""
+    m = p.size
+    order = np.argsort(p)
+    passed = [k for k in range(1, m + 1) if p[order[k - 1]] <= q * k / m]
+    out = np.zeros(m, dtype=bool)
+    if passed:
+        out[order[: max(passed)]] = True
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bh_matches_textbook_procedure(seed):
+    rng = np.random.default_rng(seed)
+    p = np.concatenate([rng.uniform(size=300), rng.uniform(0, 1e-3, size=30)])
+    t = evidence.bh_threshold(p, 0.1)
+    assert np.array_equal(p <= t if t > 0 else np.zeros(p.size, bool), _bh_reference(p, 0.1))
+
+
+def test_bh_controls_false_discoveries_under_the_global_null():
+    rng = np.random.default_rng(0)
+    runs = [evidence.bh_threshold(rng.uniform(size=500), 0.1) > 0 for _ in range(400)]
+    # under the global null BH rejects anything with probability <= level
+    assert np.mean(runs) <= 0.14
+
+
+def test_suspicion_scale_is_one_monotone_map():
+    p = np.array([1.0, 0.1, 0.01, 1e-4, 1e-10])
+    s = evidence.suspicion_from_p(p)
+    assert s[0] == 0.0 and s[2] == pytest.approx(0.5) and np.all(np.diff(s) > 0)
+    np.testing.assert_allclose(evidence.p_from_suspicion(s), p, rtol=1e-9)
+
+
+def test_tail_pvalues_extreme_rows_are_small_and_bulk_is_one():
+    rng = np.random.default_rng(0)
+    raw = np.concatenate([rng.exponential(size=2000), [40.0, 60.0]])
+    p = evidence.tail_pvalues(raw)
+    assert p[-1] < p[-2] < 1e-10
+    assert np.all(p[raw <= np.median(raw)] == 1.0)
+    # calibrated on the bulk: about 1 % of exponential rows below p = 0.01
+    assert np.mean(p[:-2] <= 0.01) < 0.03
+
+
+def test_tail_pvalues_degenerate_inputs():
+    assert np.all(evidence.tail_pvalues(np.zeros(10)) == 1.0)
+    p = evidence.tail_pvalues(np.array([0.0, 0.0, 0.0, np.inf, np.nan]))
+    assert p[3] == evidence.P_FLOOR and p[4] == 1.0
+
+
+def test_label_pvalues():
+    p = evidence.label_pvalues(np.array([[0.9, 0.1], [0.9, 0.1]]), np.array([0, 1]))
+    assert p.tolist() == pytest.approx([1.0, 0.1])
+    p3 = evidence.label_pvalues(np.array([[0.2, 0.5, 0.3]]), np.array([2]))
+    assert p3[0] == pytest.approx(0.5)  # 0.2 + 0.3: labels at most as likely as its own
+
+
+def test_combine_is_bonferroni_minimum():
+    P = np.array([[0.01, 1.0, 0.5], [1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(evidence.combine_pvalues(P), [0.03, 1.0])
+
+
+def test_decide_keep_review_quarantine():
+    rng = np.random.default_rng(0)
+    P = np.ones((1000, 2))
+    P[:, 0] = rng.uniform(size=1000)
+    P[:20, 1] = 1e-9  # strong evidence on 20 rows
+    own = np.zeros(1000, bool)
+    own[500] = True
+    forced = np.zeros(1000, bool)
+    forced[999] = True
+    d = evidence.decide(P, level=0.1, review_level=0.25, own_flags=own, forced=forced)
+    assert d.quarantine[:20].all() and d.quarantine[999]
+    assert d.decision[500] in ("review", "quarantine")
+    assert d.quarantine.sum() < 40  # uniform noise in the other column does not flood the quarantine
+    s = d.summary()
+    assert s["quarantine"] + s["review"] + s["keep"] == 1000
+
+
+@pytest.mark.parametrize("bad", [{"level": 0}, {"level": 1.5}, {"level": "x"}, {"nosuch": 0.1},
+                                 {"level": 0.3, "review_level": 0.2}])
+def test_bad_decision_levels_are_usage_errors(bad):
+    with pytest.raises(UsageError, match="decision"):
+        evidence.decision_levels(bad)
+
+
+def test_duplicates_never_quarantine_a_whole_conflict_group():
+    rng = np.random.default_rng(0)
+    # a natural group of 40 identical rows with both labels (30/10), in a region of label 0
+    X = np.vstack([np.zeros((40, 2)), rng.normal(size=(200, 2))])
+    y = np.r_[np.zeros(30), np.ones(10), (rng.uniform(size=200) < 0.2).astype(float)]
+    det = DuplicateDetector().fit(X, y)
+    members = det.conflicting_
+    assert members[:40].all()
+    # the majority members carry no evidence; only minority members can
+    assert np.all(det.pvalues_[:30] == 1.0)
+    assert np.all(det.pvalues_[30:40] < 1.0)
+
+
+def test_duplicates_pick_the_copy_whose_label_its_neighbours_reject():
+    rng = np.random.default_rng(1)
+    X = np.r_[rng.normal(0, 1, size=(150, 2)), rng.normal(6, 1, size=(150, 2))]
+    y = np.r_[np.zeros(150), np.ones(150)]
+    X = np.vstack([X, X[:5]])  # five copies of class-0 rows given label 1
+    y = np.r_[y, np.ones(5)]
+    det = DuplicateDetector().fit(X, y)
+    assert np.all(det.pvalues_[300:] < 0.01)      # the relabelled copies
+    assert np.all(det.pvalues_[:5] == 1.0)        # their originals
+
+
+def test_backdoor_rows_get_evidence_without_a_suspected_trigger():
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    y = (frame["a"] + 0.3 * rng.normal(size=n) > 0).astype(int)
+    rows = np.flatnonzero(y == 0)[:12]  # stamped: two exact values, relabelled to 1
+    frame.loc[rows, "b"] = 7.77
+    frame.loc[rows, "c"] = -5.55
+    y[rows] = 1
+    det = BackdoorTriggerDetector(alpha=1e-30, random_state=0).fit(frame.to_numpy(), y.to_numpy())
+    assert not det.triggers_  # alpha so strict that no rule passes every test
+    assert np.all(det.pvalues_[rows] < 1e-6)
+    assert np.mean(det.pvalues_[np.setdiff1d(np.arange(n), rows)] < 1.0) < 0.01
+
+
+def test_scan_decision_column_and_clean_split(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n)})
+    frame["label"] = np.where(frame["x"] > 0, "a", "b")
+    frame.loc[:9, "x"] += 60.0  # ten wild outliers
+    frame.loc[20, "label"] = None  # a missing label is quarantined whatever its evidence
+    res = scan(frame, label="label", detectors=["outliers", "label_flip"], seed=0, out=tmp_path)
+    sc = res.scores
+    assert list(sc.columns[:4]) == ["row", "suspicion", "flagged", "decision"]
+    assert set(sc["decision"]) <= {"keep", "review", "quarantine"}
+    assert (sc["flagged"] == sc["decision"].eq("quarantine")).all()
+    assert sc.loc[:9, "decision"].eq("quarantine").all() and sc.loc[20, "decision"] == "quarantine"
+    assert res.n_flagged == int(sc["flagged"].sum()) and res.n_review == int(sc["decision"].eq("review").sum())
+    clean = pd.read_csv(tmp_path / "clean.csv")
+    quarantine = pd.read_csv(tmp_path / "quarantine.csv")
+    assert len(clean) + len(quarantine) == n
+    assert len(clean) == int(sc["decision"].isin(["keep", "review"]).sum())
+    assert res.decision["level"] == 0.1 and res.decision["quarantine"] == res.n_flagged
+    # the reason says which evidence decided
+    assert any(r.reasons[0].startswith("quarantine: combined p=") for r in res.flagged if r.row < 10)
+
+
+def test_scan_decision_level_from_params():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "label": rng.integers(0, 2, size=200)})
+    res = scan(frame, label="label", detectors=["outliers"], params={"decision": {"level": 0.01}}, seed=0)
+    assert res.decision["level"] == 0.01
+    with pytest.raises(UsageError):
+        scan(frame, label="label", detectors=["outliers"], params={"decision": {"levle": 0.01}}, seed=0)
+
+
+def test_bonferroni_counts_only_the_tests_made_on_a_row():
+    P = np.array([[0.01, 1.0, 1.0], [0.01, 0.5, 1.0]])
+    tested = evidence.tested_mask(P, [False, True, True])  # the 2nd and 3rd detectors test only some rows
+    np.testing.assert_allclose(evidence.combine_pvalues(P, tested), [0.01, 0.02])
+    np.testing.assert_allclose(evidence.combine_pvalues(P), [0.03, 0.03])
+
+
+def test_cli_decision_level(tmp_path, cli):
+    import json
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "label": rng.integers(0, 2, size=200)})
+    frame.loc[:4, "x"] += 80.0
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    rc, _, err = cli("scan", path, "--label", "label", "--detectors", "outliers", "--set", "decision.level=0.01",
+                     "--out", tmp_path / "o", "--quiet")
+    assert rc in (0, 1), err
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["parameters"]["decision"]["level"] == 0.01 and rep["decision"]["quarantine"] >= 5
+    rc, _, err = cli("scan", path, "--label", "label", "--detectors", "outliers", "--set", "decision.level=2")
+    assert rc == 2 and "decision.level must be a number in (0, 1)" in err and "Traceback" not in err
