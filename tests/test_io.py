@@ -65,3 +65,18 @@ def test_output_set_cleans_and_finishes_what_killed_runs_left(tmp_path):
         (stage / "scores.csv").write_text("never\n")
         raise RuntimeError
     assert (out / "scores.csv").read_text() == "new\n" and not list(out.glob(STAGING_PREFIX + "*"))
+
+
+def test_recover_keeps_a_set_already_moved_in(tmp_path):
+    """A run killed while removing its emptied staging folder: the set is in place and stays."""
+    import json
+
+    from poisonguard._outdir import STAGING_PREFIX, recover
+
+    (tmp_path / "report.json").write_text("{}")
+    (tmp_path / "scores.csv").write_text("new\n")
+    left = tmp_path / f"{STAGING_PREFIX}moved"
+    left.mkdir()
+    (left / ".complete").write_text(json.dumps({"files": ["report.json", "scores.csv"], "commit": "report.json"}))
+    recover(tmp_path)
+    assert (tmp_path / "report.json").exists() and not left.exists()

@@ -70,12 +70,13 @@ def reading(out: str | os.PathLike[str]) -> Iterator[None]:
 
 
 def _move_in(out: Path, staging: Path, files: list[str], commit: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(out / commit)  # from here until the end, the folder holds no complete set
-    for name in [f for f in files if f != commit] + ([commit] if commit in files else []):
-        src = staging / name
-        if src.exists():  # absent: moved already by a run that was killed during this step
-            os.replace(src, out / name)
+    if commit not in files or (staging / commit).exists():  # else moved in already: killed while removing staging
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(out / commit)  # from here until the end, the folder holds no complete set
+        for name in [f for f in files if f != commit] + ([commit] if commit in files else []):
+            src = staging / name
+            if src.exists():  # absent: moved already by a run that was killed during this step
+                os.replace(src, out / name)
     _fsync_dir(out)
     shutil.rmtree(staging, ignore_errors=True)
 
@@ -132,6 +133,10 @@ def output_set(out: str | os.PathLike[str], *, commit: str = "report.json") -> I
         When the block raises, the staging folder is removed and ``out`` is unchanged.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        from .errors import UsageError
+
+        raise UsageError(f"{out} is a file, not a folder: name an output folder (it is created when missing)")
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         recover(out)  # a killed run's set is finished first, so it never lands after this one
