@@ -4,7 +4,7 @@ Every detector turns its raw scores into **p-values**: for each row, the probabi
 of the data's own clean bulk scores at least as high (small = strong evidence of poisoning).
 "1 in 10,000 under the clean bulk" then means the same for outliers, triggers, duplicates and
 labels. Each detector picks the null that fits its score (see ``_pvalues`` of each detector);
-the generic one, :func:`tail_pvalues`, fits an exponential tail to the upper quarter of the
+the generic one, :func:`tail_pvalues`, fits an exponential tail to the upper half of the
 scores.
 
 The scan then decides once, here, for all detectors (``decide``):
@@ -72,23 +72,24 @@ def p_from_suspicion(s: np.ndarray) -> np.ndarray:
     return np.clip(10.0 ** (-2.0 * s / (1.0 - s)), P_FLOOR, 1.0)
 
 
-def tail_pvalues(raw: np.ndarray, *, bulk: tuple[float, float] = (0.75, 0.975)) -> np.ndarray:
+def tail_pvalues(raw: np.ndarray, *, bulk: tuple[float, float] = (0.5, 0.975)) -> np.ndarray:
     """p-values of raw scores (higher = more suspicious) under an exponential tail fitted to the bulk.
 
-    The null is fitted on the scores themselves, robustly, where the natural tail begins: the
-    quantiles ``a`` and ``b`` of ``bulk`` (default the 75th and 97.5th percentiles) fix an
-    exponential upper tail ``P(score > a + x) = 0.25 * exp(-x / s)`` with
-    ``s = (b - a) / ln((1 - 0.75) / (1 - 0.975))``. Fitting on the upper quarter, not the centre,
-    gives a heavy natural tail a heavy null (natural extremes stay plausible), while poison that
-    makes up less than 2.5 % of the rows cannot move the fit at all and more can only widen it
-    (conservative). Rows at or below ``a`` get p = 1 (they carry no evidence). When most rows share
+    The null is fitted on the scores themselves, robustly: the quantiles ``a`` and ``b`` of
+    ``bulk`` (default the median and the 97.5th percentile) fix an exponential upper tail
+    ``P(score > a + x) = (1 - lo) * exp(-x / s)`` with ``s = (b - a) / ln((1 - lo) / (1 - hi))``.
+    Poison that makes up less than 2.5 % of the rows cannot move the fit, more can only widen it
+    (conservative); the fit reaches far enough into the tail that a heavy natural tail gives a
+    heavy null. Rows at or below ``a`` get p = 1 (they carry no evidence). When most rows share
     one score, the spread of the rows above it is used instead; scores all equal give p = 1.
     Non-finite raw scores: +inf gets the floor, NaN gets 1.
 
-    (Tried and measured before choosing: a fit on the 50th-90th percentiles quarantined 2.3 % of
-    breast_cancer's clean rows for natural heavy tails; a generalized Pareto tail from two
-    quantiles had so noisy a shape that injected outliers 6-10 spreads out stayed above the
-    quarantine threshold on two of four datasets.)
+    Measured before choosing (outlier detector, ten datasets as they are and with 2 % injected
+    outliers, BH at 0.1; ``benchmarks/RESULTS.md``): fitting on the 50th-90th percentiles found
+    every outlier but quarantined up to 2.9 % of clean rows on naturally heavy-tailed data
+    (wine-red, breast-cancer); the 50th-97.5th kept that at 0.0-0.8 % and found every outlier
+    except a quarter of adult's, whose natural tail is heavy; the 75th-97.5th missed all of
+    adult's. A generalized Pareto tail from two quantiles had too noisy a shape to use.
     """
     raw = np.asarray(raw, dtype=np.float64)
     p = np.ones(raw.shape)
