@@ -332,7 +332,7 @@ def find_sensitive(values: pd.Series, column: str, *, kinds: tuple[str, ...] | N
 
     chosen = KINDS if kinds is None else tuple(k for k in KINDS if k.name in kinds)
     s = values.dropna()
-    if s.empty:
+    if s.empty or not chosen:
         return []
     codes, uniq = pd.factorize(s.astype(str), sort=False)
     values = np.asarray(uniq, dtype=object)
