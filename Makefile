@@ -43,7 +43,8 @@ constraints: install  ## rewrite constraints.txt from .venv: run in a fresh .ven
 demo: install  ## ATTACK=backdoor|flips|new_source runs the pipeline as a DVC experiment with that attack
 	$(PY) pipelines/demo.py $(if $(ATTACK),--attack $(ATTACK))
 
-test: install
+test: install  ## .ci/test-deps: Debian's chromium for the HTML test (installed as root, else a one-line hint)
+	bash .ci/test-deps
 	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests notebooks --nbmake --nbmake-timeout=300
 
 bench: install

@@ -5,7 +5,7 @@ Used by ``tests/test_html_chromium.py``; also a script that writes the README's 
 
     .venv/bin/python tests/_chromium.py reports/report.html docs/report.png
 
-It drives Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``.ci/run``) through its
+It drives Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``make test`` through ``.ci/test-deps``) through its
 remote-debugging websocket with ``aiohttp`` (a dependency of DVC, declared in the dev extra): no
 browser download, no Selenium, no Playwright.
 """

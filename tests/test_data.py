@@ -176,3 +176,13 @@ def test_gzip_detected_by_extension(tmp_path):
     p = tmp_path / "d.csv.gz"
     p.write_bytes(gzip.compress(b"x,y\n1,a\n2,b\n3,a\n"))
     assert load_dataset(p, label="y").n_rows == 3
+
+
+def test_encoder_extreme_floats_are_clipped_not_overflowed():
+    from poisonguard.data import CLIP
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 1e308, -1e308, np.inf], "z": [1e308, 1e308, 1e308, 0.0, 0.0, 1e308]})
+    with np.errstate(all="raise"):
+        X = Encoder().fit(TabularDataset.from_frame(frame)).transform(TabularDataset.from_frame(frame))
+    assert X.dtype == np.float32 and np.isfinite(X).all() and np.abs(X).max() <= CLIP
+    assert X[3, 0] == CLIP and X[4, 0] == -CLIP and X[:3, 0].max() < 10  # order kept, bulk unchanged

@@ -1,4 +1,5 @@
-"""The HTML report in a real browser: Debian's headless Chromium (installed by ``.ci/run``).
+"""The HTML report in a real browser: Debian's headless Chromium (``make test`` installs it through
+``.ci/test-deps`` when it runs as root, and says what to install otherwise).
 
 It must render with no console error, no failed load and no request beyond the file itself and
 its ``data:`` images; the verdict and the plots must be there; hostile values planted in the data
@@ -30,8 +31,9 @@ PROBE = """JSON.stringify({
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"{CHROMIUM} is missing: the HTML report is tested in Debian's chromium. Run .ci/run (it "
-                    "installs it) or `apt-get install chromium`; set POISONGUARD_CHROMIUM to use another binary.")
+        pytest.fail(f"{CHROMIUM} is missing: the HTML report is tested in Debian's chromium. Run `make test` as "
+                    "root (it installs it) or `apt-get install chromium`; set POISONGUARD_CHROMIUM to use another "
+                    "binary.")
     case = build_case(tmp_path_factory.mktemp("chromium"))
     verdict = gate(reports_of(case), {"required": ["provenance", "validation", "scan"], "optional": ["drift"]})
     paths = write_reports(verdict, case["out"], root=case["root"], formats=["html"])

@@ -92,6 +92,24 @@ def test_detector_failure_is_recorded_and_scan_finishes(blobs):
     assert r.failures[0].message == "boom" and r.n_rows == len(blobs)
     assert list(r.scores.columns) == ["row", "suspicion", "flagged", "decision", "label_flip"]
     assert r.return_code == 3
+    # a failed detector never reads as clean: the headline and report.json say incomplete
+    assert r.status == "incomplete" and str(r).splitlines()[0].endswith("INCOMPLETE (1 detector(s) failed; "
+                                                                        "not a clean result)")
+    assert r.to_dict()["status"] == "incomplete" and "incomplete" in r._repr_html_()
+
+
+def test_extreme_floats_disable_no_detector(blobs):
+    """One 1e308 cell (and -1e308, inf) once overflowed the float32 encoding and failed every detector."""
+    import warnings
+
+    frame = blobs.copy()
+    frame.loc[5, "f0"], frame.loc[6, "f1"], frame.loc[7, "f2"] = 1e308, -1e308, np.inf
+    frame["note"] = "ok"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = scan(frame, label="label", seed=0)
+    assert r.failures == () and r.status != "incomplete"
+    assert r.scores.loc[[5, 6], "outliers"].min() > 0.5  # the extreme rows stay the most extreme
 
 
 def test_unknown_parameter_is_a_usage_error(blobs):

@@ -631,12 +631,19 @@ def output_name(ds: TabularDataset, stem: str) -> str:
     return stem + ext + (f".{ds.compression}" if ds.compression else "")
 
 
+#: Bound on an encoded numeric value, in robust units (see :class:`Encoder`).
+CLIP = 1e6
+
+
 class Encoder:
     """Numeric encoding of the feature columns shared by all detectors.
 
     Numeric columns: median imputation, a missing-indicator column where the fitting data has
     missing values, robust scaling (median / IQR, falling back to the standard deviation when
-    the IQR is zero). Categorical columns: one-hot over the ``max_categories - 1`` most frequent
+    the IQR is zero, and to 1 when neither is a finite positive number). Scaling is computed in
+    float64 and the result clipped to ``[-CLIP, CLIP]`` (:data:`CLIP` = 1e6 robust units) before
+    it is stored as float32: an extreme cell (``1e308``) stays the most extreme value of its
+    column, and sums of squares over the columns stay finite, so no detector fails on it. Categorical columns: one-hot over the ``max_categories - 1`` most frequent
     values, one column for all rarer values and one for missing, scaled by ``1/sqrt(2)`` so that
     a category mismatch weighs as much as one robust unit of a numeric column.
 
@@ -675,15 +682,15 @@ class Encoder:
             if ds.kinds[col] == "numeric":
                 v = s.to_numpy(dtype="float64", na_value=np.nan)
                 finite = v[np.isfinite(v)]
+                med, scale = 0.0, 1.0
                 if finite.size:
-                    med = float(np.median(finite))
-                    q1, q3 = np.percentile(finite, [25, 75])
-                    scale = float((q3 - q1) / 1.349)
-                    if not scale > 1e-12:
-                        scale = float(finite.std())
-                else:
-                    med, scale = 0.0, 1.0
-                if not scale > 1e-12:
+                    with np.errstate(over="ignore", invalid="ignore"):  # 1e308 cells: spreads may overflow
+                        med = float(np.median(finite))
+                        q1, q3 = np.percentile(finite, [25, 75])
+                        scale = float((q3 - q1) / 1.349)
+                        if not 1e-12 < scale < np.inf:
+                            scale = float(finite.std())
+                if not 1e-12 < scale < np.inf:  # constant, or a spread too large for float64
                     scale = 1.0
                 has_missing = bool((~np.isfinite(v)).any())
                 self.plan_.append(("numeric", col, (med, scale, has_missing)))
@@ -721,7 +728,9 @@ class Encoder:
                 med, scale, has_missing = spec
                 v = pd.to_numeric(ds.frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
                 miss = ~np.isfinite(v)
-                out[:, j] = np.where(miss, 0.0, (v - med) / scale)
+                with np.errstate(over="ignore", invalid="ignore"):  # computed in float64, then clipped
+                    z = np.where(miss, 0.0, (v - med) / scale)
+                out[:, j] = np.clip(np.nan_to_num(z, nan=0.0, posinf=CLIP, neginf=-CLIP), -CLIP, CLIP)
                 j += 1
                 if has_missing:
                     out[:, j] = miss

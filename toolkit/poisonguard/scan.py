@@ -180,9 +180,20 @@ class ScanResult(StageResult):
         """Whether poisoning is suspected for the batch."""
         return self.verdict == "suspected"
 
+    @property
+    def status(self) -> str:
+        """``"suspected"``; ``"incomplete"`` when a detector failed and nothing was suspected (never
+        "clean" then: exit code 3); else ``"clean"``."""
+        return "incomplete" if self.return_code == 3 else self.verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`StageResult.to_dict` plus ``status`` (see :attr:`status`)."""
+        return {**super().to_dict(), "status": self.status}
+
     def __str__(self) -> str:
         src = self.input.get("path") or "<frame>"
-        head = "POISONING SUSPECTED" if self.suspected else "clean"
+        head = {"suspected": "POISONING SUSPECTED", "incomplete": f"INCOMPLETE ({len(self.failures)} detector(s) "
+                "failed; not a clean result)"}.get(self.status, self.status)
         lines = [f"scan of {src}: {head}",
                  f"  {self.n_rows} rows: {self.n_flagged} quarantined ({self.n_flagged / max(self.n_rows, 1):.1%}), "
                  f"{self.n_review} for review (kept in the clean split)"]
@@ -208,7 +219,8 @@ class ScanResult(StageResult):
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        verdict = "<b style='color:#b00'>poisoning suspected</b>" if self.suspected else "<b>clean</b>"
+        verdict = {"suspected": "<b style='color:#b00'>poisoning suspected</b>",
+                   "incomplete": "<b style='color:#b60'>incomplete (a detector failed)</b>"}.get(self.status, "<b>clean</b>")
         rows = "".join(
             f"<tr><td>{esc(d.name)}</td><td>{esc(d.family)}</td><td>{d.n_flagged}</td><td>{d.seconds:.1f}</td>"
             f"<td>{esc(d.reason) or 'ok'}</td></tr>" for d in self.detectors)
@@ -535,26 +547,79 @@ def _extra_name(frame: pd.DataFrame, name: str) -> str:
 
 def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: np.ndarray, combined: np.ndarray,
                    reasons: list[list[str]], fitted: Sequence[Any] = ()) -> ScanResult:
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the run's files as one set (see :mod:`poisonguard._outdir`), masked by the detectors'
+    ``redact`` (cells) and ``redact_text`` (every string of report.json, the quarantine's reasons)."""
+    from ._io import atomic_write_json
+    from ._outdir import output_set
+    from ._result import jsonable
+
     if ds.path is not None and out.resolve() == ds.path.resolve().parent and ds.path.name.startswith(("clean.", "quarantine.")):
         raise UsageError(f"--out {out} would overwrite the input {ds.path}; choose another output folder")
-    paths = {"report": out / "report.json", "scores": out / "scores.csv",
-             "clean": out / output_name(ds, "clean"), "quarantine": out / output_name(ds, "quarantine")}
+    names = {"report": "report.json", "scores": "scores.csv", "clean": output_name(ds, "clean"),
+             "quarantine": output_name(ds, "quarantine")}
     assert result.scores is not None
-    write_frame(result.scores, paths["scores"], "csv")
     frame = ds.frame
     for det in fitted:  # e.g. the sensitive-data scanner masks the values it found
         frame = det.redact(frame)
-    write_frame(frame.loc[~flagged], paths["clean"], ds.format, ds.compression)
-    q = frame.loc[flagged].copy()
+
+    def scrub(texts: list[str]) -> list[str]:
+        for det in fitted:
+            texts = det.redact_text(texts)
+        return texts
+
     idx = np.flatnonzero(flagged)
+    q = frame.loc[flagged].copy()
     q[_extra_name(q, "row")] = idx
     q[_extra_name(q, "suspicion")] = np.round(combined[idx], 6)
-    q[_extra_name(q, "reasons")] = ["; ".join(reasons[i]) for i in idx.tolist()]
-    write_frame(q, paths["quarantine"], ds.format, ds.compression)
-    result = dataclasses.replace(result, outputs={k: str(v) for k, v in paths.items()})
-    result.write_json(paths["report"])
+    q[_extra_name(q, "reasons")] = scrub(["; ".join(reasons[i]) for i in idx.tolist()])
+    result = dataclasses.replace(result, outputs={k: str(out / v) for k, v in names.items()})
+
+    def masked(rows: tuple[FlaggedRow, ...]) -> tuple[FlaggedRow, ...]:  # ids and labels as in the files
+        shown = [r.row for r in rows]
+        ids = frame[ds.id_column].iloc[shown].to_numpy(dtype=object) if ds.id_column else [None] * len(shown)
+        labels = frame[ds.label].iloc[shown].to_numpy(dtype=object) if ds.label else [None] * len(shown)
+        return tuple(dataclasses.replace(r, id=_plain(i) if ds.id_column else r.id,
+                                         label=_plain(lab) if ds.label else r.label,
+                                         reasons=tuple(scrub(list(r.reasons))))
+                     for r, i, lab in zip(rows, ids, labels))
+
+    result = dataclasses.replace(result, flagged=masked(result.flagged), review=masked(result.review))
+    report = _scrub_strings(result.to_dict(), scrub)
+    with output_set(out, commit=names["report"]) as stage:
+        write_frame(result.scores, stage / names["scores"], "csv")
+        write_frame(frame.loc[~flagged], stage / names["clean"], ds.format, ds.compression)
+        write_frame(q, stage / names["quarantine"], ds.format, ds.compression)
+        atomic_write_json(stage / names["report"], jsonable(report))
     return result
+
+
+def _scrub_strings(obj: Any, scrub: Callable[[list[str]], list[str]]) -> Any:
+    """``obj`` (JSON-able) with every string passed through ``scrub`` in one batch."""
+    found: list[str] = []
+
+    def collect(o: Any) -> None:
+        if isinstance(o, str):
+            found.append(o)
+        elif isinstance(o, dict):
+            for v in o.values():
+                collect(v)
+        elif isinstance(o, (list, tuple)):
+            for v in o:
+                collect(v)
+
+    collect(obj)
+    clean = iter(scrub(found))
+
+    def rebuild(o: Any) -> Any:
+        if isinstance(o, str):
+            return next(clean)
+        if isinstance(o, dict):
+            return {k: rebuild(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [rebuild(v) for v in o]
+        return o
+
+    return rebuild(obj)
 
 
 def rich_progress() -> tuple[Any, Progress]:

@@ -227,6 +227,11 @@ class BaseDetector(BaseEstimator):
         (the sensitive-data scanner masks what it found); the default returns ``frame`` itself."""
         return frame
 
+    def redact_text(self, texts: list[str]) -> list[str]:
+        """``texts`` (reasons, ids, report strings) with what :meth:`redact` masks masked too;
+        the default returns ``texts`` itself."""
+        return texts
+
     def batch_finding(self, ds: Any) -> tuple[bool, str]:
         """Batch-level decision: ``(suspected, reason)``. Default: never suspected at batch level."""
         return False, ""

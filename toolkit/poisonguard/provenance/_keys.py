@@ -83,8 +83,7 @@ def generate_keypair(out_dir: str | os.PathLike[str], *, name: str = "poisonguar
     enc: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption())
     priv_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-    atomic_write_bytes(priv_path, priv_pem)  # mkstemp creates the file with mode 0600
-    os.chmod(priv_path, 0o600)
+    atomic_write_bytes(priv_path, priv_pem, perms=0o600)  # private from its first byte
     return KeyPair(priv_path, pub_path, write_public_key(key.public_key(), pub_path))
 
 

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._threads import threads_for
 from .._result import StageResult, jsonable
 from .._version import __version__
 from ..data import TabularDataset, load_dataset
@@ -323,7 +324,7 @@ def log_run(model: Any, train: str | os.PathLike[str] | pd.DataFrame | TabularDa
     extra_inputs = {ctx: _as_dataset(d, label or train_ds.label, ctx) for ctx, d in (datasets or {}).items()}
     results = list(results)
     trusted = _trusted_types(model, trusted_types)
-    with open_store(tracking_uri) as store:
+    with open_store(tracking_uri) as store, threads_for(max(train_ds.n_rows, can.n_rows if can else 0)):
         exp_id = store.experiment_id(experiment)
         active = mlflow.active_run() is not None
         with mlflow.start_run(experiment_id=exp_id, run_name=run_name, nested=active) as run:
@@ -420,7 +421,8 @@ def train_and_log(train: str | os.PathLike[str] | pd.DataFrame | TabularDataset,
     keep = ~ds.label_missing
     X = ds.frame.loc[keep, ds.feature_columns]
     y = ds.frame.loc[keep, ds.label]
-    est.fit(X, y)
+    with threads_for(len(X)):  # small data on one thread: no OpenMP barrier waits on busy cores
+        est.fit(X, y)
     params = {"seed": seed, **dict(log_kwargs.pop("params", None) or {})}
     return log_run(est, ds, canary=canary, params=params, **log_kwargs)
 

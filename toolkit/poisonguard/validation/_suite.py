@@ -183,6 +183,9 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
     value set (categorical with at most ``max_categories`` values), uniqueness (id); for the
     label its value set and its distribution (:class:`ExpectColumnValueProportionsToMatchReference`);
     and per numeric feature its range per label (:class:`ExpectColumnPairValuesToBeWithinClassRanges`).
+    A label, categorical or integer column holding sensitive values (emails, card numbers, SSNs...:
+    see :mod:`poisonguard.detectors.pii`) gets no value set, range or distribution, which would
+    copy them into the suite and every report of it; ``meta["poisonguard"]["redacted"]`` says so.
 
     Bands and thresholds allow for sampling noise of ``sampling_z`` standard errors at the
     smallest batch the suite accepts (``rows / row_count_factor``), so clean batches from the
@@ -265,6 +268,7 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
         "larger or smaller than usual is a broken or stuffed source")
 
     classes_ok = label is not None and frame[label].nunique(dropna=True) <= max_categories
+    redacted: dict[str, list[str]] = {}
     for col in frame.columns:
         s = frame[col]
         kind = ds.kinds.get(col, "other")
@@ -273,6 +277,12 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
         nonnull = s.dropna()
         if nonnull.empty:
             continue
+        if (col == label or pd.api.types.is_integer_dtype(s.dtype)
+                or (kind == "categorical" and nonnull.nunique() <= max_categories)):
+            sensitive = _sensitive_kinds(nonnull, col)
+            if sensitive:  # a value set would copy personal data into the suite and every report of it
+                redacted[col] = sensitive
+                continue
         if col == label:
             values = sorted(nonnull.unique().tolist(), key=_sort_key)
             add("expect_column_values_to_be_in_set", {"column": col, "value_set": _plain(values)}, CRITICAL,
@@ -308,12 +318,25 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
                            "row_count_factor": row_count_factor, "max_categories": max_categories,
                            "label_tolerance": label_tolerance, "band_tolerance": band_tolerance,
                            "sampling_z": sampling_z, "min_class_rows": min_class_rows},
+            "redacted": {col: f"no value set: the column holds sensitive values ({', '.join(k)})"
+                         for col, k in redacted.items()},
             "policy": "an expectation whose severity is 'critical' fails `poisonguard validate` (exit 1) when it "
                       "fails; 'warning' and 'info' failures are reported only. Edit 'severity' to change it.",
         },
     }
     suite_name = name or (_stem(ds.path) if ds.path else "poisonguard")
     return suite_from_dict({"name": suite_name, "expectations": exps, "meta": meta}, where="the inferred suite")
+
+
+def _sensitive_kinds(nonnull: pd.Series, col: str) -> list[str]:
+    """Kinds of sensitive data among a column's distinct values (see :mod:`poisonguard.detectors.pii`)."""
+    from ..detectors.pii import _SSN_COLUMN, _integer_ssns, find_sensitive
+
+    uniq = pd.Series(pd.unique(nonnull.astype(str)), dtype=object)
+    kinds = {f.kind for f in find_sensitive(uniq, col)}
+    if pd.api.types.is_integer_dtype(nonnull.dtype) and _SSN_COLUMN.search(col) and _integer_ssns(uniq, col):
+        kinds.add("ssn")
+    return sorted(kinds)
 
 
 def _check_params(**params: float) -> None:
