@@ -88,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("poisonguard: aborted", err=True)
         return 130
-    except click.ClickException as exc:  # bad usage
-        exc.show()
+    except click.ClickException as exc:  # bad usage: one line, as for every exit 2
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        click.echo(f"poisonguard: error: {exc.format_message()}{where}", err=True)
         return 2
     except PoisonguardError as exc:
         click.echo(f"poisonguard: error: {exc}", err=True)

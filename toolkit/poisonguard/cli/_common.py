@@ -30,5 +30,18 @@ def load_params(path: Path | None, section: str) -> dict[str, Any]:
     return value
 
 
+def yaml_value(item: str, value: str) -> Any:
+    """The ``VALUE`` of a ``--set ...=VALUE`` option read as YAML; malformed YAML is a usage error."""
+    import yaml
+
+    from ..errors import UsageError
+
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"--set {item!r}: the value is not valid YAML ({first}); quote it or fix it") from None
+
+
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True, help="How to print the result on standard output.")
