@@ -11,6 +11,7 @@ Heavy dependencies (Great Expectations, MLflow, DVC) are imported only where use
 
 from __future__ import annotations
 
+from . import _env  # noqa: F401  # first: sets a malformed SOURCE_DATE_EPOCH aside before numpy reads it
 from ._version import __version__
 from .attacks import AttackResult, poison
 from .data import Encoder, TabularDataset, load_dataset
