@@ -106,6 +106,9 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _check_writable(label: str, path: Path, given: str | os.PathLike[str], *, folder: bool) -> None:
+    if path.is_symlink() and not path.exists():
+        raise UsageError(f"{label} {given}: is a symbolic link that leads nowhere (a loop or a missing target); "
+                         "remove it or choose another path")
     if path.exists():
         if folder and not path.is_dir():
             raise UsageError(f"{label} {given}: is a file, not a folder; name a folder for the outputs")
