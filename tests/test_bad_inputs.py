@@ -92,3 +92,22 @@ def test_bad_input(case: Case, tmp_path, monkeypatch, capsys):
     assert not stray, f"temporary files left: {stray}"
     if case.check is not None:
         case.check(work, out)
+
+
+def test_malformed_source_date_epoch_is_refused_only_where_used(tmp_path):
+    """In a fresh interpreter (numpy reads SOURCE_DATE_EPOCH when SciPy first imports it): every
+    command starts; only ``manifest create``, which records the time, refuses the value."""
+    import subprocess
+    import sys
+
+    (tmp_path / "a.csv").write_text("x,y\n1,a\n")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "abc"}
+    code = "import sys; from poisonguard.cli import main; sys.exit(main(sys.argv[1:]))"
+    runs = {args: subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True,
+                                 text=True, timeout=300)
+            for args in (("detectors",), ("manifest", "create", "a.csv", "--out", "m.json"))}
+    detectors, create = runs.values()
+    assert detectors.returncode == 0 and "Traceback" not in detectors.stderr, detectors.stderr
+    assert create.returncode == 2 and "Traceback" not in create.stderr
+    assert re.fullmatch(r"poisonguard: error: SOURCE_DATE_EPOCH must be a whole number.*\n", create.stderr)
+    assert not (tmp_path / "m.json").exists()

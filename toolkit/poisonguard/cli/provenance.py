@@ -46,6 +46,17 @@ def _local_sources(sources: tuple[str, ...], base_dir: str | None) -> list[Path]
     return paths
 
 
+def _listed_folders(manifest_path: str, base_dir: str | None) -> list[tuple[str, Path]]:
+    """The local folders a manifest lists (a report written there would be an unlisted file next time)."""
+    from ..provenance._manifest import parse_statement, read_envelope
+
+    env, _ = read_envelope(manifest_path)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    folders = [c.get("name") for c in parse_statement(env, manifest_path).get("predicate", {}).get("collections", [])
+               if isinstance(c, dict) and c.get("type") == "folder" and isinstance(c.get("name"), str)]
+    return [("listed in MANIFEST", base / name) for name in folders if ".." not in Path(name).parts]
+
+
 def _guard(*, inputs: list[tuple[str, Any]], report: str | None, out: str | None = None, out_label: str = "--out",
            hashed_dirs: list[tuple[str, Any]] | None = None) -> None:
     """Refuse a --out / --report that is an input or the other output; the report may not lie in a
@@ -148,7 +159,8 @@ def verify_cmd(manifest_path: str, keys: tuple[str, ...], allow_unsigned: bool, 
     """Check MANIFEST's signature and re-hash every source it lists."""
     from ..provenance import verify_manifest
 
-    _guard(inputs=[("MANIFEST", manifest_path)] + [("--key", k) for k in keys], report=report)
+    _guard(inputs=[("MANIFEST", manifest_path)] + [("--key", k) for k in keys], report=report,
+           hashed_dirs=_listed_folders(manifest_path, base_dir) if report else None)
     result = verify_manifest(manifest_path, keys=list(keys), allow_unsigned=allow_unsigned, base_dir=base_dir,
                              endpoint_url=endpoint_url)
     return _finish(result, fmt, report)

@@ -85,7 +85,10 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
     for item in sets:
         det, param, value = _parse_set(item)
         if det != "reference_shift":
-            registry.get(det)  # unknown detector names are an error
+            try:
+                registry.get(det)  # unknown detector names are an error
+            except UsageError as exc:
+                raise UsageError(f"--set {item!r}: {exc}") from None
         if det not in names and not (with_reference and det == "reference_shift"):
             why = ("needs --reference or --reference-rev" if det == "reference_shift"
                    else f"is not run (the detectors run are: {', '.join(names)})")
