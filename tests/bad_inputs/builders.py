@@ -144,6 +144,16 @@ def unsigned_manifest(tmp: Path) -> None:
     create_manifest(["data"], tmp / "m.json", base_dir=tmp)
 
 
+def old_manifest_in_data(tmp: Path) -> None:
+    """data/m.json: an earlier manifest of data/ inside it (made in 2020, so the new one differs)."""
+    import datetime as dt
+
+    from poisonguard.provenance import create_manifest
+
+    create_manifest(["data"], tmp / "data" / "m.json", base_dir=tmp,
+                    created=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+
+
 def tampered_manifest(tmp: Path) -> None:
     """A signed manifest whose payload was changed after signing (the signature no longer fits)."""
     import base64

@@ -33,8 +33,16 @@ def _finish(result: Any, fmt: str, report: str | None) -> int:
     return int(result.return_code)
 
 
-def _local_sources(sources: tuple[str, ...], base_dir: str | None) -> list[Path]:
-    """The local SOURCES that exist, as paths (S3 URIs and glob patterns are left out)."""
+def _local_sources(sources: tuple[str, ...], base_dir: str | None, out: str) -> list[Path]:
+    """The local SOURCES that exist, as paths, glob patterns expanded (S3 URIs are left out).
+
+    An existing ``out`` inside a source folder is listed too unless it is a manifest (the
+    previous one, replaced by design): overwriting any other file there would destroy data.
+    """
+    import glob
+
+    from ..provenance._manifest import read_envelope
+
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     paths = []
     for src in sources:
@@ -43,6 +51,14 @@ def _local_sources(sources: tuple[str, ...], base_dir: str | None) -> list[Path]
         p = Path(src) if Path(src).is_absolute() else base / src
         if p.exists():
             paths.append(p)
+        elif set("*?[") & set(src):
+            paths += [Path(h) for h in glob.glob(str(p), recursive=True)]
+    dest = Path(out).absolute()
+    if dest.is_file() and any(dest.is_relative_to(d.absolute()) for d in paths if d.is_dir()):
+        try:
+            read_envelope(dest)
+        except Exception:  # noqa: BLE001 - any unreadable or foreign file is data to protect
+            paths.append(dest)
     return paths
 
 
@@ -122,7 +138,7 @@ def create_cmd(sources: tuple[str, ...], out: str, key: str | None, base_dir: st
     """
     from ..provenance import create_manifest
 
-    local = _local_sources(sources, base_dir)
+    local = _local_sources(sources, base_dir, out)
     _guard(inputs=[("SOURCES", p) for p in local if not p.is_dir()] + [("--key", key)],
            hashed_dirs=[("SOURCES", p) for p in local if p.is_dir()], out=out, report=report)
     result = create_manifest(list(sources), out, key=key, base_dir=base_dir, endpoint_url=endpoint_url,
