@@ -284,6 +284,21 @@ CASES: list[Case] = [
     C("scan-out-unwritable", *SCAN, "--out", "ro/out", exit=2, match=r"not writable",
       files={"d.csv": b.good, "ro": DIR}, setup=lambda tmp: os.chmod(tmp / "ro", 0o555), root_exit=0),
     C("scan-out-under-proc", *SCAN, "--out", "/proc/version/out", exit=2, match=r"/proc/version is a file"),
+    # /proc takes no new files, even from root (os.access says it would): the guard probes for real
+    C("scan-out-in-proc", *SCAN, "--out", "/proc/pg-out", exit=2, match=r"--out /proc/pg-out: the folder /proc is "
+      r"not writable"),
+    C("keygen-out-dir-in-proc", "keygen", "--out-dir", "/proc/pg-keys", exit=2, match=r"/proc is not writable",
+      files={}),
+    C("infer-out-in-proc", "expectations", "infer", "d.csv", "--out", "/proc/pg.json", exit=2,
+      match=r"/proc is not writable"),
+    C("validate-out-in-proc", "validate", "d.csv", "--suite", "s.json", "--out", "/proc/pg-v", exit=2,
+      match=r"/proc is not writable", setup=b.suite),
+    C("attack-out-in-proc", "attack", "d.csv", "-l", "y", "-a", "random_flip", "--out", "/proc/pg.csv", exit=2,
+      match=r"/proc is not writable"),
+    C("create-report-in-proc", "manifest", "create", "data", "--out", "m.json", "--report", "/proc/pg.json", exit=2,
+      match=r"/proc is not writable", files=MANIFEST_DATA, check=_not_exists("m.json")),
+    C("gate-out-in-proc", "gate", "run/report.json", "--out", "/proc/pg-gate", exit=2, match=r"/proc is not writable",
+      setup=b.scan_report),
     C("scan-out-ok-nested", *SCAN, "--out", "a/b/c", exit=0, match=r"clean", check=_exists("a/b/c/report.json")),
     # -- attack ----------------------------------------------------------------------------------------------
     C("attack-out-is-input", "attack", "d.csv", "-l", "y", "-a", "random_flip", "--out", "d.csv", exit=2,

@@ -40,10 +40,13 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) ->
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open supports modes 'w' and 'wb', got {mode!r}")
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if "b" not in mode:
         kwargs.setdefault("encoding", "utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as exc:  # the destination's fault, not a bug: say which path and why
+        raise UsageError(f"{dest}: cannot be written ({exc.strerror}); choose a writable path") from None
     try:
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
@@ -120,8 +123,13 @@ def _check_writable(label: str, path: Path, given: str | os.PathLike[str], *, fo
     if not parent.is_dir():
         raise UsageError(f"{label} {given}: {parent} is a file, so no folder can be made below it; "
                          "choose another path")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{label} {given}: the folder {parent} is not writable; choose a writable path")
+    try:  # a real probe: os.access says yes to root even where nothing can be written (/proc, read-only mounts)
+        fd, probe = tempfile.mkstemp(prefix=".poisonguard-probe.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise UsageError(f"{label} {given}: the folder {parent} is not writable ({exc.strerror}); "
+                         "choose a writable path") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def guard_outputs(inputs: Sequence[Named] = (), outputs: Sequence[Named] = (),

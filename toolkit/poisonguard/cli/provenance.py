@@ -41,6 +41,7 @@ def _local_sources(sources: tuple[str, ...], base_dir: str | None, out: str) -> 
     """
     import glob
 
+    from ..errors import ProvenanceError
     from ..provenance._manifest import read_envelope
 
     base = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -57,7 +58,7 @@ def _local_sources(sources: tuple[str, ...], base_dir: str | None, out: str) -> 
     if dest.is_file() and any(dest.is_relative_to(d.absolute()) for d in paths if d.is_dir()):
         try:
             read_envelope(dest)
-        except Exception:  # noqa: BLE001 - any unreadable or foreign file is data to protect
+        except ProvenanceError:  # not a manifest: a data file to protect
             paths.append(dest)
     return paths
 
