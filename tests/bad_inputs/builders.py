@@ -46,6 +46,28 @@ def gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
 
 
+def bz2(data: bytes) -> bytes:
+    import bz2 as _bz2
+
+    return _bz2.compress(data)
+
+
+def xz(data: bytes) -> bytes:
+    import lzma
+
+    return lzma.compress(data)
+
+
+def nested_parquet() -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"s": pa.array([{"x": i} for i in range(20)]), "a": list(range(20)),
+                             "y": ["no", "yes"] * 10}), buf)
+    return buf.getvalue()
+
+
 def with_column(name: str, values) -> bytes:
     df = frame()
     df[name] = values

@@ -88,13 +88,19 @@ def _open_input(path: Path, compression: str | None) -> Any:
     return pa.input_stream(str(path), compression=codec)
 
 
+def _lzma_error() -> type[Exception]:
+    import lzma
+
+    return lzma.LZMAError
+
+
 def _open_sniff(path: Path, compression: str | None) -> bytes:
     import pyarrow as pa
 
     try:
         with _open_input(path, compression) as fh:
             return bytes(fh.read(_SNIFF))
-    except (OSError, pa.ArrowInvalid) as exc:
+    except (OSError, EOFError, pa.ArrowInvalid, _lzma_error()) as exc:  # click would take EOFError for ^D
         raise DataError(f"{path}: cannot be read as a {compression or 'plain'} file ({exc}); "
                         "check that the file name's extension matches its content") from None
 
@@ -143,9 +149,9 @@ def _read_csv(path: Path, delimiter: str, missing: Sequence[str], compression: s
                                                  quoted_strings_can_be_null=True),
             read_options=pacsv.ReadOptions(block_size=1 << 24),
         )
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, OSError, EOFError, _lzma_error()) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowInvalid):
+        if not isinstance(exc, pa.ArrowInvalid):  # a truncated or damaged compressed stream
             raise DataError(f"{path}: cannot be read as a {compression or 'plain'} file ({msg}); it may be "
                             "truncated or not what its extension says") from None
         if "Empty CSV file" in msg:
@@ -217,6 +223,10 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"{path}: the Parquet file cannot be read ({exc}); it may be truncated") from None
     _check_names(path, table.column_names)
+    nested = [f for f in table.schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise SchemaError(f"{path}: column {nested[0].name!r} holds nested values ({str(nested[0].type)[:60]}); "
+                          "poisonguard reads flat tables: flatten it into columns or store it as text")
     return _arrow_to_pandas(table)
 
 
