@@ -69,7 +69,7 @@ def _listed_folders(manifest_path: str, base_dir: str | None) -> list[tuple[str,
 
     env, _ = read_envelope(manifest_path)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    folders = [c.get("name") for c in parse_statement(env, manifest_path).get("predicate", {}).get("collections", [])
+    folders = [str(c["name"]) for c in parse_statement(env, manifest_path).get("predicate", {}).get("collections", [])
                if isinstance(c, dict) and c.get("type") == "folder" and isinstance(c.get("name"), str)]
     return [("listed in MANIFEST", base / name) for name in folders if ".." not in Path(name).parts]
 
