@@ -579,6 +579,9 @@ CASES: list[Case] = [
       files={"d.csv": b.good, "p.yaml": b"drift:\n  nosuch: 1\n"}),
     C("drift-params-not-mapping", "drift", "--run", "r1", "--canary", "d.csv", "--label", "y", "--params", "p.yaml",
       exit=2, match=r"section 'drift' must be a mapping", files={"d.csv": b.good, "p.yaml": b"drift: [1]\n"}),
+    C("promote-force-without-reason", "promote", "r1", "--force", exit=2, match=r"--force needs --reason", files={}),
+    C("detectors-unknown-option", "detectors", "--bogus", exit=2, match=r"No such option '--bogus'", files={}),
+    C("detectors-ok", "detectors", exit=0, match=r"\* label_flip", files={}),
     C("train-log-result-not-json", "train-log", "d.csv", "--label", "y", "--result", "r.json", exit=2,
       match=r"r\.json: cannot read the result JSON", files={"d.csv": b.good, "r.json": b"{nope"}),
 ]
