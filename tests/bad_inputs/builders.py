@@ -79,6 +79,12 @@ def late_latin1() -> bytes:
     return csv(frame(2500)) + b"0.1,0.2,red,caf\xe9\n"
 
 
+def latin1_after_cut_character() -> bytes:
+    """A 2-byte UTF-8 character straddling the 1 MiB read boundary, then a Latin-1 byte at offset 1048588."""
+    head = b"a,y\n" + b"1,x\n" * ((1 << 20) // 4 - 1) + b"1,"
+    return head[:(1 << 20) - 1] + "é".encode() + b"\n1,ok\n2,caf\xe9\n"
+
+
 def wide(columns: int = 5000, rows: int = 12) -> bytes:
     rng = np.random.default_rng(0)
     df = pd.DataFrame(rng.integers(0, 9, size=(rows, columns)), columns=[f"f{i}" for i in range(columns)])

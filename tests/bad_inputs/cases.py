@@ -145,6 +145,8 @@ CASES: list[Case] = [
       files={"d.csv": b"a,b,y\n1,2,caf\xe9\n" + b"1,2,x\n" * 10}),
     C("scan-non-utf8-after-64k", *SCAN, exit=2, match=r"not UTF-8 text \(bad byte at offset \d+, line 2502, in "
       r"column 'y'\); re-encode", files={"d.csv": b.late_latin1}, check=_not_exists("out")),
+    C("scan-non-utf8-offset-exact-across-chunks", "scan", "d.csv", "-l", "y", *CHEAP, exit=2,
+      match=r"bad byte at offset 1048588, line 262146, in column 'y'", files={"d.csv": b.latin1_after_cut_character}),
     C("scan-non-utf8-after-64k-out", *SCAN, "--out", "out", exit=2, match=r"not UTF-8.*line 2502",
       files={"d.csv": b.late_latin1}, check=_not_exists("out/clean.csv")),
     C("scan-non-utf8-gz", "scan", "d.csv.gz", "-l", "y", *CHEAP, exit=2, match=r"not UTF-8.*line 2502",
