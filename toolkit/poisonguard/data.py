@@ -719,10 +719,14 @@ def _compressed(fh: Any, compression: str | None) -> Any:
     raise DataError(f"cannot write {compression!r} compression; use gz, bz2, xz or zst")
 
 
-def output_name(ds: TabularDataset, stem: str) -> str:
-    """File name for an output written in the dataset's format: ``clean.csv.gz`` etc."""
-    ext = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "jsonl": ".jsonl"}[ds.format]
-    return stem + ext + (f".{ds.compression}" if ds.compression else "")
+def output_name(ds: TabularDataset | tuple[str, str | None], stem: str) -> str:
+    """File name for an output written in the dataset's format: ``clean.csv.gz`` etc.
+
+    ``ds`` may also be a ``(format, compression)`` pair, as :func:`detect_format` returns.
+    """
+    fmt, compression = (ds.format, ds.compression) if isinstance(ds, TabularDataset) else ds
+    ext = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "jsonl": ".jsonl"}[fmt]
+    return stem + ext + (f".{compression}" if compression else "")
 
 
 class Encoder:

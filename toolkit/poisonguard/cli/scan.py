@@ -101,15 +101,13 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
             raise ConfigError(f"{params}: scan.seed must be a whole number, got {section['seed']!r}")
         seed = int(section["seed"])
     if out is not None:
-        from ..data import detect_format
+        from ..data import detect_format, output_name
 
-        fmt_, comp = detect_format(data)
-        ext = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "jsonl": ".jsonl"}[fmt_] + (
-            f".{comp}" if comp else "")
+        kind = detect_format(data)
         guard_outputs(inputs=[("DATA", data), ("--reference", reference), ("--params", params)],
                       out_dirs=[("--out", out)],
-                      outputs=[("--out", out / n) for n in ("report.json", "scores.csv", "clean" + ext,
-                                                            "quarantine" + ext)])
+                      outputs=[("--out", out / n) for n in ("report.json", "scores.csv", output_name(kind, "clean"),
+                                                            output_name(kind, "quarantine"))])
     bar, cb = rich_progress()
     with bar:
         result = run_scan(data, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
