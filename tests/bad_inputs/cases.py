@@ -333,6 +333,10 @@ CASES: list[Case] = [
       match=r"/proc is not writable", files=MANIFEST_DATA, check=_not_exists("m.json")),
     C("gate-out-in-proc", "gate", "run/report.json", "--out", "/proc/pg-gate", exit=2, match=r"/proc is not writable",
       setup=b.scan_report),
+    C("scan-out-output-name-is-folder", *SCAN, "--out", "o", exit=2, match=r"--out o/scores\.csv: is a folder",
+      files={"d.csv": b.good, "o/scores.csv": DIR}),
+    C("scan-out-folder-is-link-to-input-folder", "scan", "in/clean.csv", "-l", "y", *CHEAP, "--out", "alias", exit=2,
+      match=r"would overwrite the input in/clean\.csv", files={"in/clean.csv": b.good, "alias": LINK("in")}),
     C("scan-out-ok-nested", *SCAN, "--out", "a/b/c", exit=0, match=r"clean", check=_exists("a/b/c/report.json")),
     # -- attack ----------------------------------------------------------------------------------------------
     C("attack-out-is-input", "attack", "d.csv", "-l", "y", "-a", "random_flip", "--out", "d.csv", exit=2,
