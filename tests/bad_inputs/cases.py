@@ -379,6 +379,11 @@ CASES: list[Case] = [
       match=r"empty", files={"d.csv": b""}),
     C("attack-ragged-input", "attack", "d.csv", "-l", "y", "-a", "random_flip", "--out", "p.csv", exit=2,
       match=r"ragged", files={"d.csv": b"a,y\n1,x\n1,2,x\n"}),
+    C("attack-boundary-flip-class-with-one-row", "attack", "d.csv", "-l", "y", "-a", "boundary_flip", "--out", "p.csv",
+      exit=2, match=r"boundary_flip needs at least 2 labelled rows of every class; 1 class\(es\) have fewer "
+      r"\(e\.g\. \['maybe'\]\)", files={"d.csv": b.singleton_class}, check=_not_exists("p.csv")),
+    C("attack-single-class", "attack", "d.csv", "-l", "y", "-a", "class_flip", "--out", "p.csv", exit=2,
+      match=r"at least two classes", files={"d.csv": lambda: b.csv(b.frame(classes=("only",)))}),
     C("attack-ok", "attack", "d.csv", "-l", "y", "-a", "random_flip", "--out", "o/p.csv", exit=0,
       match=r"poisoned copy", check=_exists("o/p.csv", "o/p.truth.csv", "o/p.truth.json")),
     # -- validate / expectations -----------------------------------------------------------------------------
