@@ -140,7 +140,9 @@ def test_cli_exit_codes(cli, blobs, poisoned_blobs, write, tmp_path):
         (b"x,y\n1,?\n2,?\n", ["--label", "y"], "empty in every row"),
         (b"x,y\n1,a\n2,b\n", [], "need labels: pass --label"),
         (b"x,y\n1,a\n2,b\n", ["--label", "y", "--detectors", "nope"], "unknown detector 'nope'"),
-        (b"x,y\n1,a\n2,b\n", ["--label", "y", "--set", "label_flip.cv=1"], "'cv' parameter of LabelFlipDetector"),
+        (b"x,y\n" + b"1,a\n2,b\n" * 6, ["--label", "y", "--set", "label_flip.cv=1"],
+         "'cv' parameter of LabelFlipDetector"),
+        (b"x,y\n1,a\n2,b\n", ["--label", "y"], "only 2 labelled rows"),
     ],
 )
 def test_cli_bad_input_one_line_exit_2(cli, tmp_path, content, args, needle):

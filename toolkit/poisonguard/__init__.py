@@ -20,6 +20,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from . import _env  # noqa: F401  # first: sets a malformed SOURCE_DATE_EPOCH aside before numpy reads it
 from .errors import (
     ConfigError,
     DataError,

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .data import TabularDataset
-from .errors import UsageError
+from .errors import DataError, UsageError
 
 __all__ = ["ATTACKS", "AttackResult", "boundary_flip", "class_flip", "clean_model_proba", "poison", "random_flip",
            "register_attack"]
@@ -173,8 +173,13 @@ def clean_model_proba(ds: TabularDataset, *, seed: int = 0) -> tuple[np.ndarray,
     y, classes = _labels(ds)
     labelled = np.flatnonzero(y.notna().to_numpy())
     codes = ds.label_codes()[labelled]
-    min_count = int(np.bincount(codes, minlength=len(classes))[np.bincount(codes) > 0].min())
-    folds = max(2, min(5, min_count))
+    counts = np.bincount(codes, minlength=len(classes))
+    if (counts < 2).any():  # a stratified split needs two rows of every class
+        rare = [classes[i] for i in np.flatnonzero(counts < 2)[:3]]
+        raise DataError(f"{ds.path or 'the data'}: the clean model of boundary_flip needs at least 2 labelled rows "
+                        f"of every class; {len(np.flatnonzero(counts < 2))} class(es) have fewer (e.g. {rare!r}). "
+                        "Drop or merge those classes, or use random_flip / class_flip")
+    folds = max(2, min(5, int(counts.min())))
     proba = cross_val_predict(HistGradientBoostingClassifier(random_state=seed), ds.encode()[labelled], codes,
                               cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")
     return labelled, proba

@@ -46,6 +46,11 @@ _COMPRESSIONS = (".gz", ".bz2", ".zst", ".xz")
 _ID_NAME = re.compile(r"^(id|uuid|guid|key|index|.*[_\- ]id|.*Id|.*ID)$")
 _SNIFF = 1 << 16
 
+#: Label-flip detection refuses data with fewer labelled rows than this, ...
+MIN_LABELLED_ROWS = 10
+#: ... or with more classes than this (or than half the labelled rows): it could only flag every row.
+MAX_CLASSES = 1000
+
 
 def detect_format(path: str | os.PathLike[str]) -> tuple[Format, str | None]:
     """Return ``(format, compression)`` from a file name, or raise :class:`DataError`."""
@@ -83,13 +88,19 @@ def _open_input(path: Path, compression: str | None) -> Any:
     return pa.input_stream(str(path), compression=codec)
 
 
+def _lzma_error() -> type[Exception]:
+    import lzma
+
+    return lzma.LZMAError
+
+
 def _open_sniff(path: Path, compression: str | None) -> bytes:
     import pyarrow as pa
 
     try:
         with _open_input(path, compression) as fh:
             return bytes(fh.read(_SNIFF))
-    except (OSError, pa.ArrowInvalid) as exc:
+    except (OSError, EOFError, pa.ArrowInvalid, _lzma_error()) as exc:  # click would take EOFError for ^D
         raise DataError(f"{path}: cannot be read as a {compression or 'plain'} file ({exc}); "
                         "check that the file name's extension matches its content") from None
 
@@ -109,17 +120,19 @@ def _check_text(path: Path, head: bytes) -> None:
 
 
 def _arrow_to_pandas(table: Any) -> pd.DataFrame:
+    """Integer columns as int64 (``Int64`` where values are missing), booleans as ``boolean``."""
     import pyarrow as pa
 
-    mapping = {pa.int8(): pd.Int64Dtype(), pa.int16(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(),
-               pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.Int64Dtype(), pa.uint16(): pd.Int64Dtype(),
-               pa.uint32(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    frame = table.to_pandas(types_mapper=mapping.get)
-    # integer columns without missing values are plain int64: faster and what users expect
-    for col in frame.columns:
-        s = frame[col]
-        if isinstance(s.dtype, pd.Int64Dtype) and not s.isna().any():
-            frame[col] = s.astype("int64")
+    small_ints = {pa.int8(), pa.int16(), pa.int32(), pa.uint8(), pa.uint16(), pa.uint32()}
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    # one cast for the whole table, then one conversion: column by column is quadratic in wide tables
+    schema = pa.schema([pa.field(f.name, pa.int64() if f.type in small_ints else f.type) for f in table.schema])
+    table = table.cast(schema) if schema != table.schema else table
+    masked = [i for i, (f, col) in enumerate(zip(table.schema, table.columns))
+              if f.type == pa.bool_() or (f.type in nullable and col.null_count)]
+    frame = table.to_pandas()
+    for i in masked:
+        frame.isetitem(i, table.column(i).to_pandas(types_mapper=nullable.get))
     return frame
 
 
@@ -136,8 +149,11 @@ def _read_csv(path: Path, delimiter: str, missing: Sequence[str], compression: s
                                                  quoted_strings_can_be_null=True),
             read_options=pacsv.ReadOptions(block_size=1 << 24),
         )
-    except pa.ArrowInvalid as exc:
-        msg = str(exc).splitlines()[0]
+    except (pa.ArrowInvalid, OSError, EOFError, _lzma_error()) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if not isinstance(exc, pa.ArrowInvalid):  # a truncated or damaged compressed stream
+            raise DataError(f"{path}: cannot be read as a {compression or 'plain'} file ({msg}); it may be "
+                            "truncated or not what its extension says") from None
         if "Empty CSV file" in msg:
             raise DataError(f"{path}: the file is empty; give a file with a header row and data rows") from None
         m = re.search(r"Expected (\d+) columns, got (\d+)", msg)
@@ -150,7 +166,47 @@ def _read_csv(path: Path, delimiter: str, missing: Sequence[str], compression: s
         raise DataError(f"{path}: cannot be parsed as CSV ({msg}); check the delimiter and quoting") from None
     finally:
         source.close()
+    _check_names(path, table.column_names)
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if binary:  # Arrow keeps a column with invalid UTF-8 as bytes: refuse it rather than write b'...' values
+        raise DataError(f"{path}: the file is not UTF-8 text ({_bad_utf8_at(path, compression)}, in column "
+                        f"{binary[0]!r}); re-encode it as UTF-8, e.g. `iconv -f latin1 -t utf-8`")
     return _arrow_to_pandas(table)
+
+
+def _check_names(path: Path, names: Sequence[str]) -> None:
+    """Refuse duplicate column names (pandas would silently make one column of two)."""
+    seen: set[str] = set()
+    dups = sorted({str(c) for c in names if str(c) in seen or seen.add(str(c))})  # type: ignore[func-returns-value]
+    if dups:
+        raise SchemaError(f"{path}: duplicate column names {dups[:10]}; give every column a distinct name")
+
+
+def _bad_utf8_at(path: Path, compression: str | None) -> str:
+    """Where the first invalid UTF-8 byte of a text file is: ``"bad byte at offset N, line L"``."""
+    carry, pos, line = b"", 0, 1
+    with _open_input(path, compression) as fh:
+        while True:
+            chunk = bytes(fh.read(1 << 20))
+            data = carry + chunk
+            if not data:
+                break
+            try:
+                data.decode("utf-8")
+                carry = b""
+            except UnicodeDecodeError as exc:
+                if chunk and exc.start >= len(data) - 3 and "unexpected end" in exc.reason:
+                    carry = data[exc.start:]  # a character cut by the chunk boundary
+                    line += data.count(b"\n", 0, exc.start)
+                    pos += exc.start
+                    continue
+                line += data.count(b"\n", 0, exc.start)
+                return f"bad byte at offset {pos + exc.start}, line {line}"
+            line += data.count(b"\n")
+            pos += len(data)
+            if not chunk:
+                break
+    return "bad bytes"
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -166,13 +222,21 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         table = pq.read_table(str(path))
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"{path}: the Parquet file cannot be read ({exc}); it may be truncated") from None
+    _check_names(path, table.column_names)
+    nested = [f for f in table.schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise SchemaError(f"{path}: column {nested[0].name!r} holds nested values ({str(nested[0].type)[:60]}); "
+                          "poisonguard reads flat tables: flatten it into columns or store it as text")
     return _arrow_to_pandas(table)
 
 
 def _read_jsonl(path: Path, compression: str | None, missing: Sequence[str]) -> pd.DataFrame:
     try:
         frame = pd.read_json(path, lines=True, dtype=False, compression=compression or "infer")
-    except ValueError as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: the file is not UTF-8 text ({_bad_utf8_at(path, compression)}: {exc.reason}); "
+                        "re-encode it as UTF-8") from None
+    except (ValueError, EOFError, OSError) as exc:
         raise DataError(f"{path}: cannot be parsed as JSON Lines ({str(exc).splitlines()[0]}); "
                         "give one JSON object per line") from None
     markers = set(missing)
@@ -326,6 +390,31 @@ class TabularDataset:
             only = s.dropna().iloc[0]
             raise DataError(f"{where}: the label column {self.label!r} has a single class ({only!r}); "
                             f"label-flip detection needs at least {require_classes} classes")
+        if require_classes:
+            self._check_learnable(k)
+
+    def _check_learnable(self, k: int) -> None:
+        """Refuse data that label-flip detection cannot learn from (it would flag every row)."""
+        assert self.label is not None
+        where = str(self.path) if self.path else "the data"
+        s = self.frame[self.label]
+        n = int(s.notna().sum())
+        other = "; scan without --label, e.g. --detectors outliers,duplicates, to look for other poisoning"
+        if n < MIN_LABELLED_ROWS:
+            raise DataError(f"{where}: only {n} labelled rows; label-flip detection needs at least "
+                            f"{MIN_LABELLED_ROWS} (its models are cross-validated){other}")
+        if pd.api.types.is_float_dtype(s.dtype) and k > n / 2 and (s.dropna() % 1 != 0).any():
+            raise DataError(f"{where}: the label column {self.label!r} looks continuous ({k} distinct values in {n} "
+                            f"rows): label-flip detection needs class labels; bin it into classes first{other}")
+        if k > MAX_CLASSES or k > n / 2:
+            raise DataError(f"{where}: too many classes for the rows: the label column {self.label!r} has {k} "
+                            f"distinct values in {n} labelled rows; label-flip detection needs at most "
+                            f"{MAX_CLASSES} classes and at least 2 rows per class on average. Check that --label "
+                            f"names the class column{other}")
+        if not self.feature_columns:
+            shown = ", ".join(f"{c} ({kind})" for c, kind in list(self.kinds.items())[:10])
+            raise DataError(f"{where}: no feature columns to learn the label from (the columns are: {shown}); "
+                            "label-flip detection needs numeric or categorical columns besides the label")
 
     # -- basic views --------------------------------------------------------------------------
     @property
@@ -478,6 +567,11 @@ def load_dataset(path: str | os.PathLike[str], *, label: str | None = None, id_c
     fmt, compression = detect_format(p) if format is None else (format, None)
     if p.stat().st_size == 0:
         raise DataError(f"{p}: the file is empty; give a file with a header row and data rows")
+    try:
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        raise DataError(f"{p}: cannot be read ({exc.strerror}); check its permissions") from None
     if fmt == "parquet":
         frame = _read_parquet(p)
     else:
@@ -625,10 +719,14 @@ def _compressed(fh: Any, compression: str | None) -> Any:
     raise DataError(f"cannot write {compression!r} compression; use gz, bz2, xz or zst")
 
 
-def output_name(ds: TabularDataset, stem: str) -> str:
-    """File name for an output written in the dataset's format: ``clean.csv.gz`` etc."""
-    ext = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "jsonl": ".jsonl"}[ds.format]
-    return stem + ext + (f".{ds.compression}" if ds.compression else "")
+def output_name(ds: TabularDataset | tuple[str, str | None], stem: str) -> str:
+    """File name for an output written in the dataset's format: ``clean.csv.gz`` etc.
+
+    ``ds`` may also be a ``(format, compression)`` pair, as :func:`detect_format` returns.
+    """
+    fmt, compression = (ds.format, ds.compression) if isinstance(ds, TabularDataset) else ds
+    ext = {"csv": ".csv", "tsv": ".tsv", "parquet": ".parquet", "jsonl": ".jsonl"}[fmt]
+    return stem + ext + (f".{compression}" if compression else "")
 
 
 #: Bound on an encoded numeric value, in robust units (see :class:`Encoder`).

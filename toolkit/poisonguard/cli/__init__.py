@@ -158,8 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("poisonguard: aborted", err=True)
         return 130
-    except click.ClickException as exc:  # bad usage
-        exc.show()
+    except click.ClickException as exc:  # bad usage: one line, as for every exit 2
+        if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # a bare group: its help
+            exc.show()
+            return 2
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        click.echo(f"poisonguard: error: {exc.format_message()}{where}", err=True)
         return 2
     except PoisonguardError as exc:
         click.echo(f"poisonguard: error: {exc}", err=True)

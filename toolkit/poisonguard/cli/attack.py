@@ -25,31 +25,33 @@ def attack(data: Path, label: str, name: str, rate: float | None, seed: int, set
     Attacks: random_flip, class_flip, boundary_flip (and any registered later).
     """
     import pandas as pd
-    import yaml
 
-    from .._io import atomic_open, atomic_write_json
+    from .._io import atomic_open, atomic_write_json, guard_outputs
     from ..attacks import poison
     from ..data import detect_format, load_dataset, write_frame
     from ..errors import UsageError
+    from ._common import yaml_value
 
-    ds = load_dataset(data, label=label)
+    truth = truth or out.with_name(out.name.split(".")[0] + ".truth.csv")
+    guard_outputs(inputs=[("DATA", data)],
+                  outputs=[("--out", out), ("--truth", truth), ("--truth (its .json summary)",
+                                                              truth.with_suffix(".json"))])
+    detect_format(out)  # an unknown output type is refused before the work
     params = {}
     for item in sets:
         k, sep, v = item.partition("=")
-        if not sep:
+        if not sep or not k.strip():
             raise UsageError(f"--set {item!r}: expected PARAM=VALUE")
-        params[k] = yaml.safe_load(v)
+        params[k.strip()] = yaml_value(item, v)
     if rate is not None:
         params["rate"] = rate
-    if out.resolve() == ds.path.resolve():  # type: ignore[union-attr]
-        raise UsageError("--out must differ from the input: inputs are never modified")
+    ds = load_dataset(data, label=label)
     try:
         res = poison(ds, name, seed=seed, **params)
     except TypeError as exc:
         raise UsageError(f"bad parameters for attack {name!r}: {exc}") from None
     fmt, comp = detect_format(out)
     write_frame(res.frame, out, fmt, comp)
-    truth = truth or out.with_name(out.name.split(".")[0] + ".truth.csv")
     with atomic_open(truth, "w", newline="") as fh:
         pd.DataFrame({"row": range(len(res.mask)), "poisoned": res.mask.astype(int)}).to_csv(fh, index=False)
     atomic_write_json(truth.with_suffix(".json"), {"attack": res.attack, "params": res.params,

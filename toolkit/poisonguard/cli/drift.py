@@ -61,8 +61,11 @@ def drift_cmd(run_id: str, canary: Path, label: str, rules: Path | None, model_n
     poisonguard.reasons are set on the run), 0 otherwise, 2 for an unknown run, no champion,
     or a missing or different canary.
     """
+    from .._io import guard_outputs
     from ..tracking import DriftThresholds, drift
 
+    guard_outputs(inputs=[("--canary", canary), ("--rules", rules), ("--params", params_file)],
+                  outputs=[("--out", out)])
     values = load_params(params_file, "drift")
     values.update({k: v for k, v in thresholds.items() if v is not None})
     result = drift(run_id, canary, label=label, rules=rules, model_name=model_name,

@@ -40,9 +40,15 @@ def gate_cmd(reports: tuple[Path, ...], params_file: Path | None, out: Path | No
     and drift reports). A required stage whose report is missing counts as not run, which fails
     the gate: a missing stage is never taken as passed.
     """
+    from .._io import guard_outputs
     from ..gate import gate, load_policy
-    from ..reports import render_markdown, write_reports
+    from ..reports import FORMATS, render_markdown, write_reports
 
+    if out is not None:
+        chosen = list(formats) or list(FORMATS)
+        guard_outputs(inputs=[("REPORTS", r) for r in reports] + [("--params", params_file)],
+                      out_dirs=[("--out", out)],
+                      outputs=[("--out", out / FORMATS[f]) for f in chosen if f != "plots"])
     verdict = gate(list(reports), load_policy(params_file))
     if out is not None:
         paths = write_reports(verdict, out, formats=list(formats) or None, root=root,

@@ -33,6 +33,58 @@ def _finish(result: Any, fmt: str, report: str | None) -> int:
     return int(result.return_code)
 
 
+def _local_sources(sources: tuple[str, ...], base_dir: str | None, out: str) -> list[Path]:
+    """The local SOURCES that exist, as paths, glob patterns expanded (S3 URIs are left out).
+
+    An existing ``out`` inside a source folder is listed too unless it is a manifest (the
+    previous one, replaced by design): overwriting any other file there would destroy data.
+    """
+    import glob
+
+    from ..errors import ProvenanceError
+    from ..provenance._manifest import read_envelope
+
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    paths = []
+    for src in sources:
+        if src.startswith("s3://"):
+            continue
+        p = Path(src) if Path(src).is_absolute() else base / src
+        if p.exists():
+            paths.append(p)
+        elif set("*?[") & set(src):
+            paths += [Path(h) for h in glob.glob(str(p), recursive=True)]
+    dest = Path(out).absolute()
+    if dest.is_file() and any(dest.is_relative_to(d.absolute()) for d in paths if d.is_dir()):
+        try:
+            read_envelope(dest)
+        except ProvenanceError:  # not a manifest: a data file to protect
+            paths.append(dest)
+    return paths
+
+
+def _listed_folders(manifest_path: str, base_dir: str | None) -> list[tuple[str, Path]]:
+    """The local folders a manifest lists (a report written there would be an unlisted file next time)."""
+    from ..provenance._manifest import parse_statement, read_envelope
+
+    env, _ = read_envelope(manifest_path)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    folders = [str(c["name"]) for c in parse_statement(env, manifest_path).get("predicate", {}).get("collections", [])
+               if isinstance(c, dict) and c.get("type") == "folder" and isinstance(c.get("name"), str)]
+    return [("listed in MANIFEST", base / name) for name in folders if ".." not in Path(name).parts]
+
+
+def _guard(*, inputs: list[tuple[str, Any]], report: str | None, out: str | None = None, out_label: str = "--out",
+           hashed_dirs: list[tuple[str, Any]] | None = None) -> None:
+    """Refuse a --out / --report that is an input or the other output; the report may not lie in a
+    hashed folder either (the manifest may: it is never listed as a source)."""
+    from .._io import guard_outputs
+
+    guard_outputs(inputs=inputs, outputs=[(out_label, out), ("--report", report)])
+    if hashed_dirs:
+        guard_outputs(hashed_dirs=hashed_dirs, outputs=[("--report", report)])
+
+
 @click.command("keygen")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False),
               help="Folder for NAME.key (private, mode 0600) and NAME.pub (public).")
@@ -43,9 +95,13 @@ def keygen(out_dir: str, name: str, force: bool) -> int:
 
     Set POISONGUARD_KEY_PASSPHRASE to encrypt the private key with that passphrase.
     """
+    from .._io import check_name, guard_outputs
     from ..provenance import generate_keypair
     from ..provenance._keys import PASSPHRASE_ENV
 
+    check_name("--name", name)
+    guard_outputs(out_dirs=[("--out-dir", out_dir)],
+                  outputs=[("--out-dir", Path(out_dir) / f"{name}.key"), ("--out-dir", Path(out_dir) / f"{name}.pub")])
     passphrase = os.environ.get(PASSPHRASE_ENV)
     pair = generate_keypair(out_dir, name=name, force=force,
                             passphrase=passphrase.encode("utf-8") if passphrase else None)
@@ -83,6 +139,9 @@ def create_cmd(sources: tuple[str, ...], out: str, key: str | None, base_dir: st
     """
     from ..provenance import create_manifest
 
+    local = _local_sources(sources, base_dir, out)
+    _guard(inputs=[("SOURCES", p) for p in local if not p.is_dir()] + [("--key", key)],
+           hashed_dirs=[("SOURCES", p) for p in local if p.is_dir()], out=out, report=report)
     result = create_manifest(list(sources), out, key=key, base_dir=base_dir, endpoint_url=endpoint_url,
                              tabular=not no_tabular)
     return _finish(result, fmt, report)
@@ -98,6 +157,8 @@ def sign_cmd(manifest_path: str, key: str, out: str | None, report: str | None, 
     """Add a signature to MANIFEST."""
     from ..provenance import sign_manifest
 
+    _guard(inputs=[("--key", key)] + ([("MANIFEST", manifest_path)] if out is not None else []), report=report,
+           out=out or manifest_path, out_label="--out" if out is not None else "MANIFEST (signed in place)")
     return _finish(sign_manifest(manifest_path, key, out=out), fmt, report)
 
 
@@ -115,6 +176,8 @@ def verify_cmd(manifest_path: str, keys: tuple[str, ...], allow_unsigned: bool, 
     """Check MANIFEST's signature and re-hash every source it lists."""
     from ..provenance import verify_manifest
 
+    _guard(inputs=[("MANIFEST", manifest_path)] + [("--key", k) for k in keys], report=report,
+           hashed_dirs=_listed_folders(manifest_path, base_dir) if report else None)
     result = verify_manifest(manifest_path, keys=list(keys), allow_unsigned=allow_unsigned, base_dir=base_dir,
                              endpoint_url=endpoint_url)
     return _finish(result, fmt, report)
@@ -159,6 +222,8 @@ def diff_cmd(old: str, new: str, keys: tuple[str, ...], params_file: str | None,
     """Report sources added, removed, changed, moved or jumping in volume from OLD to NEW."""
     from ..provenance import diff_manifests
 
+    _guard(inputs=[("OLD", old), ("NEW", new), ("--params", params_file)] + [("--key", k) for k in keys],
+           report=report)
     policy = _policy_from_params(params_file)
     if fail_on:
         policy["fail_on"] = list(fail_on)

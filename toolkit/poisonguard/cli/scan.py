@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import format_option, load_params
+from ._common import format_option, load_params, yaml_value
 
 
 @click.command("scan")
@@ -50,34 +50,71 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
     With --reference / --reference-rev the comparison's policy is set with
     --set reference_shift.KEY=VALUE or a `reference_shift` mapping in the params file's `scan` section.
     """
-    import yaml
-
     from .. import detectors as registry
-    from ..errors import UsageError
+    from .._io import guard_outputs
+    from ..errors import ConfigError, UsageError
     from ..scan import DECISION_KEY, iter_names, rich_progress
     from ..scan import scan as run_scan
     from . import echo_result
 
     section = load_params(params, "scan")
     reserved = {"detectors", "skip", "seed"}
-    det_params: dict[str, dict] = {k: dict(v or {}) for k, v in section.items() if k not in reserved}
-    names = iter_names(detectors) or iter_names(section.get("detectors")) or registry.default()
-    skipped = (iter_names(skip) or []) + (iter_names(section.get("skip")) or [])
+    det_params: dict[str, dict] = {}
+    for k, v in section.items():
+        if k in reserved:
+            continue
+        if v is not None and not isinstance(v, dict):
+            raise ConfigError(f"{params}: scan.{k} must be a mapping of parameter names to values, got "
+                              f"{type(v).__name__} {v!r}; fix the file")
+        det_params[k] = dict(v or {})
+    listed = {}
+    for key in ("detectors", "skip"):
+        value = section.get(key)
+        if value is not None and not (isinstance(value, str) or
+                                      (isinstance(value, list) and all(isinstance(x, str) for x in value))):
+            raise ConfigError(f"{params}: scan.{key} must be a detector name or a list of names, got {value!r}")
+        listed[key] = value
+    names = iter_names(detectors) or iter_names(listed["detectors"]) or registry.default()
+    skipped = (iter_names(skip) or []) + (iter_names(listed["skip"]) or [])
     for s in skipped:
         registry.get(s)  # unknown names are an error, not a silent no-op
+    for n in names:
+        registry.get(n)
     names = [n for n in names if n not in skipped]
-    for item in sets:
-        key, sep, value = item.partition("=")
-        det, dot, param = key.partition(".")
-        if not sep or not dot or not det or not param:
-            raise UsageError(f"--set {item!r}: expected DETECTOR.PARAM=VALUE, e.g. label_flip.n_neighbors=30")
-        det_params.setdefault(det, {})[param] = yaml.safe_load(value)
-    # parameters of detectors that do not run (listed in params.yaml, then skipped) are ignored
+    if not names:
+        raise UsageError(f"--skip leaves no detector to run (skipped: {', '.join(skipped)}); skip fewer, or "
+                         "name the detectors to run with --detectors")
     with_reference = reference is not None or reference_rev is not None
+    for item in sets:
+        det, param, value = _parse_set(item)
+        if det == DECISION_KEY:  # the decision's levels (poisonguard.evidence), checked by the scan
+            det_params.setdefault(det, {})[param] = value
+            continue
+        if det != "reference_shift":
+            try:
+                registry.get(det)  # unknown detector names are an error
+            except UsageError as exc:
+                raise UsageError(f"--set {item!r}: {exc}") from None
+        if det not in names and not (with_reference and det == "reference_shift"):
+            why = ("needs --reference or --reference-rev" if det == "reference_shift"
+                   else f"is not run (the detectors run are: {', '.join(names)})")
+            raise UsageError(f"--set {item!r}: {det} {why}; drop the --set or run that detector")
+        det_params.setdefault(det, {})[param] = value
+    # parameters of detectors that do not run (listed in params.yaml, then skipped) are ignored
     det_params = {k: v for k, v in det_params.items()
                   if k in names or k == DECISION_KEY or (with_reference and k == "reference_shift")}
     if "seed" in section and seed == 0:
+        if isinstance(section["seed"], bool) or not isinstance(section["seed"], int):
+            raise ConfigError(f"{params}: scan.seed must be a whole number, got {section['seed']!r}")
         seed = int(section["seed"])
+    if out is not None:
+        from ..data import detect_format, output_name
+
+        kind = detect_format(data)
+        guard_outputs(inputs=[("DATA", data), ("--reference", reference), ("--params", params)],
+                      out_dirs=[("--out", out)],
+                      outputs=[("--out", out / n) for n in ("report.json", "scores.csv", output_name(kind, "clean"),
+                                                            output_name(kind, "quarantine"))])
     bar, cb = rich_progress()
     with bar:
         result = run_scan(data, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
@@ -86,6 +123,17 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
     if not quiet:
         echo_result(result, fmt)
     return result.return_code
+
+
+def _parse_set(item: str) -> tuple[str, str, object]:
+    """``DETECTOR.PARAM=VALUE`` into its parts, the value read as YAML."""
+    from ..errors import UsageError
+
+    key, sep, value = item.partition("=")
+    det, dot, param = key.partition(".")
+    if not sep or not dot or not det.strip() or not param.strip():
+        raise UsageError(f"--set {item!r}: expected DETECTOR.PARAM=VALUE, e.g. label_flip.n_neighbors=30")
+    return det.strip(), param.strip(), yaml_value(item, value)
 
 
 @click.command("detectors")

@@ -39,10 +39,14 @@ def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_proj
     Exit 1 when a critical expectation fails, 0 otherwise (warnings are reported only);
     2 for a missing or malformed suite, or a suite for other columns.
     """
+    from .._io import guard_outputs
     from ..errors import UsageError
 
     if (suite is None) == (checkpoint is None):
         raise UsageError("give either --suite FILE or --checkpoint NAME (with --gx-project DIR)")
+    if out is not None:
+        guard_outputs(inputs=[("DATA", data), ("--suite", suite)], out_dirs=[("--out", out)],
+                      outputs=[("--out", out / "validation.json")])
     if checkpoint is not None:
         from ..validation import validate_checkpoint
 
@@ -84,8 +88,10 @@ def infer(trusted: Path, label: str | None, out: Path, id_column: str | None, na
     The suite is Great Expectations' own JSON: review it, edit it (with Great Expectations or
     by hand; comment your choices in each expectation's meta) and commit it.
     """
+    from .._io import guard_outputs
     from ..validation import infer_suite, write_suite
 
+    guard_outputs(inputs=[("TRUSTED", trusted)], outputs=[("--out", out)])
     suite = infer_suite(trusted, label=label, id_column=id_column, name=name or _stem(out),
                         range_margin=range_margin, label_tolerance=label_tolerance,
                         row_count_factor=row_count_factor, max_categories=max_categories)

@@ -12,6 +12,7 @@ from typing import Any, Union
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .._env import source_date_epoch
 from .._version import __version__
 from ..errors import UsageError
 from ._keys import key_id, load_private_key, load_public_key
@@ -48,7 +49,7 @@ def _public(keys: Sequence[PublicKeyArg]) -> list[Ed25519PublicKey]:
 def _created(when: _dt.datetime | None) -> str:
     """ISO 8601 UTC time for a statement: ``when``, else ``$SOURCE_DATE_EPOCH``, else now."""
     if when is None:
-        epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+        epoch = source_date_epoch()
         if epoch:
             try:
                 when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
@@ -214,7 +215,8 @@ def check_envelope(envelope: Envelope, keys: Sequence[PublicKeyArg], *,
 
     With keys, at least one signature must verify with one of them. ``allow_unsigned`` accepts
     a manifest with no signature at all (and, without keys, one whose signatures are not
-    checked, with a warning); it never accepts a signature that fails.
+    checked, with a warning: what ``diff`` does; :func:`verify_manifest` refuses that); it
+    never accepts a signature that fails.
     """
     trusted_keys = _public(keys)
     if not trusted_keys and not allow_unsigned:
@@ -291,7 +293,8 @@ def verify_manifest(manifest: PathLike, *, keys: Sequence[PublicKeyArg] = (), al
     keys : sequence of path-like or Ed25519PublicKey, default=()
         Trusted public keys; one valid signature by one of them is required.
     allow_unsigned : bool, default=False
-        Accept a manifest without signature (and, without ``keys``, skip the signature check).
+        Accept a manifest without signature. A signed manifest always needs ``keys``: its
+        signature is checked, never skipped.
     base_dir : path-like, default=None
         Folder the local names are relative to (default: the current folder).
     endpoint_url : str, default=None
@@ -311,7 +314,7 @@ def verify_manifest(manifest: PathLike, *, keys: Sequence[PublicKeyArg] = (), al
     Raises
     ------
     UsageError
-        No key and no ``allow_unsigned``.
+        No key and no ``allow_unsigned``; a signed manifest and no key.
     ProvenanceError, CredentialsError
         Unreadable manifest or key, S3 access denied, no credentials.
     """
@@ -320,6 +323,9 @@ def verify_manifest(manifest: PathLike, *, keys: Sequence[PublicKeyArg] = (), al
     params: dict[str, Any] = {"allow_unsigned": allow_unsigned, "keys": [str(k) for k in keys
                                                                          if not isinstance(k, Ed25519PublicKey)],
                               "endpoint_url": safe_endpoint(endpoint_url)}
+    if not keys and allow_unsigned and env.signatures:  # a signature that cannot be checked is never waved through
+        raise UsageError(f"{manifest}: the manifest is signed, so --allow-unsigned does not apply; pass --key PUB "
+                         "(the signer's .pub file) to check its signature")
     trusted, keyids, sig_findings = check_envelope(env, keys, allow_unsigned=allow_unsigned)
     findings = [dataclasses.replace(f, source=str(manifest), message=f"{manifest}: {f.message}")
                 for f in sig_findings]

@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .._io import atomic_write_bytes
+from .._io import atomic_write_bytes, check_name
 from ..errors import ProvenanceError
 
 __all__ = ["KeyPair", "generate_keypair", "key_id", "load_private_key", "load_public_key", "write_public_key"]
@@ -72,8 +72,11 @@ def generate_keypair(out_dir: str | os.PathLike[str], *, name: str = "poisonguar
     ------
     ProvenanceError
         A key file exists already and ``force`` is false.
+    UsageError
+        ``name`` is not a plain file name (has a folder part, ``..``).
     """
     out = Path(out_dir)
+    check_name("--name", name)  # the key files stay inside out_dir
     priv_path, pub_path = out / f"{name}.key", out / f"{name}.pub"
     for p in (priv_path, pub_path):
         if p.exists() and not force:

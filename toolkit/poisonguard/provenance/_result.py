@@ -26,7 +26,7 @@ class Finding:
     kind : str
         A stable machine-readable code, for instance ``"digest_mismatch"``, ``"missing"``,
         ``"unlisted"``, ``"bad_signature"``, ``"unknown_key"``, ``"unsigned"``, ``"unsafe_name"``,
-        ``"versioning"``, ``"version_gone"``, ``"version_replaced"``, ``"checksum_mismatch"``,
+        ``"symlink"``, ``"versioning"``, ``"version_gone"``, ``"version_replaced"``, ``"checksum_mismatch"``,
         and for diffs ``"added"``, ``"removed"``, ``"changed"``, ``"moved"``, ``"volume_jump"``,
         ``"schema"``.
     message : str

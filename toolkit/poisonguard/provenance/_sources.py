@@ -58,6 +58,30 @@ def walk_folder(folder: Path) -> Iterator[Path]:
             yield Path(root) / f
 
 
+def folder_links(folder: Path) -> list[Path]:
+    """Every symbolic link below ``folder`` (to files or to folders, dangling ones too), sorted."""
+    links = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        links += [Path(root) / n for n in dirs + files if (Path(root) / n).is_symlink()]
+    return sorted(links)
+
+
+def link_on_path(path: Path, base: Path) -> Path | None:
+    """The first symbolic link among ``path`` and its folders below ``base``, or None."""
+    p = Path(os.path.normpath(path.absolute()))
+    chain = [p, *p.parents]
+    for q in reversed(chain):
+        if q != base and q.is_relative_to(base) and q.is_symlink():
+            return q
+    return None
+
+
+def _refuse_link(source: str, link: Path) -> None:
+    raise UsageError(f"{source}: {link} is a symbolic link (to {os.readlink(link)}); a manifest pins real files "
+                     "only, so that no link can lead outside the base folder. Replace the link by the file, "
+                     "or name its target") from None
+
+
 def expand_glob(pattern: str, base: Path) -> list[str]:
     """Files matching ``pattern`` (relative to ``base``; ``**`` recursive), as sorted relative names."""
     hits = _glob.glob(pattern, root_dir=base, recursive=True)
@@ -101,8 +125,14 @@ def plan_local(source: str, base: Path, plan: LocalPlan, *, exclude: set[Path]) 
                                  "run `dvc pull` (or `dvc checkout`) first")
             plan_local(str(target), base, plan, exclude=exclude)
         return
+    link = link_on_path(full, base) if full.exists() or full.is_symlink() else None
+    if link is not None:
+        _refuse_link(source, link)
     if full.is_dir():
         folder = _normpath(full)
+        links = folder_links(folder)
+        if links:
+            _refuse_link(source, links[0])
         cname = _rel_name(folder, base, source)
         plan.collections.setdefault(cname, {"name": cname, "type": "folder"})
         for f in walk_folder(folder):
@@ -119,6 +149,10 @@ def plan_local(source: str, base: Path, plan: LocalPlan, *, exclude: set[Path]) 
         if reason:
             raise UsageError(f"{source}: unsafe glob pattern: {reason}")
         names = [n for n in expand_glob(pattern, base) if _normpath(base / n) not in exclude]
+        for n in names:
+            link = link_on_path(base / n, base)
+            if link is not None:
+                _refuse_link(source, link)
         if not names:
             raise UsageError(f"{source}: the pattern matches no file under {base}")
         plan.collections.setdefault(pattern, {"name": pattern, "type": "glob"})
@@ -242,6 +276,12 @@ def verify_local(records: list[dict[str, Any]], collections: list[dict[str, Any]
     for rec in records:
         name = rec["name"]
         path = base / name
+        link = link_on_path(path, base)
+        if link is not None:
+            findings.append(Finding(name, "symlink", f"{name}: {link.relative_to(base).as_posix()} is now a symbolic "
+                                    f"link (to {os.readlink(link)}); the manifest pinned a real file"))
+            statuses.append(SourceStatus(name, rec["sha256"], rec.get("size"), "failed"))
+            continue
         if not path.exists():
             findings.append(Finding(name, "missing", f"{name}: listed in the manifest but missing"))
             statuses.append(SourceStatus(name, rec["sha256"], rec.get("size"), "failed"))
@@ -276,8 +316,21 @@ def verify_local(records: list[dict[str, Any]], collections: list[dict[str, Any]
                 continue
             found = [_normpath(f) for f in walk_folder(folder)]
             names = [f.relative_to(base).as_posix() for f in found if f not in exclude]
+            for link in folder_links(folder):
+                ln = link.relative_to(base).as_posix()
+                if ln not in listed:  # listed ones are reported with their record
+                    findings.append(Finding(ln, "symlink", f"{ln}: a symbolic link (to {os.readlink(link)}) in the "
+                                            f"listed folder {cname!r}, added after the manifest was made"))
+            names = [n for n in names if not (base / n).is_symlink()]
         elif ctype == "glob":
             names = [n for n in expand_glob(cname, base) if _normpath(base / n) not in exclude]
+            for n in names:
+                link = link_on_path(base / n, base)
+                if link is not None and n not in listed:
+                    findings.append(Finding(n, "symlink", f"{n}: matches the listed glob {cname!r} through the "
+                                            f"symbolic link {link.relative_to(base).as_posix()}, added after the "
+                                            "manifest was made"))
+            names = [n for n in names if link_on_path(base / n, base) is None]
         else:
             continue
         for n in names:
