@@ -52,7 +52,11 @@ def test_outputs_one_line_per_row_and_split(poisoned_blobs, write, tmp_path, nam
     assert report["failures"] == [] and report["detectors"][0]["name"] == "label_flip"
     assert ScanResult.from_dict(report).n_flagged == result.n_flagged
     recall = poisoned_blobs.mask[q_rows].sum() / poisoned_blobs.mask.sum()
-    assert recall >= 0.9
+    # the quarantine needs both the refitted model and the neighbourhood to reject a label (three
+    # classes: a neighbourhood with no agreeing row is a 1-in-3,000 event); every flip is listed
+    assert recall >= 0.75 and poisoned_blobs.mask[q_rows].mean() >= 0.95
+    listed = scores["decision"].isin(["review", "quarantine"]).to_numpy()
+    assert listed[poisoned_blobs.mask].mean() >= 0.95
 
 
 def test_verdict_suspected_on_flips_and_clean_on_clean(blobs, poisoned_blobs):

@@ -127,7 +127,9 @@ def duplicated_rows() -> bytes:
     df = frame(30)
     dup = df.head(4).copy()
     dup["y"] = dup["y"].map({"no": "yes", "yes": "no"})
-    return csv(pd.concat([df, dup], ignore_index=True))
+    out = pd.concat([df, dup], ignore_index=True)
+    out.loc[[0, 1], "y"] = None  # a missing label is always quarantined: the quarantine has rows to check
+    return csv(out)
 
 
 def clashing_names() -> bytes:
@@ -137,7 +139,9 @@ def clashing_names() -> bytes:
     df["reasons"] = "none"
     dup = df.head(4).copy()
     dup["y"] = dup["y"].map({"no": "yes", "yes": "no"})
-    return csv(pd.concat([df, dup], ignore_index=True))
+    out = pd.concat([df, dup], ignore_index=True)
+    out.loc[[0, 1], "y"] = None  # a missing label is always quarantined: the quarantine has rows to check
+    return csv(out)
 
 
 FORMULAS = ("=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3", "@HYPERLINK(\"http://x\")")
@@ -148,7 +152,9 @@ def formulas() -> bytes:
     df["c"] = [FORMULAS[i % len(FORMULAS)] for i in range(30)]
     dup = df.head(4).copy()
     dup["y"] = dup["y"].map({"no": "yes", "yes": "no"})
-    return csv(pd.concat([df, dup], ignore_index=True))
+    out = pd.concat([df, dup], ignore_index=True)
+    out.loc[[0, 1], "y"] = None  # a missing label is always quarantined: the quarantine has rows to check
+    return csv(out)
 
 
 # -- setups (files made by the library) -------------------------------------------------------------
