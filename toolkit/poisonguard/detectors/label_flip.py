@@ -282,17 +282,17 @@ class _ProbabilisticLabelDetector(BaseDetector):
            candidates) are held out, the estimator is fitted out of fold on the other rows, and
            every row's label is scored by models that never saw it
            (:func:`poisonguard.evidence.label_pvalues`).
-        2. **Its own neighbourhood.** ``P(Binomial(k, prior) <= agreeing)``: how unlikely so few of
-           its ``n_neighbors`` neighbours share its label if the label were as common there as in
-           the whole data.
+        2. **Its own neighbourhood** (:func:`_neighbour_pvalues`): how unlikely so few of its
+           ``n_neighbors`` neighbours share its label if the label were as common there as in the
+           whole data, or at least half as common as the locally dominant other class.
 
         The row's p-value is the larger of the two (an intersection-union test: valid when either
         is). The model alone is not enough where classes overlap heavily: fitted on the rows that
         are not candidates (two thirds of wine-white), it is sure where the data are not, and
         called 15-19 % of wine-white's and wine-red's untouched rows impossible; their
         neighbourhoods are mixed, so the second view keeps them. The cost is recall where the
-        neighbourhood is weak evidence: many classes (a label's prior is small, so even no
-        agreeing neighbour is not rare) or very small data. Those rows stay on the review list.
+        neighbourhood is weak evidence (a flip inside a mixed region, very small data); those rows
+        stay on the review list.
         Detectors without a refittable estimator score their single-stage probabilities.
         """
         from ..evidence import label_pvalues
@@ -687,16 +687,41 @@ class LabelFlipDetector(ConfidentLearning):
         return np.mean(views, axis=0)
 
 
+#: The neighbourhood test's effect size: a label is implausible where it is less than this share
+#: of the locally dominant other class (see :func:`_neighbour_pvalues`).
+NEIGHBOUR_RATIO = 0.5
+
+
 def _neighbour_pvalues(knn_proba: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
-    """``P(Binomial(k, prior_y) <= agreeing)``: how unlikely so few of a row's ``k`` neighbours share its
-    label if the label were as common there as in the whole data (counts recovered from
-    :func:`knn_label_proba`'s smoothing ``(counts + prior) / (k + 1)``)."""
+    """How unlikely so few of a row's ``k`` neighbours share its label if the label were plausible there.
+
+    Two notions of plausible, tested together (Bonferroni over the two):
+
+    * **as common as in the whole data**: ``P(Binomial(k, prior) <= a)`` for ``a`` agreeing
+      neighbours — strong for two classes, weak for many (a prior of 0.1 makes even no agreeing
+      neighbour a 1-in-8 event);
+    * **at least** :data:`NEIGHBOUR_RATIO` **times as common as the locally dominant other class**:
+      among the neighbours with the row's label (``a``) or the most common other label (``b``),
+      ``P(Binomial(a + b, r / (1 + r)) <= a)`` — independent of the number of classes (no agreeing
+      neighbour among 20 of one other class is a 1-in-3,300 event).
+
+    Both leave natural overlap alone: where classes mix, each label is common among the
+    neighbours. Counts are recovered from :func:`knn_label_proba`'s smoothing
+    ``(counts + prior) / (k + 1)``.
+    """
     from scipy import stats
 
     prior = np.bincount(y, minlength=knn_proba.shape[1]) / max(y.size, 1)
+    counts = np.rint(knn_proba * (k + 1) - prior[None, :]).clip(0, k)
     rows = np.arange(y.size)
-    agree = np.rint(knn_proba[rows, y] * (k + 1) - prior[y]).clip(0, k)
-    return np.clip(stats.binom.cdf(agree, k, prior[y]), 1e-300, 1.0)
+    a = counts[rows, y].copy()
+    counts[rows, y] = -1.0
+    b = counts.max(axis=1).clip(0, k)
+    share = NEIGHBOUR_RATIO / (1.0 + NEIGHBOUR_RATIO)
+    p_ratio = np.where(a + b > 0, stats.binom.cdf(a, a + b, share), 1.0)
+    p_prior = stats.binom.cdf(a, k, prior[y])
+    # either notion of "plausible here" may fail: Bonferroni over the two
+    return np.clip(2.0 * np.minimum(p_ratio, p_prior), 1e-300, 1.0)
 
 
 def _linear_estimator() -> Any:
