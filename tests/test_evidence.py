@@ -156,6 +156,8 @@ def test_scan_decision_column_and_clean_split(tmp_path):
     assert res.decision["level"] == 0.1 and res.decision["quarantine"] == res.n_flagged
     # the reason says which evidence decided
     assert any(r.reasons[0].startswith("quarantine: combined p=") for r in res.flagged if r.row < 10)
+    forced = next(r for r in res.flagged if r.row == 20)  # quarantined for its missing label, not by BH
+    assert "label missing" in forced.reasons and not forced.reasons[0].startswith("quarantine: combined p=")
 
 
 def test_scan_decision_level_from_params():

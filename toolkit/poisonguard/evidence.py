@@ -41,12 +41,10 @@ __all__ = [
     "DEFAULT_DECISION",
     "Decision",
     "bh_threshold",
-    "binomial_upper_pvalues",
     "combine_pvalues",
     "decide",
     "decision_levels",
     "label_pvalues",
-    "model_null_pvalues",
     "p_from_suspicion",
     "suspicion_from_p",
     "tail_pvalues",
@@ -130,38 +128,6 @@ def label_pvalues(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
     own = proba[rows, y]
     p = np.where(proba <= own[:, None] + 1e-15, proba, 0.0).sum(axis=1)
     return np.clip(p, P_FLOOR, 1.0)
-
-
-def model_null_pvalues(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Label p-values against the natural noise the model itself predicts.
-
-    ``t_i`` is the label p-value of :func:`label_pvalues`. If every label were drawn from its
-    row's predicted distribution (natural noise only), the share of rows with a label p-value of at
-    most ``t`` would be ``F0(t) = mean_j sum_c proba[j, c] [proba[j, c] <= t]`` — small where the
-    model is sure of most rows, close to ``t`` where classes overlap. ``F0(t_i)`` is then a valid
-    p-value under that null (it is the null's own distribution function), so Benjamini–Hochberg on
-    these p-values quarantines labels beyond the noise the data's cross-validated model expects,
-    and no more.
-    """
-    proba = np.asarray(proba, dtype=np.float64)
-    n = proba.shape[0]
-    t = label_pvalues(proba, y)
-    flat = np.sort(proba, axis=None)
-    cum = np.cumsum(flat)
-    pos = np.searchsorted(flat, t * (1.0 + 1e-12), side="right")
-    F0 = np.where(pos > 0, cum[np.maximum(pos - 1, 0)], 0.0) / max(n, 1)
-    # the row's own label is always one of the null's draws: F0 never falls below t / n
-    return np.clip(np.maximum(F0, t / max(n, 1)), P_FLOOR, 1.0)
-
-
-def binomial_upper_pvalues(k: np.ndarray, n: np.ndarray, p0: np.ndarray | float) -> np.ndarray:
-    """``P(Binomial(n, p0) >= k)`` element-wise (1 where ``n == 0``)."""
-    from scipy import stats
-
-    k = np.asarray(k, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
-    out = stats.binom.sf(k - 1, n, p0)
-    return np.clip(np.where(n > 0, out, 1.0), P_FLOOR, 1.0)
 
 
 def combine_pvalues(P: np.ndarray, tested: np.ndarray | None = None) -> np.ndarray:

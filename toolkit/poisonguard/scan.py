@@ -500,6 +500,8 @@ def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidenc
     best = P.argmin(axis=1)
     for r in np.flatnonzero(dec.decision != "keep").tolist():
         p = float(dec.p_value[r])
+        if dec.decision[r] == "quarantine" and not p <= dec.threshold:
+            continue  # quarantined whatever its evidence (a missing label, a reference flag): its reasons say why
         lead = (f"{dec.decision[r]}: combined p={p:.2g} ({names[int(best[r])]} strongest; "
                 f"{'BH threshold' if dec.decision[r] == 'quarantine' else 'quarantine threshold'} "
                 f"{dec.threshold:.2g})")

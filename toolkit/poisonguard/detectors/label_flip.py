@@ -92,8 +92,7 @@ def _encode_y(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, cv: int = 5,
               random_state: Any = None, max_train_rows: int | None = None,
-              held_out: np.ndarray | None = None, sample_weight: np.ndarray | None = None,
-              _extra: np.ndarray | None = None) -> np.ndarray:
+              held_out: np.ndarray | None = None, _extra: np.ndarray | None = None) -> np.ndarray:
     """Out-of-fold predicted probabilities, shape ``(n, n_classes)``.
 
     Classes with fewer members than ``cv`` reduce the number of folds (at least 2); a
@@ -104,14 +103,13 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     training parts still hold ``max_train_rows`` rows, since more folds would only add fits of
     models of the same size (1,000,000 rows: 2 folds of models fitted on 100,000 rows each).
     ``held_out`` (a boolean mask) names rows that no model is fitted on: each gets the mean of
-    the fold models' probabilities. ``sample_weight`` weights the rows in every fit.
+    the fold models' probabilities.
     """
     n = len(y)
     if held_out is not None and held_out.any():
         keep = np.flatnonzero(~held_out)
         proba = oof_proba(estimator, X[keep], y[keep], n_classes, cv=cv, random_state=random_state,
-                          max_train_rows=max_train_rows, held_out=None, _extra=X[held_out],
-                          sample_weight=None if sample_weight is None else np.asarray(sample_weight)[keep])
+                          max_train_rows=max_train_rows, held_out=None, _extra=X[held_out])
         out = np.empty((n, n_classes))
         out[keep] = proba[: keep.size]
         out[held_out] = proba[keep.size:]
@@ -138,10 +136,7 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
             train = np.sort(rng.choice(train, size=max_train_rows, replace=False))
         model = clone(estimator)
         with threads_for(train.size):
-            if sample_weight is None:
-                model.fit(Xu[train], yu[train])
-            else:
-                model.fit(Xu[train], yu[train], sample_weight=np.asarray(sample_weight)[idx][train])
+            model.fit(Xu[train], yu[train])
         p = model.predict_proba(Xu[test])
         proba[idx[test]] = 0.0
         proba[np.ix_(idx[test], model.classes_)] = p
