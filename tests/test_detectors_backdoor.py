@@ -134,3 +134,37 @@ def test_scan_reports_the_trigger(banknote, tmp_path):
     assert {c["column"] for c in section["triggers"][0]["conditions"]} == set(res.params["features"])
     quarantine = pd.read_csv(tmp_path / "quarantine.csv")
     assert set(quarantine["row"]) >= set(np.flatnonzero(res.mask).tolist())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_trigger_found_where_consistency_cannot_be_measured(seed):
+    """haberman has three columns: with two stamped, the third cannot tell the target class apart,
+    so the consistency check has nothing to measure. Two co-stamped values, one beyond every other
+    row's range, still carry evidence for the stamped rows (and the reason says so); the
+    untouched data carry none."""
+    from conftest import shared_path
+
+    ds = load_dataset(shared_path("haberman.csv.gz"), label="survival")
+    assert not (_fit(ds).pvalues_ < 1).any()
+    res = poison(ds, "backdoor", seed=seed, rate=0.03, n_features=2)
+    det = _fit(res.dataset)
+    p = det.pvalues_
+    assert (p[res.mask] < 1e-3).all() and (p[~res.mask] == 1).all()
+    why = det.row_reasons(res.dataset, np.flatnonzero(res.mask)[:1])[0]
+    assert "beyond the range of every other row" in why
+    out = scan(res.frame, label="survival", seed=0)
+    assert (out.scores["decision"].to_numpy()[res.mask] == "quarantine").all()
+
+
+def test_trigger_inside_a_natural_tail_is_its_own_candidate():
+    """breast-cancer-wisconsin's benign rows are mostly identical: stamped ones are copies of each
+    other, and ``bland_chromatin == 17`` sits inside the natural, pure tail ``bland_chromatin >= 10``.
+    The out-of-range point mass must stay a candidate of its own, not be absorbed by the tail."""
+    from conftest import shared_path
+
+    ds = load_dataset(shared_path("breast_cancer_wisconsin.csv.gz"), label="class")
+    assert not (_fit(ds).pvalues_ < 1).any()
+    res = poison(ds, "backdoor", seed=0, rate=0.03, n_features=2)
+    det = _fit(res.dataset)
+    assert (det.pvalues_[res.mask] < 1e-3).all() and (det.pvalues_[~res.mask] == 1).all()
+    assert any(set(r.columns) == set(res.params["features"]) for r in det.rules_[:3])

@@ -432,10 +432,20 @@ class BackdoorTriggerDetector(BaseDetector):
         # row evidence: the rows of a stamped, pure rule whose rows do not look like its target
         # otherwise get the rule's Bonferroni-corrected binomial p-value, significant or not: the
         # scan's decision weighs it against every other row's evidence (no "need" cut-off here)
+        # When the other features cannot tell the target class apart (consistency not measurable,
+        # e.g. two of three columns stamped), a rule still counts when it is stamped beyond doubt:
+        # two or more co-occurring exact values, one of them outside the range of every other row.
         self._row_p = np.ones(n)
-        for r in scored:
+        self._beyond_range: set[int] = set()
+        for i, r in enumerate(scored):
             cons = r["consistency"]
-            if not r["eligible"] or cons is None or cons > self.max_consistency or r["purity"] < self.min_purity:
+            if not r["eligible"] or r["purity"] < self.min_purity:
+                continue
+            if cons is None:
+                if not _stamped_beyond_range(r["items"]):
+                    continue
+                self._beyond_range.add(i)
+            elif cons > self.max_consistency:
                 continue
             p_rule = min(1.0, self.n_tests_ * 10.0 ** (-float(r["evidence"])))
             rows = r["target_rows"]
@@ -449,7 +459,8 @@ class BackdoorTriggerDetector(BaseDetector):
             cons = r["consistency"]
             if r["suspected"]:
                 tier = 1.0 + 0.25 * strength + 0.24 * (1.0 - cons)
-            else:
+            else:  # a rule stamped beyond the range ranks as an inconsistent one (see above)
+                cons = 0.0 if i in self._beyond_range else cons
                 tier = 0.5 + 0.49 * strength * r["purity"] * (1.0 - (cons if cons is not None else 1.0))
             rows = r["target_rows"]
             value = tier + 0.01 * spec[rows]
@@ -593,6 +604,7 @@ class BackdoorTriggerDetector(BaseDetector):
         purity = np.diag(both_t) / size
         kind_rank = np.array([0 if it.kind in ("mass", "category") else 1 if it.kind == "range" else 2
                               for it in items])
+        outside_mass = np.array([it.kind == "mass" and it.outside for it in items])
         mu = np.outer(size, size) / n
         with np.errstate(invalid="ignore", divide="ignore"):
             pair_ok = ((tgt[:, None] == tgt[None, :]) & (cols[:, None] != cols[None, :])
@@ -636,11 +648,14 @@ class BackdoorTriggerDetector(BaseDetector):
             rows = items[members[0]].rows
             for x in members[1:]:
                 rows = np.intersect1d(rows, items[x].rows, assume_unique=True)
-            # items describing (mostly) the same rows as this rule are not separate candidates
+            # items describing (mostly) the same rows as this rule are not separate candidates; an
+            # out-of-range point mass on a small part of its rows stays one (a trigger stamped on
+            # some rows of a natural tail: ``bland_chromatin == 17`` inside ``bland_chromatin >= 10``)
             ind = np.zeros(n)
             ind[rows] = 1.0
             inside = M @ ind
-            absorbed |= (tgt == item.target) & (inside >= 0.8 * size)
+            own_part = outside_mass & (inside < 0.5 * rows.size)
+            absorbed |= (tgt == item.target) & (inside >= 0.8 * size) & ~own_part
             key = (item.target, rows.size, hash(rows.tobytes()))
             if key in seen:
                 continue
@@ -737,8 +752,10 @@ class BackdoorTriggerDetector(BaseDetector):
                 rule = self.rules_[i]
                 why = " and ".join(str(c) for c in rule.conditions)
                 what = "suspected trigger" if rule.suspected else "candidate rule"
-                out.append(f"{self.name}: carries {what} '{why} → {rule.target}'"
-                           + (f" (looks like {rule.resembles!r} otherwise)" if rule.resembles is not None else ""))
+                how = (" (its other features cannot be compared with the target class; co-stamped values, "
+                       "one beyond the range of every other row)") if i in self._beyond_range else (
+                    f" (looks like {rule.resembles!r} otherwise)" if rule.resembles is not None else "")
+                out.append(f"{self.name}: carries {what} '{why} → {rule.target}'{how}")
             else:
                 out.append(f"{self.name}: spectral-signature outlier within its class (suspicion "
                            f"{self.suspicion_[r]:.2f})")
@@ -762,6 +779,15 @@ class BackdoorTriggerDetector(BaseDetector):
             return False, ""
         return True, "; ".join(f"suspected trigger: {r.text()}" for r in trig[:3]) + (
             f" (and {len(trig) - 3} more)" if len(trig) > 3 else "")
+
+
+def _stamped_beyond_range(items: list[_Item]) -> bool:
+    """Two or more conditions on exact values, at least one a point mass beyond the column's range.
+
+    Natural data rarely has several rows sharing one value that lies a spread or more beyond every
+    other row's, and those same rows sharing a second exact value: that is how a trigger looks."""
+    exact = sum(it.kind in ("mass", "category") for it in items)
+    return exact >= 2 and any(it.kind == "mass" and it.outside for it in items)
 
 
 def _spectral_scores(X: np.ndarray, codes: np.ndarray, n_classes: int, min_rows: int = 20,
