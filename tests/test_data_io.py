@@ -192,9 +192,12 @@ def test_take_keeps_the_encoding_encoder_and_digests():
 
 
 def test_take_before_encoding_encodes_the_subset_alone():
+    from poisonguard.data import Encoder
+
     ds = TabularDataset.from_frame(_frame(), label="y")
     sub = ds.take(np.arange(10))
-    assert sub.encode().shape[0] == 10 and ds._encoded is None
+    assert np.array_equal(sub.encode(), Encoder().fit(sub).transform(sub))
+    assert not np.array_equal(ds.encode()[:10], sub.encode())  # the whole is scaled on all its rows
 
 
 def test_replace_does_not_carry_stale_caches():
