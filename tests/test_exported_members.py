@@ -61,3 +61,10 @@ def test_a_failing_detector_is_recorded_not_raised(monkeypatch, blobs):
     assert res.return_code == 3 and res.status == "incomplete"
     assert [(f.detector, f.error, f.message) for f in res.failures] == [("duplicates", "LinAlgError",
                                                                           "singular matrix")]
+
+
+def test_data_package_all_is_sorted_and_exported():
+    from poisonguard import data
+
+    assert list(data.__all__) == sorted(data.__all__)
+    assert all(hasattr(data, name) for name in data.__all__)

@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import DataError, SchemaError
 from ._encoder import Encoder, category_codes
 
-__all__ = ["MAX_CLASSES", "MIN_LABELLED_ROWS", "MISSING_MARKERS", "Kind", "TabularDataset", "sort_key"]
+__all__ = ["Kind", "MAX_CLASSES", "MIN_LABELLED_ROWS", "MISSING_MARKERS", "TabularDataset", "sort_key"]
 
 #: Cell values read as missing in text formats.
 MISSING_MARKERS: tuple[str, ...] = ("", "?", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from ..errors import DataError
 
-__all__ = ["COMPRESSIONS", "FORMATS", "Compression", "FileFormat", "Format", "data_stem", "detect_format",
+__all__ = ["COMPRESSIONS", "Compression", "FORMATS", "FileFormat", "Format", "data_stem", "detect_format",
            "open_input", "open_output", "output_name", "read_errors", "supported_suffixes"]
 
 Format = Literal["csv", "tsv", "parquet", "jsonl"]
