@@ -53,3 +53,14 @@ def test_attack_help_lists_every_attack_and_no_missing_option(cli):
     missing = [name for name in _attack_names() if name not in text]
     assert missing == []
     assert "--list" not in text  # the command has no such option
+    assert "written in the input's format" not in text  # --out's own name decides
+
+
+def test_attack_writes_in_the_format_out_names(cli, tmp_path):
+    from poisonguard.data import load_dataset
+
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"x": np.arange(40.0), "y": ["a", "b"] * 20}).to_csv(src, index=False)
+    rc, _, err = cli("attack", src, "--label", "y", "--attack", "random_flip", "--out", tmp_path / "p.parquet")
+    assert rc == 0, err
+    assert (tmp_path / "p.parquet").read_bytes()[:4] == b"PAR1" and load_dataset(tmp_path / "p.parquet").n_rows == 40

@@ -15,7 +15,7 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--set", "sets", multiple=True, metavar="PARAM=VALUE", help="Other attack parameters (YAML values).")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
-              help="Poisoned copy, written in the input's format.")
+              help="Poisoned copy, in the format and compression its name says (poisoned.csv.gz, .parquet...).")
 @click.option("--truth", type=click.Path(path_type=Path),
               help="CSV of `row,poisoned` (default: beside --out, named <out>.truth.csv).")
 def attack(data: Path, label: str, name: str, rate: float | None, seed: int, sets: tuple[str, ...], out: Path,
