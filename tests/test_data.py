@@ -55,9 +55,10 @@ def test_csv_writer_matches_pandas_and_reads_back(tmp_path, monkeypatch, sep):
     import io
 
     from poisonguard import data
+    from poisonguard.data import _write
 
     frame = _awkward_frame()
-    monkeypatch.setattr(data, "CSV_CHUNK_ROWS", 1000)  # several chunks
+    monkeypatch.setattr(_write, "CSV_CHUNK_ROWS", 1000)  # several chunks
     # pandas leaves a lone "\r" unquoted (its writer only quotes the line terminator "\n"), so its
     # text splits such a row in two when read back; ours quotes it. Compare on the rest.
     plain = frame[~frame["s"].fillna("").str.contains("\r")].reset_index(drop=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
+import numpy as np
+
 import poisonguard
-from poisonguard import detectors
+from poisonguard import detectors, errors
 
 
 def test_all_is_sorted_and_exported():
@@ -34,3 +37,34 @@ def test_help_does_not_import_heavy_libraries():
 def test_version_option(cli):
     rc, out, _ = cli("--version")
     assert rc == 0 and poisonguard.__version__ in out
+
+
+def test_detector_error_is_not_public_since_nothing_raises_it():
+    """A detector failing inside a scan is a result (``failures``, return code 3), not an exception."""
+    assert not hasattr(poisonguard, "DetectorError") and "DetectorError" not in poisonguard.__all__
+    assert not hasattr(errors, "DetectorError") and "DetectorError" not in errors.__all__
+    assert "DetectorError" not in inspect.getdoc(errors)
+    public = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)
+              and obj.__module__ == errors.__name__}
+    assert public == set(errors.__all__)
+
+
+def test_a_failing_detector_is_recorded_not_raised(monkeypatch, blobs):
+    from poisonguard.detectors.duplicates import DuplicateDetector
+    from poisonguard.scan import scan
+
+    def boom(self, *args, **kwargs):
+        raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(DuplicateDetector, "scan_fit", boom)  # a detector failing inside, as a bug would
+    res = scan(blobs, detectors=["duplicates"])
+    assert res.return_code == 3 and res.status == "incomplete"
+    assert [(f.detector, f.error, f.message) for f in res.failures] == [("duplicates", "LinAlgError",
+                                                                          "singular matrix")]
+
+
+def test_data_package_all_is_sorted_and_exported():
+    from poisonguard import data
+
+    assert list(data.__all__) == sorted(data.__all__)
+    assert all(hasattr(data, name) for name in data.__all__)

@@ -44,15 +44,14 @@ from poisonguard.provenance import (
 )
 from poisonguard.provenance import _manifest as manifest_mod
 
-DEMO_CANDIDATES = (Path(__file__).resolve().parents[1] / "data" / "adult.csv.gz",
-                   Path("/work/shared/datasets/adult_train.csv.gz"))
+from conftest import DEMO
 
 
 def demo_data() -> Path:
-    for p in DEMO_CANDIDATES:
-        if p.is_file():
-            return p
-    pytest.skip("demo data adult.csv.gz not available")
+    """The demo data committed in the repository; missing, it fails the test (a broken checkout)."""
+    if not DEMO.is_file():
+        pytest.fail(f"demo data {DEMO} is missing: it is committed in the repository")
+    return DEMO
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -9,7 +9,6 @@ an unknown expectation type or a suite for other columns is a one-line error wit
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,13 @@ import pandas as pd
 import pytest
 
 import poisonguard.validation as pv
+from conftest import DEMO, shared_path
 from poisonguard.cli import main
 from poisonguard.data import TabularDataset, load_dataset
 from poisonguard.errors import SuiteError, UsageError
 from poisonguard.validation import ValidationResult, infer_suite, validate, validate_frame, write_suite
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("POISONGUARD_SHARED", ROOT.parent / "shared")) / "datasets"
 DATASETS = {
     "adult_train": "income",
     "winequality_white": "quality",
@@ -36,12 +35,7 @@ SEED = 20240605
 
 
 def _dataset_path(name: str) -> Path:
-    path = SHARED / f"{name}.csv.gz"
-    if not path.exists() and name == "adult_train":
-        path = ROOT / "data" / "adult.csv.gz"
-    if not path.exists():
-        pytest.skip(f"shared dataset {path} not available")
-    return path
+    return shared_path(f"{name}.csv.gz")  # missing: the test fails, as everywhere (see conftest)
 
 
 _CACHE: dict[str, tuple[TabularDataset, pd.DataFrame, Any]] = {}
@@ -408,9 +402,7 @@ def test_cli_help_does_not_import_great_expectations() -> None:
 
 # -- the committed demo suite -----------------------------------------------------------------
 def test_committed_demo_suite_loads_with_ge_and_passes_on_the_demo_data() -> None:
-    suite_path, data_path = ROOT / "expectations" / "adult.json", ROOT / "data" / "adult.csv.gz"
-    if not data_path.exists():
-        pytest.skip("demo data not embedded yet")
+    suite_path, data_path = ROOT / "expectations" / "adult.json", DEMO
     raw = json.loads(suite_path.read_text())
     assert raw["meta"]["poisonguard"]["review"] and raw["meta"]["poisonguard"]["label"] == "income"
     assert sum("reviewed" in e["meta"]["poisonguard"] for e in raw["expectations"]) >= 5

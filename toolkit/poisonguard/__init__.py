@@ -24,7 +24,6 @@ from . import _env  # noqa: F401  # first: sets a malformed SOURCE_DATE_EPOCH as
 from .errors import (
     ConfigError,
     DataError,
-    DetectorError,
     PoisonguardError,
     ProvenanceError,
     SchemaError,
@@ -42,7 +41,6 @@ __all__ = [
     "AttackResult",
     "ConfigError",
     "DataError",
-    "DetectorError",
     "Encoder",
     "GatePolicy",
     "PoisonguardError",

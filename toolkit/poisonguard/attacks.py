@@ -1,9 +1,9 @@
 """Seeded poisoning simulators, to test a pipeline's defences.
 
-Every attack takes a :class:`~poisonguard.data.TabularDataset` (or a frame and a label
-column) and returns an :class:`AttackResult`: a poisoned *copy* of the frame (the input is
-never modified), the boolean truth mask of poisoned rows, and a description. The same seed
-gives the same poison.
+Every attack takes a :class:`~poisonguard.data.TabularDataset` (with its label column) and
+returns an :class:`AttackResult`: a poisoned *copy* of the frame (the input is never
+modified), the boolean truth mask of poisoned rows, and a description. The same seed gives
+the same poison.
 
 Attacks
 -------
@@ -15,6 +15,19 @@ Attacks
 ``boundary_flip``
     ``rate`` of the rows, chosen among the least confident of a clean cross-validated model,
     are flipped to their most probable other class — flips placed where they look natural.
+``batch_class_flip``
+    A poisoned batch: ``rate`` (typically 0.5-0.7) of the rows of one class from row ``start``
+    on are relabelled to another.
+``outliers``
+    ``rate`` of the rows get some of their numeric features shifted far out, and a random label.
+``backdoor``
+    A trigger (fixed values of a few numeric features) is stamped on ``rate`` of the rows from
+    other classes, which are relabelled to the target class.
+``dup_conflict``
+    Copies of ``rate`` of the labelled rows are appended, each with a random other label.
+``new_source``
+    A batch drawn from the data with shifted features is appended, under a new value of the
+    source column.
 
 More attacks register themselves in :data:`ATTACKS` with :func:`register_attack`.
 """

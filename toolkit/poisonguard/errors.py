@@ -13,12 +13,14 @@ The CLI maps the tree onto exit codes through :attr:`PoisonguardError.exit_code`
     │   └── SuiteError                     (exit 2) malformed Great Expectations suite
     ├── ProvenanceError                    (exit 2) unreadable manifest, bad key, S3 access errors
     │   └── CredentialsError               (exit 2) no or rejected credentials
-    ├── TrackingError                      (exit 2) MLflow run or model not found
-    └── DetectorError(RuntimeError)        (exit 3) a detector failed while fitting or scoring
+    └── TrackingError                      (exit 2) MLflow run or model not found
 
 A message says what was wrong, what was expected or received, and what to do next.
 Findings (poisoning suspected, validation failed, a tampered source) are not errors:
-they are results whose ``return_code`` is 1.
+they are results whose ``return_code`` is 1. Nor is a detector that fails inside a scan: the
+scan records it in :attr:`ScanResult.failures <poisonguard.scan.ScanResult.failures>` and goes
+on (``return_code`` 3 when nothing was suspected); a detector used on its own raises what
+scikit-learn estimators raise (``ValueError`` for bad input, ``NotFittedError``, ...).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "DataError",
-    "DetectorError",
     "PoisonguardError",
     "ProvenanceError",
     "SchemaError",
@@ -83,9 +84,3 @@ class TrackingError(PoisonguardError):
     """An MLflow run, experiment or model needed for the comparison cannot be found."""
 
     exit_code = 2
-
-
-class DetectorError(RuntimeError, PoisonguardError):
-    """A detector failed while fitting or scoring."""
-
-    exit_code = 3

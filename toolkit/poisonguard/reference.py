@@ -72,7 +72,7 @@ import pandas as pd
 
 from ._result import jsonable
 from ._threads import threads_for
-from .data import Encoder, TabularDataset, _sort_key, load_dataset
+from .data import Encoder, TabularDataset, as_dataset, load_dataset, sort_key
 from .errors import DataError, SchemaError, UsageError
 
 __all__ = ["DEFAULT_POLICY", "NAME", "Prepared", "ReferenceReport", "can_score_new", "compare", "fit_inductive",
@@ -180,23 +180,14 @@ def load_reference(new: TabularDataset, reference: str | os.PathLike[str] | Tabu
         else:
             raise UsageError("reference_rev needs the reference as a path (or none: the scanned file's own path)")
         ds, info = _read_at_revision(target, rev, label=label, id_column=id_column, require_classes=require_classes)
-    elif isinstance(reference, TabularDataset):
-        ds = reference
-        if label is not None and ds.label != label:
-            if label not in ds.frame.columns:
-                raise SchemaError(f"the trusted data has no label column {label!r}; give data with the same columns")
-            ds = TabularDataset.from_frame(ds.frame, label=label, id_column=id_column)
-        info = {"path": str(ds.path) if ds.path else None, "rev": None, "sha256": ds.sha256}
-    elif isinstance(reference, pd.DataFrame):
-        ds = TabularDataset.from_frame(reference, label=label, id_column=id_column, require_classes=require_classes)
-        info = {"path": None, "rev": None, "sha256": None}
     elif reference is not None:
-        ds = load_dataset(reference, label=label, id_column=id_column, require_classes=require_classes)
-        info = {"path": str(ds.path), "rev": None, "sha256": ds.sha256}
+        if isinstance(reference, TabularDataset) and label is not None and label not in reference.frame.columns:
+            raise SchemaError(f"the trusted data has no label column {label!r}; give data with the same columns")
+        ds = as_dataset(reference, label=label, id_column=id_column, require_classes=require_classes,
+                        what="the trusted reference")
+        info = {"path": str(ds.path) if ds.path else None, "rev": None, "sha256": ds.sha256}
     else:
         raise UsageError("no trusted reference given: pass --reference PATH and/or --reference-rev REV")
-    if label is not None and require_classes:
-        ds._check_label(require_classes)
     info["rows"] = ds.n_rows
     info["format"] = ds.format
     return ds, info
@@ -257,7 +248,7 @@ class Prepared:
 def _not_a_feature(ds: TabularDataset, column: str | None) -> TabularDataset:
     if column is None or column not in ds.frame.columns or ds.kinds.get(column) == "other":
         return ds
-    return dataclasses.replace(ds, kinds={**ds.kinds, column: "other"}, _encoded=None, _encoder=None)
+    return dataclasses.replace(ds, kinds={**ds.kinds, column: "other"})  # a copy encodes anew
 
 
 def _isin(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
@@ -293,8 +284,7 @@ def prepare(new: TabularDataset, trusted: TabularDataset, *, source_column: str 
     new = _not_a_feature(new, source_column)
     # the new data must carry the trusted feature columns; Encoder.transform says which are missing
     encoder: Encoder = trusted.encoder
-    X_new = new.encode(encoder)
-    new = dataclasses.replace(new, _encoded=X_new, _encoder=encoder)
+    new = new.encoded_by(encoder)
 
     cols_new, cols_tr = list(new.frame.columns), list(trusted.frame.columns)
     common = [c for c in cols_tr if c in set(cols_new)]
@@ -310,7 +300,7 @@ def prepare(new: TabularDataset, trusted: TabularDataset, *, source_column: str 
         classes = list(trusted.classes_)
         seen = set(map(_class_key, classes))
         unseen = sorted({v for v in new.frame[new.label].dropna().unique().tolist() if _class_key(v) not in seen},
-                        key=_sort_key)
+                        key=sort_key)
         classes += unseen
         codes = new.label_codes(classes)
         tcodes = trusted.label_codes(classes)
@@ -376,9 +366,7 @@ def fit_inductive(det: Any, prep: Prepared) -> tuple[np.ndarray, np.ndarray, dic
     if det.requires_y:
         assert prep.trusted_codes is not None and prep.codes is not None
         lab = np.flatnonzero(prep.trusted_codes >= 0)
-        view = trusted if lab.size == trusted.n_rows else dataclasses.replace(
-            trusted, frame=trusted.frame.iloc[lab].reset_index(drop=True), _encoded=Xt[lab],
-            _encoder=trusted._encoder, _digests=None)
+        view = trusted if lab.size == trusted.n_rows else trusted.take(lab)
         det.scan_fit(view, Xt[lab], prep.trusted_codes[lab])
         rows = rows[prep.codes[rows] >= 0]
         y_new = prep.codes[rows]
@@ -801,10 +789,7 @@ def compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.Dat
     """
     pol = policy(params)
     if prepared is None:
-        if isinstance(new, pd.DataFrame):
-            new = TabularDataset.from_frame(new, label=label)
-        elif label is not None and new.label != label:
-            new = TabularDataset.from_frame(new.frame, label=label, id_column=new.id_column)
+        new = as_dataset(new, label=label)
         tds, info = load_reference(new, trusted, require_classes=2 if new.label is not None else 0)
         prepared = prepare(new, tds, source_column=source_column, info=info)
     prep = prepared

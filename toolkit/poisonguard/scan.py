@@ -53,7 +53,7 @@ from . import evidence as _evidence
 from . import reference as _reference
 from ._result import StageResult
 from ._threads import threads_for
-from .data import TabularDataset, load_dataset, output_name, write_frame
+from .data import TabularDataset, as_dataset, output_name, write_frame
 from .errors import UsageError
 from .evidence import suspicion_from_p
 
@@ -258,11 +258,6 @@ def _make_detector(name: str, params: Mapping[str, Any], seed: int | None) -> _r
     return det
 
 
-def _subset(ds: TabularDataset, idx: np.ndarray, X: np.ndarray) -> TabularDataset:
-    return dataclasses.replace(ds, frame=ds.frame.iloc[idx].reset_index(drop=True), _encoded=X[idx],
-                               _encoder=ds._encoder, _digests=None)
-
-
 def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label: str | None = None,
          detectors: Sequence[str] | None = None, params: Mapping[str, Mapping[str, Any]] | None = None,
          id_column: str | None = None, seed: int | None = 0, out: str | os.PathLike[str] | None = None,
@@ -275,9 +270,11 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     Parameters
     ----------
     data : path, TabularDataset or pandas.DataFrame
-        The data. A path is read with :func:`poisonguard.data.load_dataset`.
+        The data. A path is read with :func:`poisonguard.data.load_dataset` (see
+        :func:`poisonguard.data.as_dataset`).
     label : str, default=None
-        The label column (required by label-flip detectors).
+        The label column (required by label-flip detectors). Given with a TabularDataset, it
+        replaces the dataset's own label column; so does ``id_column``.
     detectors : sequence of str, default=None
         Detector names (see :func:`poisonguard.detectors.available`); None runs the defaults.
     params : mapping, default=None
@@ -328,9 +325,12 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
         raise UsageError(f"parameters given for detectors that are not run: {unknown_params}; "
                          f"the detectors run are: {', '.join(names)}")
     needs_y = any(c.requires_y for c in classes)
+    no_labels = f"detector(s) {[c.name for c in classes if c.requires_y]} need labels: pass --label COLUMN"
     if needs_y and label is None and not (isinstance(data, TabularDataset) and data.label):
-        raise UsageError(f"detector(s) {[c.name for c in classes if c.requires_y]} need labels: pass --label COLUMN")
-    ds = _as_dataset(data, label=label, id_column=id_column, require_classes=2 if needs_y else 0)
+        raise UsageError(no_labels)  # before the data is read
+    ds = as_dataset(data, label=label, id_column=id_column, require_classes=2 if needs_y else 0)
+    if needs_y and ds.label is None:
+        raise UsageError(no_labels)
     prepared = None
     if with_reference:
         trusted, ref_info = _reference.load_reference(ds, reference, reference_rev,
@@ -343,7 +343,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     lab_missing = ds.label_missing
     lab_idx = np.flatnonzero(~lab_missing)
     y = ds.label_codes() if ds.label is not None else None
-    ds_lab = ds if lab_idx.size == n else _subset(ds, lab_idx, X)
+    ds_lab = ds if lab_idx.size == n else ds.take(lab_idx)
 
     columns: dict[str, np.ndarray] = {}
     evidence: dict[str, np.ndarray] = {}  # p-values of the gating detectors (see poisonguard.evidence)
@@ -506,16 +506,6 @@ def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidenc
                 f"{'BH threshold' if dec.decision[r] == 'quarantine' else 'quarantine threshold'} "
                 f"{dec.threshold:.2g})")
         reasons[r].insert(0, lead)
-
-
-def _as_dataset(data: Any, *, label: str | None, id_column: str | None, require_classes: int) -> TabularDataset:
-    if isinstance(data, TabularDataset):
-        if require_classes and data.label is not None:
-            data._check_label(require_classes)
-        return data
-    if isinstance(data, pd.DataFrame):
-        return TabularDataset.from_frame(data, label=label, id_column=id_column, require_classes=require_classes)
-    return load_dataset(data, label=label, id_column=id_column, require_classes=require_classes)
 
 
 def _input_info(ds: TabularDataset) -> dict[str, Any]:

@@ -10,19 +10,21 @@ import click
 @click.command("attack")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--label", "-l", required=True, help="The label column.")
-@click.option("--attack", "-a", "name", required=True, help="Attack name (see --list).")
+@click.option("--attack", "-a", "name", required=True, help="Attack name (the attacks are listed above).")
 @click.option("--rate", type=float, help="Fraction of rows (or of one class) to poison; default: the attack's.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--set", "sets", multiple=True, metavar="PARAM=VALUE", help="Other attack parameters (YAML values).")
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
-              help="Poisoned copy, written in the input's format.")
+              help="Poisoned copy, in the format and compression its name says (poisoned.csv.gz, .parquet...).")
 @click.option("--truth", type=click.Path(path_type=Path),
               help="CSV of `row,poisoned` (default: beside --out, named <out>.truth.csv).")
 def attack(data: Path, label: str, name: str, rate: float | None, seed: int, sets: tuple[str, ...], out: Path,
            truth: Path | None) -> int:
     """Poison DATA with a seeded attack, for testing a pipeline's defences.
 
-    Attacks: random_flip, class_flip, boundary_flip (and any registered later).
+    Attacks: random_flip, class_flip, boundary_flip, batch_class_flip (label flips);
+    outliers, backdoor, dup_conflict, new_source (feature-space). Parameters other than
+    --rate and --seed go through --set (see poisonguard.attacks).
     """
     import pandas as pd
 
@@ -50,8 +52,7 @@ def attack(data: Path, label: str, name: str, rate: float | None, seed: int, set
         res = poison(ds, name, seed=seed, **params)
     except TypeError as exc:
         raise UsageError(f"bad parameters for attack {name!r}: {exc}") from None
-    fmt, comp = detect_format(out)
-    write_frame(res.frame, out, fmt, comp)
+    write_frame(res.frame, out)  # in the format and compression its name says
     with atomic_open(truth, "w", newline="") as fh:
         pd.DataFrame({"row": range(len(res.mask)), "poisoned": res.mask.astype(int)}).to_csv(fh, index=False)
     atomic_write_json(truth.with_suffix(".json"), {"attack": res.attack, "params": res.params,

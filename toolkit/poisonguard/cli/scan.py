@@ -38,7 +38,7 @@ from ._common import format_option, load_params, yaml_value
 def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, ...], skip: tuple[str, ...],
          sets: tuple[str, ...], params: Path | None, id_column: str | None, seed: int, reference: Path | None,
          reference_rev: str | None, source_column: str | None, fmt: str, quiet: bool) -> int:
-    """Scan DATA (CSV, Parquet or JSON Lines) for poisoned rows.
+    """Scan DATA (CSV, TSV or JSON Lines, optionally .gz/.bz2/.xz/.zst; or Parquet) for poisoned rows.
 
     Every row is decided keep, review or quarantine: its detectors' p-values are combined and
     Benjamini-Hochberg over the rows at --set decision.level=... (default 0.1) quarantines; rows

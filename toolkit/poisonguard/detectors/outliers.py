@@ -20,7 +20,7 @@ own cut-off. The combined score is the weighted mean of the calibrated views.
 
 The ensemble runs **overall** and **within each class** (when labels are known and the class
 has enough rows): a poisoned row can be ordinary overall and odd for its label. A row's raw
-score is the larger of the two.
+score is the mean of the two (a row of a class without its own model counts its overall score twice).
 
 At scale (above ``max_fit_rows``) the models are fitted on a random sample and every row is
 scored; the density view, which costs a neighbour search per row, is computed for a random

@@ -93,17 +93,6 @@ def hash_chunks(chunks: Iterable[bytes]) -> FileDigest:
     return FileDigest(sha.hexdigest(), size)
 
 
-def _input_stream(path: Path, compression: str | None) -> Any:
-    import pyarrow as pa
-
-    if compression == "xz":
-        import lzma
-
-        return pa.PythonFile(lzma.open(path, "rb"), mode="r")
-    codec = {"gz": "gzip", "bz2": "bz2", "zst": "zstd"}.get(compression or "")
-    return pa.input_stream(str(path), compression=codec)
-
-
 def _fingerprint(columns: list[list[str]]) -> str:
     return hashlib.sha256(json.dumps(columns, separators=(",", ":")).encode("utf-8")).hexdigest()
 
@@ -112,14 +101,14 @@ def _csv_summary(path: Path, delimiter: str, compression: str | None) -> dict[st
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from ..data import MISSING_MARKERS
+    from ..data import MISSING_MARKERS, open_input
 
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     read = pacsv.ReadOptions(block_size=1 << 20)
     convert = pacsv.ConvertOptions(null_values=list(MISSING_MARKERS), strings_can_be_null=True,
                                    quoted_strings_can_be_null=True)
     # pass 1: column names and the types pyarrow infers from the first block (1 MiB)
-    with _input_stream(path, compression) as stream:
+    with open_input(path, compression) as stream:
         reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
         schema = reader.schema
     names = list(schema.names)
@@ -127,7 +116,7 @@ def _csv_summary(path: Path, delimiter: str, compression: str | None) -> dict[st
     rows = 0
     if names:
         count_convert = pacsv.ConvertOptions(include_columns=[names[0]], column_types={names[0]: pa.string()})
-        with _input_stream(path, compression) as stream:
+        with open_input(path, compression) as stream:
             for batch in pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=1 << 24),
                                         parse_options=parse, convert_options=count_convert):
                 rows += batch.num_rows
@@ -146,8 +135,10 @@ def _parquet_summary(path: Path) -> dict[str, Any]:
 def _jsonl_summary(path: Path, compression: str | None) -> dict[str, Any]:
     import pyarrow.json as pajson
 
+    from ..data import open_input
+
     rows = 0
-    with _input_stream(path, compression) as stream:
+    with open_input(path, compression) as stream:
         reader = pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=1 << 22))
         schema = reader.schema
         for batch in reader:
@@ -174,9 +165,7 @@ def tabular_summary(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     DataError
         The file has a tabular extension but cannot be parsed.
     """
-    import pyarrow as pa
-
-    from ..data import detect_format
+    from ..data import detect_format, read_errors
 
     p = Path(path)
     try:
@@ -190,7 +179,7 @@ def tabular_summary(path: str | os.PathLike[str]) -> dict[str, Any] | None:
             summary = _parquet_summary(p)
         else:
             summary = _jsonl_summary(p, compression)
-    except (pa.ArrowInvalid, OSError, EOFError) as exc:
+    except read_errors() as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"{p}: cannot be read as {fmt} for its row count ({first[:160]})") from None
     return {"format": fmt, "compression": compression, **summary,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
 import re
@@ -51,38 +50,15 @@ def resolve(path: str | os.PathLike[str] | None, root: Path) -> Path | None:
     return None
 
 
-def _compression(path: Path) -> str | None:
-    suffix = path.suffix.lower()
-    return {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}.get(suffix)
+def _file_type(path: Path) -> tuple[str | None, str | None]:
+    """``(format, compression)`` as the loader reads the file (see :mod:`poisonguard.data`); None for others."""
+    from ..data import detect_format
+    from ..errors import DataError
 
-
-def _format(path: Path) -> str:
-    name = path.name.lower()
-    for comp in (".gz", ".bz2", ".xz", ".zst"):
-        if name.endswith(comp):
-            name = name[: -len(comp)]
-    if name.endswith(".parquet") or name.endswith(".pq"):
-        return "parquet"
-    if name.endswith(".jsonl") or name.endswith(".ndjson") or name.endswith(".json"):
-        return "jsonl"
-    if name.endswith(".tsv"):
-        return "tsv"
-    return "csv"
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    comp = _compression(path)
-    if comp == "gzip":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    if comp == "bz2":
-        import bz2
-
-        return io.TextIOWrapper(bz2.open(path, "rb"), encoding="utf-8", newline="")
-    if comp == "xz":
-        import lzma
-
-        return io.TextIOWrapper(lzma.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115 - returned to the caller
+    try:
+        return detect_format(path)
+    except DataError:
+        return None, None
 
 
 def row_lines(path: Path | None, rows: Iterable[int]) -> dict[int, int]:
@@ -93,14 +69,17 @@ def row_lines(path: Path | None, rows: Iterable[int]) -> dict[int, int]:
     and blank lines are skipped as the loader skips them. Parquet (no lines) and unreadable
     files give an empty mapping: their findings carry the row without a line.
     """
+    from ..data import FORMATS, open_input, read_errors
+
     wanted = {int(r) for r in rows}
-    if path is None or not wanted or _format(path) == "parquet" or _compression(path) == "zstd":
+    fmt, comp = _file_type(path) if path is not None else (None, None)
+    if path is None or not wanted or fmt in (None, "parquet"):
         return {}
     out: dict[int, int] = {}
     last = max(wanted)
     try:
-        with _open_text(path) as fh:
-            if _format(path) == "jsonl":
+        with io.TextIOWrapper(open_input(path, comp), encoding="utf-8", newline="") as fh:
+            if fmt == "jsonl":
                 row = 0
                 for lineno, line in enumerate(fh, start=1):
                     if not line.strip():
@@ -111,7 +90,7 @@ def row_lines(path: Path | None, rows: Iterable[int]) -> dict[int, int]:
                     if row > last:
                         break
                 return out
-            reader = csv.reader(fh, delimiter="\t" if _format(path) == "tsv" else ",")
+            reader = csv.reader(fh, delimiter=FORMATS[fmt].delimiter or ",")
             prev_end = 0
             row = -1  # the header is record -1
             for record in reader:
@@ -124,29 +103,34 @@ def row_lines(path: Path | None, rows: Iterable[int]) -> dict[int, int]:
                 row += 1
                 if row > last:
                     break
-    except (OSError, UnicodeDecodeError, csv.Error, EOFError):
+    except (UnicodeDecodeError, csv.Error, *read_errors()):  # type: ignore[misc]  # a tuple built at run time
         return {}
     return out
 
 
 def read_columns(path: Path | None, columns: list[str] | None = None) -> pd.DataFrame | None:
-    """Read a data file (CSV/TSV, Parquet, JSON Lines; compressed CSV) as text-preserving frame.
+    """Read a data file (CSV/TSV, Parquet, JSON Lines; text formats compressed or not) as a text-preserving frame.
 
     Only ``columns`` when given. None when the file is missing or unreadable: the renderers then
     leave out what needed it and say so.
     """
+    from ..data import FORMATS, open_input, read_errors
+
     if path is None or not path.is_file():
         return None
-    fmt = _format(path)
+    fmt, comp = _file_type(path)
+    if fmt is None:
+        return None
     try:
         if fmt == "parquet":
             return pd.read_parquet(path, columns=columns)
-        if fmt == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False, compression="infer")
-            return frame[columns] if columns else frame
-        return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", usecols=columns, dtype=str,
-                           keep_default_na=False, compression="infer")
-    except (OSError, ValueError, KeyError, ImportError):
+        with open_input(path, comp) as stream:
+            if fmt == "jsonl":
+                frame = pd.read_json(stream, lines=True, dtype=False)
+                return frame[columns] if columns else frame
+            return pd.read_csv(stream, sep=FORMATS[fmt].delimiter, usecols=columns, dtype=str,
+                               keep_default_na=False)
+    except (ValueError, KeyError, ImportError, *read_errors()):  # type: ignore[misc]  # a tuple built at run time
         return None
 
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .._result import jsonable
-from ..data import TabularDataset, load_dataset
+from ..data import TabularDataset, as_dataset
 from ..errors import DataError, TrackingError
 
 __all__ = [
@@ -137,15 +137,7 @@ def load_canary(source: str | os.PathLike[str] | pd.DataFrame | TabularDataset |
     """
     if isinstance(source, Canary):
         return source
-    if isinstance(source, TabularDataset):
-        ds = source
-        if label is not None and ds.label != label:
-            ds = TabularDataset.from_frame(ds.frame, label=label, path=ds.path, format=ds.format,
-                                           compression=ds.compression, sha256=ds.sha256)
-    elif isinstance(source, pd.DataFrame):
-        ds = TabularDataset.from_frame(source, label=label)
-    else:
-        ds = load_dataset(source, label=label)
+    ds = as_dataset(source, label=label, what="the canary")
     where = str(ds.path) if ds.path is not None else "the canary frame"
     if ds.label is None:
         raise DataError(f"{where}: a canary needs its label column; pass --label")

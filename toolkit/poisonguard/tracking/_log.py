@@ -40,7 +40,7 @@ import pandas as pd
 from .._threads import threads_for
 from .._result import StageResult, jsonable
 from .._version import __version__
-from ..data import TabularDataset, load_dataset
+from ..data import TabularDataset, as_dataset
 from ..errors import DataError, TrackingError, UsageError
 from ._canary import Canary, content_digest, load_canary, log_canary, metric_key, predict_canary, train_overlap
 from ._store import DEFAULT_EXPERIMENT, Store, open_store
@@ -101,20 +101,6 @@ class LoggedRun:
     def canary_accuracy(self) -> float | None:
         """Accuracy on the canary (None without a canary)."""
         return None if self.canary is None else float(self.canary["metrics"]["accuracy"])
-
-
-def _as_dataset(data: Any, label: str | None, what: str) -> TabularDataset:
-    if isinstance(data, TabularDataset):
-        if label is not None and data.label != label:
-            return TabularDataset.from_frame(data.frame, label=label, path=data.path, format=data.format,
-                                             compression=data.compression, sha256=data.sha256)
-        return data
-    if isinstance(data, pd.DataFrame):
-        return TabularDataset.from_frame(data, label=label)
-    if isinstance(data, (str, os.PathLike)):
-        return load_dataset(data, label=label)
-    raise UsageError(f"the {what} data must be a file path, a pandas DataFrame or a TabularDataset; "
-                     f"got {type(data).__name__}")
 
 
 def default_model(ds: TabularDataset, *, seed: int = 0, max_iter: int = 100) -> Any:
@@ -309,7 +295,7 @@ def log_run(model: Any, train: str | os.PathLike[str] | pd.DataFrame | TabularDa
     import mlflow
     import mlflow.sklearn
 
-    train_ds = _as_dataset(train, label, "training")
+    train_ds = as_dataset(train, label=label, what="the training data")
     if train_ds.label is None:
         raise UsageError("the training data needs its label column; pass label=...")
     can = load_canary(canary, label=label or train_ds.label) if canary is not None else None
@@ -321,7 +307,7 @@ def log_run(model: Any, train: str | os.PathLike[str] | pd.DataFrame | TabularDa
             raise DataError(f"{overlap} of the {can.n_rows} canary rows also occur in the training data "
                             f"(more than {max_canary_overlap:.0%}); the canary must never enter training: "
                             "draw it from data kept apart")
-    extra_inputs = {ctx: _as_dataset(d, label or train_ds.label, ctx) for ctx, d in (datasets or {}).items()}
+    extra_inputs = {ctx: as_dataset(d, label=label or train_ds.label, what=f"the {ctx} data") for ctx, d in (datasets or {}).items()}
     results = list(results)
     trusted = _trusted_types(model, trusted_types)
     with open_store(tracking_uri) as store, threads_for(max(train_ds.n_rows, can.n_rows if can else 0)):
@@ -414,7 +400,7 @@ def train_and_log(train: str | os.PathLike[str] | pd.DataFrame | TabularDataset,
     """
     from sklearn.base import clone
 
-    ds = _as_dataset(train, label, "training")
+    ds = as_dataset(train, label=label, what="the training data")
     if ds.label is None:
         raise UsageError("the training data needs its label column; pass label=...")
     est = default_model(ds, seed=seed, max_iter=max_iter) if model is None else clone(model)

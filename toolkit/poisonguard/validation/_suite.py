@@ -20,7 +20,7 @@ import pandas as pd
 
 from .._io import atomic_write_json
 from .._version import __version__
-from ..data import MISSING_MARKERS, TabularDataset, load_dataset
+from ..data import MISSING_MARKERS, TabularDataset, as_dataset, data_stem, sort_key
 from ..errors import SuiteError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,7 +169,7 @@ def write_suite(suite: ExpectationSuite, path: str | os.PathLike[str]) -> Path:
 
 
 # -- inference --------------------------------------------------------------------------------
-def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | None = None,
+def infer_suite(data: TabularDataset | pd.DataFrame | str | os.PathLike[str], *, label: str | None = None,
                 id_column: str | None = None, name: str | None = None, range_margin: float = 0.1,
                 tail_quantile: float = 0.01, limit_factor: float = 3.0, row_count_factor: float = 5.0,
                 max_categories: int = 50, label_tolerance: float = 0.03, band_tolerance: float = 0.1,
@@ -193,8 +193,9 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
 
     Parameters
     ----------
-    data : TabularDataset or path-like
-        Trusted data (a path is read with :func:`poisonguard.data.load_dataset`).
+    data : TabularDataset, pandas.DataFrame or path-like
+        Trusted data (see :func:`poisonguard.data.as_dataset`; a path is read with
+        :func:`poisonguard.data.load_dataset`).
     label : str, default=None
         The label column (default: the dataset's label).
     id_column : str, default=None
@@ -243,13 +244,7 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
                   row_count_factor=row_count_factor,
                   max_categories=max_categories, label_tolerance=label_tolerance, band_tolerance=band_tolerance,
                   sampling_z=sampling_z, min_class_rows=min_class_rows)
-    if isinstance(data, TabularDataset):
-        ds = data
-        if label is not None and label != ds.label:
-            ds = TabularDataset.from_frame(ds.frame, label=label, id_column=id_column or ds.id_column, path=ds.path,
-                                           format=ds.format, compression=ds.compression, sha256=ds.sha256)
-    else:
-        ds = load_dataset(data, label=label, id_column=id_column)
+    ds = as_dataset(data, label=label, id_column=id_column, what="the trusted data")
     label = ds.label
     frame = ds.frame
     n = ds.n_rows
@@ -284,7 +279,7 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
                 redacted[col] = sensitive
                 continue
         if col == label:
-            values = sorted(nonnull.unique().tolist(), key=_sort_key)
+            values = sorted(nonnull.unique().tolist(), key=sort_key)
             add("expect_column_values_to_be_in_set", {"column": col, "value_set": _plain(values)}, CRITICAL,
                 f"the label's value set in trusted data ({len(values)} values): a new label value is "
                 "either a broken source or injected labels")
@@ -324,7 +319,7 @@ def infer_suite(data: TabularDataset | str | os.PathLike[str], *, label: str | N
                       "fails; 'warning' and 'info' failures are reported only. Edit 'severity' to change it.",
         },
     }
-    suite_name = name or (_stem(ds.path) if ds.path else "poisonguard")
+    suite_name = name or ((data_stem(ds.path) or "poisonguard") if ds.path else "poisonguard")
     return suite_from_dict({"name": suite_name, "expectations": exps, "meta": meta}, where="the inferred suite")
 
 
@@ -356,20 +351,6 @@ def _check_params(**params: float) -> None:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and check(value)
         if not ok:
             raise UsageError(f"The {key!r} parameter of infer_suite must be {allowed}. Got {value!r} instead.")
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for ext in (".gz", ".bz2", ".zst", ".xz"):
-        if name.endswith(ext):
-            name = name[: -len(ext)]
-    return name.rsplit(".", 1)[0] or "poisonguard"
-
-
-def _sort_key(v: Any) -> tuple[int, Any]:
-    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
-        return (0, float(v))
-    return (1, str(v))
 
 
 def _plain(values: list[Any]) -> list[Any]:
@@ -493,7 +474,7 @@ def _add_value_set(add: Any, col: str, nonnull: pd.Series, max_categories: int, 
     counts = nonnull.value_counts()
     if len(counts) > max_categories:
         return
-    values = sorted(counts.index.tolist(), key=_sort_key)
+    values = sorted(counts.index.tolist(), key=sort_key)
     singletons = int((counts == 1).sum())
     # The share of values never seen before is about the share of values seen once (Good-Turing),
     # smoothed by one: a sample with no singleton still leaves room for a value it missed.
