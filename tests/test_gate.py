@@ -18,9 +18,9 @@ ALL = {"required": ["provenance", "validation", "scan"], "optional": ["drift"]}
 
 
 def scan_result(*, suspected: bool = False, failures: tuple = (), n_flagged: int = 5) -> ScanResult:
-    dets = (DetectorSummary("label_flip", "label_flip", True, n_flagged, 1.0, suspected,
+    dets = (DetectorSummary("label_flip", "label_flip", True, n_flagged, suspected,
                             "12% of the labels disagree" if suspected else "", {}),
-            DetectorSummary("sensitive_data", "sensitive", False, 0, 0.1, False, "", {}))
+            DetectorSummary("sensitive_data", "sensitive", False, 0, False, "", {}))
     return ScanResult(input={"path": "data/in.csv", "label": "y"}, parameters={}, n_rows=100, n_flagged=n_flagged,
                       verdict="suspected" if suspected else "clean",
                       reasons=("label_flip: 12% of the labels disagree",) if suspected else (),

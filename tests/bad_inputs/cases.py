@@ -271,7 +271,8 @@ CASES: list[Case] = [
     C("scan-source-date-epoch-unused", *SCAN, exit=0, match=r"clean", env={"SOURCE_DATE_EPOCH": "abc"}),
     C("unknown-subcommand", "scna", exit=2, match=r"No such command 'scna'"),
     # -- scan: params.yaml -------------------------------------------------------------------------------
-    C("params-missing", *SCAN, "--params", "p.yaml", exit=2, match=r"p\.yaml: no such parameters file"),
+    # a stage pasted into a new pipeline runs before any parameter is set (issue 17): the defaults, and a note
+    C("params-missing", *SCAN, "--params", "p.yaml", exit=0, match=r"scan of d\.csv"),
     C("params-not-yaml", *SCAN, "--params", "p.yaml", exit=2, match=r"not valid YAML",
       files={"d.csv": b.good, "p.yaml": b"scan: [1, 2\n"}),
     C("params-top-list", *SCAN, "--params", "p.yaml", exit=2, match=r"expected a mapping",
@@ -576,7 +577,17 @@ CASES: list[Case] = [
       files={"d.csv": b.good, "o/summary.md": b"gate: {}\n"}, setup=b.scan_report),
     C("gate-params-malformed", "gate", "run/report.json", "--params", "p.yaml", exit=2, match=r"p\.yaml",
       files={"d.csv": b.good, "p.yaml": b"gate: [\n"}, setup=b.scan_report),
-    C("gate-missing-stage-fails", "gate", "run/report.json", exit=1, match=r"", setup=b.scan_report),
+    # without a policy the stages given are the required ones (issue 17): a scan-only pipeline passes...
+    C("gate-default-requires-the-stages-given", "gate", "run/report.json", exit=0, match=r"gate: PASS",
+      setup=b.scan_report),
+    # ...a report named but missing fails, and so does a stage the policy requires
+    C("gate-missing-report-fails", "gate", "run/report.json", "run/provenance.json", exit=1,
+      match=r"report/not-run: the report run/provenance\.json does not exist", setup=b.scan_report),
+    C("gate-missing-stage-fails", "gate", "run/report.json", "--params", "p.yaml", exit=1,
+      match=r"provenance/not-run", files={"d.csv": b.good, "p.yaml": b"gate: {required: [provenance, scan]}\n"},
+      setup=b.scan_report),
+    C("gate-exit-zero", "gate", "run/report.json", "run/provenance.json", "--exit-zero", exit=0,
+      match=r"gate: FAIL", setup=b.scan_report),
     # -- drift (the guard comes before MLflow is touched) --------------------------------------------------------
     C("drift-out-is-canary", "drift", "--run", "r1", "--canary", "d.csv", "--label", "y", "--out", "d.csv", exit=2,
       match=r"--out d\.csv: would overwrite the input d\.csv \(--canary\)"),
