@@ -87,42 +87,50 @@ def drift_cmd(run_id: str | None, run_file: Path | None, canary: Path, label: st
     return finish(result, exit_zero=exit_zero, metrics_file=metrics_file)
 
 
-def _run_id(option: str, value: str | None, file: Path | None, *, required: bool) -> str | None:
+def _run_id(option: str, value: str | None, file: Path | None, *, required: bool,
+            file_option: str | None = None) -> str | None:
     """The run id of ``--run`` or of the one-line file of ``--run-file`` (exactly one of them when required)."""
     from ..errors import DataError, UsageError
 
+    file_option = file_option or f"{option}-file"
     if value is not None and file is not None:
-        raise UsageError(f"give {option} RUN_ID or {option}-file FILE, not both")
+        raise UsageError(f"give {option} or {file_option} FILE, not both")
     if file is None:
         if value is None and required:
-            raise UsageError(f"give the candidate run: {option} RUN_ID or {option}-file FILE")
+            raise UsageError(f"give the run: {option} or {file_option} FILE")
         return value
     try:
         text = file.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{option}-file {file}: cannot be read ({getattr(exc, 'strerror', None) or exc}); "
+        raise DataError(f"{file_option} {file}: cannot be read ({getattr(exc, 'strerror', None) or exc}); "
                         "write it with `poisonguard train-log --run-id-file`") from None
     if not text or len(text.split()) != 1:
-        raise DataError(f"{option}-file {file}: expected one MLflow run id on one line, got {text[:80]!r}")
+        raise DataError(f"{file_option} {file}: expected one MLflow run id on one line, got {text[:80]!r}")
     return text
 
 
 @click.command("promote")
-@click.argument("run_id", metavar="RUN")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--run-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Instead of RUN: a file holding the run id (what `poisonguard train-log --run-id-file` writes).")
 @click.option("--model-name", default=None, help="Registered model (default: the run's experiment name).")
 @click.option("--force", is_flag=True, help="Promote despite a refusal (needs --reason; recorded).")
 @click.option("--reason", default=None, help="Why the refusal is overridden; recorded on the run and version.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to print the result.")
-def promote_cmd(run_id: str, model_name: str | None, force: bool, reason: str | None, fmt: str) -> int:
-    """Move the registered model's `champion` alias to run RUN.
+def promote_cmd(run_id: str | None, run_file: Path | None, model_name: str | None, force: bool, reason: str | None,
+                fmt: str) -> int:
+    """Move the registered model's `champion` alias to run RUN (or the run of --run-file).
 
     Refused (exit 1) when drift suspected poisoning, or when the run has no drift verdict
-    against the current champion, unless --force with --reason.
+    against the current champion, unless --force with --reason. The first champion of a
+    model needs no drift verdict.
     """
     from ..tracking import promote
 
-    result = promote(run_id, model_name=model_name, force=force, reason=reason)
+    run = _run_id("RUN", run_id, run_file, required=True, file_option="--run-file")
+    assert run is not None  # required=True
+    result = promote(run, model_name=model_name, force=force, reason=reason)
     echo_result(result, fmt)
     return int(result.return_code)
 
