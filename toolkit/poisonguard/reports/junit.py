@@ -44,8 +44,9 @@ def render_junit(verdict: Verdict, *, name: str = "poisonguard gate") -> str:
             continue
         failures = sum(c.fails_gate for c in checks)
         skipped = sum(c.status in ("skipped", "not_run") and not c.fails_gate for c in checks)
-        suite = ET.SubElement(root, "testsuite", name=_attr(stage), tests=str(len(checks)), failures=str(failures),
-                              errors="0", skipped=str(skipped), time="0", **stamp)
+        suite = ET.SubElement(root, "testsuite", {"name": _attr(stage), "tests": str(len(checks)),
+                                                  "failures": str(failures), "errors": "0", "skipped": str(skipped),
+                                                  "time": "0", **stamp})
         outcome = reports.get(stage)
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="role", value=_attr(outcome.role if outcome else "extra"))
