@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     print("         reports/summary.md, reports/junit.xml, reports/results.sarif, reports/gate.json")
     run = train.get("run_id")
     print(f"MLflow:  make mlflow-ui  ->  http://127.0.0.1:5000{f'  (candidate run {run})' if run else ''}")
-    print("try:     make demo ATTACK=backdoor   (or flips, new_source; compare: .venv/bin/dvc exp show)")
+    print("try:     make demo ATTACK=backdoor   (or flips, new_source; compare: .venv/bin/dvc exp show, "
+          "dvc metrics diff)")
     print(line)
     return 0
 

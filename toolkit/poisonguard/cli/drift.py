@@ -47,7 +47,7 @@ def _threshold_options(fn: Any) -> Any:
 @click.option("--champion-run-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Instead of --champion-run: a file holding that run id.")
 @click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="params.yaml whose 'drift:' section sets the thresholds.")
+              help="params.yaml whose 'drift:' section sets the thresholds (no such file or section: the defaults).")
 @_threshold_options
 @click.option("--no-record", is_flag=True, help="Do not write the verdict (tags, metrics) on the run.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
