@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from . import echo_result
-from ._common import exit_zero_option, finish, metrics_option
+from ._common import existing_params, exit_zero_option, finish, metrics_option
 
 __all__ = ["keygen", "manifest"]
 
@@ -195,7 +195,8 @@ def verify_cmd(manifest_path: str, keys: tuple[str, ...], allow_unsigned: bool, 
 
 
 def _policy_from_params(path: str | None) -> dict[str, Any]:
-    if path is None:
+    found = existing_params(Path(path) if path is not None else None)  # no such file: the defaults, as elsewhere
+    if found is None:
         return {}
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -203,9 +204,7 @@ def _policy_from_params(path: str | None) -> dict[str, Any]:
     from ..errors import ConfigError
 
     try:
-        doc = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such parameters file") from None
+        doc = YAML(typ="safe", pure=True).load(found.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError) as exc:
         raise ConfigError(f"{path}: cannot be read as YAML ({type(exc).__name__})") from None
     section = ((doc or {}).get("provenance") or {}).get("diff") if isinstance(doc, dict) else None
@@ -220,7 +219,8 @@ def _policy_from_params(path: str | None) -> dict[str, Any]:
 @click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False),
               help="Require both manifests to be signed by this public key; repeat for several.")
 @click.option("--params", "params_file", type=click.Path(dir_okay=False), default=None,
-              help="params.yaml whose provenance.diff section holds the policy (fail_on, volume_threshold).")
+              help="params.yaml whose provenance.diff section holds the policy (fail_on, volume_threshold; no such "
+                   "file or section: the defaults).")
 @click.option("--fail-on", multiple=True, metavar="KIND",
               help="Change kind that fails the run (overrides the policy; repeat): added, removed, changed, "
                    "moved, volume_jump, schema.")
