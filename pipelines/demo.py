@@ -3,14 +3,15 @@
 1. ``dvc repro`` runs ``dvc.yaml`` (prepare, provenance, validate, scan, train, drift, gate) with
    the parameters of ``params.yaml``; stages whose inputs did not change are skipped;
 2. the gate's verdict (``reports/gate.json``) is printed, with the stages and what failed;
-3. what was caught: the rows the attack poisoned (``data/prepared/truth.csv``, written by
-   ``prepare``) against the rows the scan quarantined (``reports/scan/scores.csv``);
+3. what was caught: the rows the attack poisoned against the rows the scan quarantined (the
+   ``quality`` stage's ``metrics/quality.json``);
 4. where the reports are, and how to see the MLflow runs.
 
 Exits 0 when the pipeline ran, whatever the verdict; with DVC's exit code when it did not.
 ``--attack NAME`` (``make demo ATTACK=backdoor``; also ``flips``, ``new_source``, ``none``) runs
 the pipeline as a DVC experiment with that attack instead (``dvc exp run -S prepare.attack=NAME``,
-compare them with ``dvc exp show``). The stages call ``python`` and ``poisonguard`` from the
+compare them with ``dvc exp show`` and ``dvc metrics diff``: every stage writes its figures to
+``metrics/``). The stages call ``python`` and ``poisonguard`` from the
 project's ``.venv``: to run DVC yourself, ``source .venv/bin/activate`` first.
 """
 
@@ -35,21 +36,17 @@ def _read_json(path: Path) -> dict:
 
 
 def _caught() -> str | None:
-    import pandas as pd
-
-    truth_p, scores_p = ROOT / "data/prepared/truth.csv", ROOT / "reports/scan/scores.csv"
-    if not (truth_p.is_file() and scores_p.is_file()):
+    q = _read_json(ROOT / "metrics/quality.json")  # the `quality` stage: the attack's truth against the scan
+    if "poisoned" not in q:
         return None
-    truth = pd.read_csv(truth_p)["poisoned"].to_numpy().astype(bool)
-    flagged = pd.read_csv(scores_p)["flagged"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
-    if len(truth) != len(flagged):
-        return None
-    n_poison, n_flag, hit = int(truth.sum()), int(flagged.sum()), int((truth & flagged).sum())
+    n_poison, n_flag, hit = int(q["poisoned"]), int(q.get("quarantined", 0)), int(q.get("caught", 0))
+    rows = int(_read_json(ROOT / "metrics/prepare.json").get("rows_incoming", 0))
     if n_poison == 0:
-        return (f"no rows were poisoned; the scan quarantined {n_flag} of {len(truth)} rows "
-                f"({n_flag / max(len(truth), 1):.1%}: natural label noise and outliers, kept aside, not deleted)")
+        return (f"no rows were poisoned; the scan quarantined {n_flag} of {rows} rows "
+                f"({n_flag / max(rows, 1):.1%}: natural label noise and outliers, kept aside, not deleted)")
+    ap = f", average precision of the suspicion {q['average_precision']:.2f}" if "average_precision" in q else ""
     return (f"{hit} of the {n_poison} poisoned rows quarantined (recall {hit / n_poison:.0%}); "
-            f"{n_flag} rows quarantined in all (precision {hit / max(n_flag, 1):.0%})")
+            f"{n_flag} rows quarantined in all (precision {hit / max(n_flag, 1):.0%}){ap}")
 
 
 ATTACKS = ("none", "flips", "backdoor", "new_source")
@@ -98,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     print("         reports/summary.md, reports/junit.xml, reports/results.sarif, reports/gate.json")
     run = train.get("run_id")
     print(f"MLflow:  make mlflow-ui  ->  http://127.0.0.1:5000{f'  (candidate run {run})' if run else ''}")
-    print("try:     make demo ATTACK=backdoor   (or flips, new_source; compare: .venv/bin/dvc exp show)")
+    print("try:     make demo ATTACK=backdoor   (or flips, new_source; compare: .venv/bin/dvc exp show, "
+          "dvc metrics diff)")
     print(line)
     return 0
 

@@ -36,8 +36,9 @@ Attacks (``prepare.attack``):
     and labelled by a crude rule) -- provenance should catch it (the signed digest no longer
     matches).
 
-Outputs: ``--out`` (default ``data/prepared``) and ``--summary`` (default ``reports/prepare.json``,
-a DVC metrics file: attack, rows, rows poisoned).
+Outputs: ``--out`` (default ``data/prepared``), ``--summary`` (default ``reports/prepare.json``:
+attack, its details, rows, rows poisoned, the supplier's key id) and ``--metrics`` (default
+``metrics/prepare.json``, the DVC metrics file: rows of each set and rows poisoned, flat).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--out", type=Path, default=Path("data/prepared"))
     ap.add_argument("--summary", type=Path, default=Path("reports/prepare.json"))
+    ap.add_argument("--metrics", type=Path, default=Path("metrics/prepare.json"))
     args = ap.parse_args(argv)
 
     p = _section(args.params)
@@ -162,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         "n_poisoned": int(truth.sum()), "poisoned_share": round(float(truth.mean()) if len(truth) else 0.0, 6),
         "supplier_keyid": keyid}
     atomic_write_json(args.summary, summary)
+    atomic_write_json(args.metrics, {"poisoned": summary["n_poisoned"], "poisoned_share": summary["poisoned_share"],
+                                     **{f"rows_{k}": v for k, v in summary["rows"].items()}})
     print(f"prepare: trusted {len(trusted)}, canary {len(canary)}, incoming {len(incoming)} rows; "
           f"attack {attack}: {int(truth.sum())} rows poisoned; signed manifest {out / 'manifest.json'}")
     if details:

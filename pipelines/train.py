@@ -18,9 +18,12 @@ drift verdict). In your own pipeline, promote accepted runs with ``poisonguard p
 let ``poisonguard drift`` find the champion alias.
 
 The MLflow store is ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<project>/mlflow.db``
-(``make mlflow-ui`` shows it). Writes ``reports/train.json`` (DVC metrics: run ids, canary
-accuracy of both models, rows trained on) and the two run ids as one-line files for the
-``drift`` stage's command line (``reports/train/run_id``, ``reports/train/champion_run_id``).
+(``make mlflow-ui`` shows it). Writes ``metrics/train.json`` (the DVC metrics: rows trained on,
+canary metrics of the candidate, canary accuracy of the champion; no run ids),
+``reports/train.json`` (the same with the run ids, experiment and tracking URI) and the two run
+ids as one-line files for ``poisonguard drift --run-file`` (``reports/train/run_id``,
+``reports/train/champion_run_id``). It uses poisonguard's public API only (a pipeline of your own
+can do the same, or call ``poisonguard train-log``).
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from poisonguard._io import atomic_write_json, atomic_write_text, sha256_file
-from poisonguard.data import TabularDataset, load_dataset
+from poisonguard import TabularDataset, load_dataset
+from poisonguard.tracking import LoggedRun, find_run, train_and_log, tracking_uri
 
 BASELINE_TAG = "poisonguard.demo.baseline"
 
@@ -54,49 +57,44 @@ def _results(paths: list[Path]) -> list[dict[str, Any]]:
     return out
 
 
-def _baseline(trusted: Path, canary: Path, label: str, seed: int, max_iter: int, experiment: str) -> tuple[str, float | None]:
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _baseline(trusted: Path, canary: Path, label: str, seed: int, max_iter: int, experiment: str) -> LoggedRun:
     """The run of the model trained on the trusted base (found by its tag, else trained and logged), registered
     as the champion when the registry has none."""
-    run_id, acc = _baseline_run(trusted, canary, label, seed, max_iter, experiment)
-    _register_champion(run_id, experiment)
-    return run_id, acc
+    key = hashlib.sha256(f"{_sha256(trusted)}:{_sha256(canary)}:{label}:{seed}:{max_iter}".encode()).hexdigest()
+    run = find_run(experiment, {BASELINE_TAG: key})
+    if run is None:
+        run = train_and_log(trusted, label=label, canary=canary, seed=seed, max_iter=max_iter, experiment=experiment,
+                            run_name="champion: trusted base", tags={BASELINE_TAG: key, "poisonguard.role": "champion"})
+    _register_champion(run.run_id, experiment)
+    return run
 
 
 def _register_champion(run_id: str, model_name: str) -> None:
     """Register the baseline and give it the ``champion`` alias, unless the registry already has a champion."""
     from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
 
     from poisonguard.tracking import CHAMPION_ALIAS, promote
-    from poisonguard.tracking._store import open_store
 
-    with open_store() as store:
-        try:
-            store.client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-            return
-        except MlflowException:
-            pass
+    try:
+        MlflowClient(tracking_uri=tracking_uri()).get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+        return
+    except MlflowException:
+        pass
     result = promote(run_id, model_name=model_name)
     print(f"train: registered the champion: models:/{model_name}@{CHAMPION_ALIAS} -> version {result.version} "
           f"(run {run_id})" if result.promoted else f"train: champion not registered: {'; '.join(result.refusals)}")
 
 
-def _baseline_run(trusted: Path, canary: Path, label: str, seed: int, max_iter: int,
-                  experiment: str) -> tuple[str, float | None]:
-    from poisonguard.tracking import train_and_log
-    from poisonguard.tracking._store import open_store
-
-    key = hashlib.sha256(f"{sha256_file(trusted)}:{sha256_file(canary)}:{label}:{seed}:{max_iter}".encode()).hexdigest()
-    with open_store() as store:
-        exp = store.client.get_experiment_by_name(experiment)
-        if exp is not None:
-            runs = store.client.search_runs([exp.experiment_id], filter_string=f"tags.`{BASELINE_TAG}` = '{key}'",
-                                            max_results=1, order_by=["attributes.start_time DESC"])
-            if runs:
-                acc = runs[0].data.metrics.get("canary.accuracy")
-                return runs[0].info.run_id, acc
-    logged = train_and_log(trusted, label=label, canary=canary, seed=seed, max_iter=max_iter, experiment=experiment,
-                           run_name="champion: trusted base", tags={BASELINE_TAG: key, "poisonguard.role": "champion"})
-    return logged.run_id, logged.canary_accuracy
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)  # a reader never sees half a file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,10 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--result", type=Path, action="append", default=None,
                     help="stage result JSON to log with the run (repeatable)")
     ap.add_argument("--out", type=Path, default=Path("reports/train.json"))
+    ap.add_argument("--metrics", type=Path, default=Path("metrics/train.json"))
     ap.add_argument("--ids", type=Path, default=Path("reports/train"))
     args = ap.parse_args(argv)
-
-    from poisonguard.tracking import train_and_log, tracking_uri
 
     p, label = _params(args.params)
     seed, max_iter = int(p.get("seed", 0)), int(p.get("max_iter", 100))
@@ -120,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                        [Path("reports/provenance.json"), Path("reports/validate/validation.json"),
                         Path("reports/scan/report.json")])
 
-    champion_id, champion_acc = _baseline(args.trusted, args.canary, label, seed, max_iter, experiment)
+    champion = _baseline(args.trusted, args.canary, label, seed, max_iter, experiment)
 
     clean = load_dataset(args.clean, label=label)
     train: Any = clean
@@ -132,15 +129,17 @@ def main(argv: list[str] | None = None) -> int:
                            tags={"poisonguard.role": "candidate"},
                            params={"train.include_trusted": bool(p.get("include_trusted", False))})
 
-    summary = {"run_id": logged.run_id, "champion_run_id": champion_id, "experiment": experiment,
-               "tracking_uri": tracking_uri(), "train_rows": int(train.n_rows),
-               "canary_accuracy": logged.canary_accuracy, "champion_canary_accuracy": champion_acc}
-    atomic_write_json(args.out, summary)
-    atomic_write_text(args.ids / "run_id", logged.run_id + "\n")
-    atomic_write_text(args.ids / "champion_run_id", champion_id + "\n")
+    figures = {**logged.flat_metrics(), "champion_canary_accuracy": champion.canary_accuracy}
+    _write_json(args.metrics, {k: v for k, v in figures.items() if v is not None})
+    _write_json(args.out, {**figures, "run_id": logged.run_id, "champion_run_id": champion.run_id,
+                           "experiment": experiment, "tracking_uri": tracking_uri(),
+                           "canary_accuracy": logged.canary_accuracy})
+    logged.write_run_id(args.ids / "run_id")
+    champion.write_run_id(args.ids / "champion_run_id")
+    acc = champion.canary_accuracy
     print(f"train: logged run {logged.run_id} ({train.n_rows} rows, canary accuracy "
-          f"{logged.canary_accuracy:.4f}); champion run {champion_id} (canary accuracy "
-          f"{'n/a' if champion_acc is None else f'{champion_acc:.4f}'}) in {logged.tracking_uri}")
+          f"{logged.canary_accuracy:.4f}); champion run {champion.run_id} (canary accuracy "
+          f"{'n/a' if acc is None else f'{acc:.4f}'}) in {logged.tracking_uri}")
     return 0
 
 

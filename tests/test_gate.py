@@ -18,9 +18,9 @@ ALL = {"required": ["provenance", "validation", "scan"], "optional": ["drift"]}
 
 
 def scan_result(*, suspected: bool = False, failures: tuple = (), n_flagged: int = 5) -> ScanResult:
-    dets = (DetectorSummary("label_flip", "label_flip", True, n_flagged, 1.0, suspected,
+    dets = (DetectorSummary("label_flip", "label_flip", True, n_flagged, suspected,
                             "12% of the labels disagree" if suspected else "", {}),
-            DetectorSummary("sensitive_data", "sensitive", False, 0, 0.1, False, "", {}))
+            DetectorSummary("sensitive_data", "sensitive", False, 0, False, "", {}))
     return ScanResult(input={"path": "data/in.csv", "label": "y"}, parameters={}, n_rows=100, n_flagged=n_flagged,
                       verdict="suspected" if suspected else "clean",
                       reasons=("label_flip: 12% of the labels disagree",) if suspected else (),
@@ -220,3 +220,61 @@ def test_cli_gate(cli, tmp_path):
     (tmp_path / "bad.json").write_text("[]")
     rc, _, err = cli("gate", str(tmp_path / "bad.json"))
     assert rc == 2 and "not a poisonguard stage result" in err
+
+
+# -- issue 17: the default policy requires the stages given; flat metrics; --exit-zero ------------------------
+def test_default_policy_requires_the_stages_given():
+    v = gate([scan_result()])  # a pipeline with only a scan needs no policy
+    assert v.verdict == "pass", v.reasons
+    assert {s.stage: (s.role, s.status) for s in v.stages} == {"scan": ("required", "passed"),
+                                                              "drift": ("optional", "not_run")}
+    assert list(v.policy["required"]) == ["scan"]
+    v = gate([scan_result(suspected=True), validation_result()])
+    assert v.verdict == "fail" and [s.role for s in v.stages if s.stage == "validation"] == ["required"]
+
+
+def test_default_policy_fails_on_a_report_given_but_missing(tmp_path):
+    v = gate([scan_result(), tmp_path / "provenance.json"])
+    assert v.verdict == "fail"
+    assert [c.id for c in v.failed_checks] == ["report/not-run"]
+    assert v.failed_checks[0].location == str(tmp_path / "provenance.json")
+    assert {s.stage: s.status for s in v.stages}["report"] == "not_run"
+
+
+def test_an_explicit_policy_still_requires_stages_not_given():
+    v = gate([scan_result()], {"required": ["provenance", "scan"]})
+    assert v.verdict == "fail" and [c.id for c in v.failed_checks] == ["provenance/not-run"]
+
+
+def test_flat_metrics_of_every_result(tmp_path):
+    v = gate([provenance_result(tampered=True), validation_result(critical=True), scan_result(suspected=True),
+              drift_result(suspected=True)], ALL)
+    assert v.flat_metrics() == {"failed": 1, "checks": v.counts["checks"], "checks_failed": v.counts["failed"],
+                                "warnings": 0, "skipped": 0, "provenance_failed": 1, "validation_failed": 1,
+                                "scan_failed": 1, "drift_failed": 1}
+    assert scan_result(suspected=True).flat_metrics() == {
+        "failed": 1, "rows": 100, "quarantined": 5, "quarantined_share": 0.05, "review": 0, "detector_failures": 0,
+        "label_flip_suspected": 1, "label_flip_flagged": 5, "sensitive_data_suspected": 0, "sensitive_data_flagged": 0}
+    assert validation_result(critical=True, warning=True).flat_metrics() == {
+        "failed": 1, "expectations": 3, "expectations_failed": 2, "critical_failed": 1, "rows": 100}
+    assert provenance_result().flat_metrics() == {"failed": 0, "sources": 1, "errors": 0, "warnings": 0,
+                                                  "signatures": 1}
+    assert drift_result(probe=True).flat_metrics() == {"failed": 1, "churn": 0.01, "probes": 1,
+                                                       "probes_suspected": 1}
+    p = scan_result().write_metrics(tmp_path / "m" / "scan.json")
+    doc = json.loads(p.read_text())
+    assert doc["failed"] == 0 and all(isinstance(x, (int, float)) for x in doc.values())
+
+
+def test_cli_gate_metrics_and_exit_zero(cli, tmp_path):
+    report = tmp_path / "report.json"
+    scan_result(suspected=True).write_json(report)
+    rc, out, _ = cli("gate", str(report), "--metrics", str(tmp_path / "metrics" / "gate.json"))
+    assert rc == 1 and "gate: FAIL" in out
+    assert json.loads((tmp_path / "metrics" / "gate.json").read_text())["scan_failed"] == 1
+    rc, out, _ = cli("gate", str(report), "--exit-zero")
+    assert rc == 0 and "gate: FAIL" in out
+    rc, _, err = cli("gate", str(report), "--params", str(tmp_path / "none.yaml"))  # no file: the defaults
+    assert rc == 1 and "no such parameters file; using the defaults" in err
+    rc, _, err = cli("gate", str(report), "--metrics", str(report))
+    assert rc == 2 and "would overwrite the input" in err

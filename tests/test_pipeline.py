@@ -2,15 +2,17 @@
 temporary copy (git + DVC initialised there, small data), run through the real DVC, MLflow (a
 sqlite store in the copy), Great Expectations and the poisonguard CLI.
 
-attack none -> the gate passes; a second ``dvc repro`` does nothing; attack flips -> the gate fails
-and names the scan. Slow by nature (two pipeline runs); sizes and detector settings are cut down
-in the copy's ``params.yaml`` to keep it to a few minutes on 2 cores.
+attack none -> the gate passes; a second ``dvc repro`` does nothing, nor do two forced re-runs of
+the scan (its outputs are byte-identical; issue 17.2); the flat metrics in ``metrics/`` are
+committed; attack flips (a DVC experiment) -> the gate fails and names the scan, and ``dvc exp
+show``, ``dvc metrics diff`` and ``dvc plots diff`` compare it with the baseline (issue 17.1).
+Slow by nature (two pipeline runs); sizes and detector settings are cut down in the copy's
+``params.yaml`` to keep it to a few minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,26 +20,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _dvc import BIN, run
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 FILES = ["dvc.yaml", "params.yaml", "pipelines/prepare.py", "pipelines/train.py", "pipelines/demo.py",
-         "data/adult.csv.gz"]
+         "pipelines/quality.py", "data/adult.csv.gz", ".gitignore"]
 
 pytestmark = pytest.mark.slow
 
 
-def _env(project: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "POISONGUARD_PROJECT_DIR")}
-    env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "DVC_NO_ANALYTICS": "1", "CI": "true",
-                "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "False",
-                "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-                "GIT_COMMITTER_EMAIL": "t@example.com"})
-    return env
-
-
 def _run(args: list[str], project: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=project, env=_env(project), capture_output=True, text=True, timeout=timeout)
+    return run(args, project, timeout)
 
 
 def _repro(project: Path) -> subprocess.CompletedProcess:
@@ -75,7 +68,20 @@ def project(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean_run(project):
     _set_params(project, attack="none")
-    return _repro(project)
+    res = _repro(project)
+    # what a user commits after `dvc repro`: dvc.lock and metrics/ (reports/ is git-ignored)
+    for args in (["git", "add", "-A"], ["git", "commit", "-q", "-m", "baseline run"]):
+        done = _run(args, project)
+        assert done.returncode == 0, done.stderr
+    tracked = _run(["git", "ls-files", "metrics"], project).stdout.split()
+    assert "metrics/scan.json" in tracked and "metrics/gate.json" in tracked, tracked
+    return res
+
+
+@pytest.fixture(scope="module")
+def flips_exp(project, clean_run):
+    # what `make demo ATTACK=flips` runs: a DVC experiment (dvc exp run -S prepare.attack=flips)
+    return _run([sys.executable, "pipelines/demo.py", "--attack", "flips"], project)
 
 
 def _gate(project: Path) -> dict:
@@ -112,12 +118,66 @@ def test_second_repro_does_nothing(project, clean_run):
     assert "Data and pipelines are up to date" in res.stdout
 
 
-def test_dvc_sees_metrics_and_plots(project, clean_run):
+def test_dvc_sees_flat_metrics(project, clean_run):
     res = _run([str(BIN / "dvc"), "metrics", "show", "--json"], project)
     assert res.returncode == 0, res.stderr
-    shown = json.dumps(json.loads(res.stdout))
-    for name in ("reports/gate.json", "reports/scan/report.json", "reports/drift.json", "reports/provenance.json"):
-        assert name in shown
+    shown = next(iter(json.loads(res.stdout).values()))["data"]  # the workspace (DVC names it "")
+    names = {"prepare", "provenance", "validate", "scan", "quality", "train", "drift", "gate"}
+    assert set(shown) == {f"metrics/{n}.json" for n in names}, list(shown)
+    for name, doc in shown.items():  # flat: numbers only, no digests, paths or run ids
+        assert all(isinstance(v, (int, float)) for v in doc["data"].values()), (name, doc)
+    assert shown["metrics/gate.json"]["data"]["failed"] == 0
+    assert shown["metrics/scan.json"]["data"]["rows"] == 1000
+
+
+def test_scan_rerun_is_byte_identical(project, clean_run):
+    # issue 17.2: the scan's outputs do not change with the run (timings go to timings.json, untracked)
+    scan = project / "reports" / "scan"
+    before = {n: (scan / n).read_bytes() for n in ("report.json", "scores.csv", "clean.csv", "quarantine.csv")}
+    lock = (project / "dvc.lock").read_bytes()
+    for _ in range(2):
+        res = _run([str(BIN / "dvc"), "repro", "-f", "-s", "scan"], project)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert {n: (scan / n).read_bytes() for n in before} == before
+    status = _run([str(BIN / "dvc"), "status"], project)
+    assert status.returncode == 0 and "Data and pipelines are up to date" in status.stdout, status.stdout
+    assert (project / "dvc.lock").read_bytes() == lock
+    timings = json.loads((scan / "timings.json").read_text())
+    assert timings["kind"] == "scan-timings" and "label_flip" in timings["detectors"]
+    assert "seconds" not in (scan / "report.json").read_text()
+
+
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
+def test_experiments_compare(project, flips_exp):
+    # issue 17.1: dvc exp show / metrics diff / plots diff compare the baseline with the experiment
+    assert flips_exp.returncode == 0, flips_exp.stderr[-3000:]
+    dvc = str(BIN / "dvc")
+    shown = _run([dvc, "exp", "show", "--json"], project)
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)
+    base = next(r for r in rows if r["rev"] != "workspace")
+    exps = [e for x in base.get("experiments") or [] for e in x["revs"]]
+    assert base["data"]["params"]["params.yaml"]["data"]["prepare"]["attack"] == "none"
+    exp = next(e for e in exps if e["data"]["params"]["params.yaml"]["data"]["prepare"]["attack"] == "flips")
+
+    def metric(row, name, key):
+        return row["data"]["metrics"][f"metrics/{name}.json"]["data"][key]
+
+    assert metric(base, "gate", "failed") == 0 and metric(exp, "gate", "failed") == 1
+    assert metric(base, "scan", "failed") == 0 and metric(exp, "scan", "failed") == 1
+    assert metric(base, "prepare", "poisoned") == 0 and metric(exp, "prepare", "poisoned") == 100
+    assert metric(exp, "scan", "quarantined") > metric(base, "scan", "quarantined")
+    assert metric(exp, "quality", "recall") >= 0.5 and metric(exp, "quality", "average_precision") > 0.3
+    diff = _run([dvc, "metrics", "diff", "--json"], project)  # HEAD (the baseline) vs the applied experiment
+    assert diff.returncode == 0, diff.stderr
+    gate = json.loads(diff.stdout)["metrics/gate.json"]["failed"]
+    assert (gate["old"], gate["new"]) == (0, 1)
+    plots = _run([dvc, "plots", "diff", "--json", "HEAD", exp["name"]], project)
+    assert plots.returncode == 0, plots.stderr
+    data = json.loads(plots.stdout)
+    assert not data.get("errors"), data.get("errors")
+    for name in ("reports/scan/scores.csv", "reports/plots/suspicion_histogram.csv"):
+        assert sorted(data["data"][name][0]["revisions"]) == sorted(["HEAD", exp["name"]]), name
 
 
 def test_demo_rejects_an_unknown_attack(project):
@@ -125,9 +185,8 @@ def test_demo_rejects_an_unknown_attack(project):
     assert res.returncode == 2 and "invalid choice: 'nope'" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_attack_flips_fails_naming_the_scan(project, clean_run):
-    # what `make demo ATTACK=flips` runs: a DVC experiment (dvc exp run -S prepare.attack=flips)
-    res = _run([sys.executable, "pipelines/demo.py", "--attack", "flips"], project)
+def test_attack_flips_fails_naming_the_scan(project, flips_exp):
+    res = flips_exp
     assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
     assert "$ dvc exp run -S prepare.attack=flips" in res.stdout and "verdict: FAIL" in res.stdout
     gate = _gate(project)

@@ -274,3 +274,17 @@ def test_gate_cli_writes_code_quality_and_sarif_all(case, tmp_path, cli):
     everything = json.loads((tmp_path / "all" / "results.sarif").read_text(encoding="utf-8"))["runs"][0]
     assert "note" not in {r["level"] for r in some["results"]}
     assert len(everything["results"]) == len(some["results"]) + some["properties"].get("notesLeftOut", 0)
+
+
+def test_junit_and_html_are_reproducible(case, monkeypatch):
+    # issue 17.2: no wall-clock time in the gate's outputs, unless SOURCE_DATE_EPOCH asks for one
+    from poisonguard.reports.html import render_html
+
+    v = case["verdict"]
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert render_junit(v) == render_junit(v) and "timestamp=" not in render_junit(v)
+    assert render_html(v) == render_html(v)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    assert 'timestamp="2026-01-01T00:00:00+00:00"' in render_junit(v)
+    assert "at 2026-01-01T00:00:00+00:00." in render_html(v)
+

@@ -131,6 +131,30 @@ def test_cli_exit_codes(cli, blobs, poisoned_blobs, write, tmp_path):
     assert rc == 0 and "clean" in out
     rc, out, _ = cli("scan", dirty, "--label", "label", "--out", tmp_path / "b", "--format", "json")
     assert rc == 1 and json.loads(out)["verdict"] == "suspected"
+    # issue 17: --exit-zero for pipeline steps, a flat --metrics file, a missing params file is the defaults
+    rc, out, err = cli("scan", dirty, "--label", "label", "--out", tmp_path / "c", "--exit-zero", "--quiet",
+                       "--metrics", tmp_path / "metrics" / "scan.json", "--params", tmp_path / "no-params.yaml")
+    assert rc == 0 and out == "" and "no-params.yaml: no such parameters file; using the defaults" in err
+    metrics = json.loads((tmp_path / "metrics" / "scan.json").read_text())
+    assert metrics["failed"] == 1 and metrics["label_flip_suspected"] == 1 and metrics["rows"] == len(poisoned_blobs.frame)
+
+
+def test_report_is_byte_identical_and_timings_apart(cli, poisoned_blobs, write, tmp_path):
+    # issue 17.2: what downstream stages read does not change with the run; the times go to timings.json
+    src = write(poisoned_blobs.frame, "in.csv")
+    names = ("report.json", "scores.csv", "clean.csv", "quarantine.csv")
+    runs = []
+    for i in range(2):
+        rc, _, _ = cli("scan", src, "--label", "label", "-d", "label_flip,outliers", "--out", tmp_path / "out",
+                       "--quiet")
+        assert rc == 1
+        runs.append({n: (tmp_path / "out" / n).read_bytes() for n in names})
+    assert runs[0] == runs[1]
+    report = json.loads(runs[0]["report.json"])
+    assert report["schema_version"] == "2.0" and all("seconds" not in d for d in report["detectors"])
+    timings = json.loads((tmp_path / "out" / "timings.json").read_text())
+    assert set(timings["detectors"]) == {"label_flip", "outliers"}
+    assert all(v >= 0 for v in timings["detectors"].values()) and timings["unit"] == "seconds"
 
 
 @pytest.mark.parametrize(

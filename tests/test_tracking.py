@@ -335,9 +335,10 @@ def test_demo_train_stage_registers_the_champion(world: Any, tmp_path: Path, mon
     trusted = tmp_path / "trusted.csv"
     world["sample"](9).iloc[:2000].to_csv(trusted, index=False)
     with threadpool_limits(limits=1):
-        run_id, _ = train_mod._baseline(trusted, world["canary"], LABEL, 0, 10, "demo")
-        again, _ = train_mod._baseline(trusted, world["canary"], LABEL, 0, 10, "demo")
-    assert again == run_id
+        first = train_mod._baseline(trusted, world["canary"], LABEL, 0, 10, "demo")
+        again = train_mod._baseline(trusted, world["canary"], LABEL, 0, 10, "demo")  # found by its tag, not retrained
+    run_id = first.run_id
+    assert again.run_id == run_id and again.canary_accuracy == pytest.approx(first.canary_accuracy)
     client = _client()
     mv = client.get_model_version_by_alias("demo", "champion")
     assert mv.run_id == run_id and str(mv.version) == "1"

@@ -10,9 +10,10 @@ message.
 
 from __future__ import annotations
 
+import datetime
 import os
 
-__all__ = ["source_date_epoch"]
+__all__ = ["source_date", "source_date_epoch"]
 
 _NAME = "SOURCE_DATE_EPOCH"
 _shelved: str | None = None
@@ -39,3 +40,22 @@ def source_date_epoch() -> str:
 
 
 _shelve()
+
+
+def source_date() -> datetime.datetime | None:
+    """``SOURCE_DATE_EPOCH`` as a UTC datetime, None when it is unset (reproducible-builds convention).
+
+    Raises :class:`~poisonguard.errors.UsageError` (exit 2) when it is set but not a whole number of
+    seconds. Used by the manifest's creation time and by the gate's reports, which otherwise record no
+    time at all (so that they are byte-identical for identical inputs).
+    """
+    epoch = source_date_epoch()
+    if not epoch:
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        from .errors import UsageError
+
+        raise UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC; "
+                         f"got {epoch!r}. Unset it to record the current time") from None

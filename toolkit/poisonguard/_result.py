@@ -126,3 +126,19 @@ class StageResult:
     def write_json(self, path: str | Path) -> Path:
         """Write the result atomically as JSON and return the path."""
         return atomic_write_json(path, self.to_dict())
+
+    def flat_metrics(self) -> dict[str, int | float]:
+        """The figures a person compares between runs, as one flat mapping of names to numbers.
+
+        ``failed`` is the stage's verdict as 0/1 (1 when :attr:`return_code` is not 0); each
+        stage adds its counts (rows quarantined, expectations failed, drift figures...). No
+        paths, digests, run ids or times: this is what ``dvc exp show`` and ``dvc metrics diff``
+        compare, so it only changes when the data or the parameters do.
+        """
+        return {"failed": int(self.return_code != 0)}
+
+    def write_metrics(self, path: str | Path) -> Path:
+        """Write :meth:`flat_metrics` atomically as JSON (a DVC metrics file) and return the path."""
+        values = {k: float(f"{v:.6g}") if isinstance(v, float) else v  # 6 significant digits: no float noise
+                  for k, v in jsonable(self.flat_metrics()).items() if v is not None}  # NaN: left out
+        return atomic_write_json(path, values)

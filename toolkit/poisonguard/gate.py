@@ -28,9 +28,13 @@ why (a newer report format, say): the check ``<stage>/result`` says so.
 
 Policy (``params.yaml``, section ``gate``)
 ------------------------------------------
-``required`` : list, default ``[provenance, validation, scan]``
+``required`` : list, default: the stages whose reports are given
     Stages that must have run. A required stage with no result among the reports is
     **"not run", and that fails the gate** -- a missing stage is never taken as passed.
+    Left out, every stage whose report is given is required (less the optional and advisory
+    ones), and a report path given that does not exist fails the gate (``report/not-run``):
+    ``poisonguard gate reports/scan/report.json`` needs no policy in a pipeline that has only
+    a scan. List the stages to require them whatever reports are given.
 ``optional`` : list, default ``[drift]``
     Stages checked when their result is there; when it is not, they are reported as
     "not run" without failing.
@@ -93,8 +97,9 @@ class GatePolicy:
 
     Parameters
     ----------
-    required : tuple of str, default=("provenance", "validation", "scan")
-        Stages that must have run; a missing one fails the gate ("not run").
+    required : tuple of str or None, default=None
+        Stages that must have run; a missing one fails the gate ("not run"). None: the stages
+        whose reports are given are required, and a given report path that does not exist fails.
     optional : tuple of str, default=("drift",)
         Stages checked when present, reported as "not run" (without failing) when missing.
     advisory : tuple of str, default=()
@@ -107,7 +112,7 @@ class GatePolicy:
         Fail when the scan quarantines more than this share of the rows.
     """
 
-    required: tuple[str, ...] = ("provenance", "validation", "scan")
+    required: tuple[str, ...] | None = None
     optional: tuple[str, ...] = ("drift",)
     advisory: tuple[str, ...] = ()
     fail_on_warnings: bool = False
@@ -144,7 +149,8 @@ class GatePolicy:
                                   f"Got {v!r} instead.")
             kwargs["max_quarantine_share"] = None if v is None else float(v)
         policy = cls(**kwargs)
-        both = sorted((set(policy.required) & set(policy.optional)) | (set(policy.required) & set(policy.advisory)))
+        req = set(policy.required or ())
+        both = sorted((req & set(policy.optional)) | (req & set(policy.advisory)))
         if both:
             raise ConfigError(f"stage(s) {both} are listed as required and as optional or advisory in the gate "
                               "policy; list each stage once")
@@ -152,7 +158,7 @@ class GatePolicy:
 
     def role(self, stage: str) -> str:
         """``required``, ``optional``, ``advisory`` or ``extra`` (checked, not listed)."""
-        if stage in self.required:
+        if stage in (self.required or ()):
             return "required"
         if stage in self.advisory:
             return "advisory"
@@ -299,6 +305,18 @@ class Verdict(StageResult):
     def return_code(self) -> int:
         """0 when the gate passes, 1 when it fails."""
         return 0 if self.verdict == "pass" else 1
+
+    def flat_metrics(self) -> dict[str, int | float]:
+        """``failed`` (the verdict as 0/1), ``checks``, ``checks_failed``, ``warnings``, ``skipped``,
+        and ``<stage>_failed`` (0/1) for each stage that ran."""
+        c = self.counts
+        out: dict[str, int | float] = {**super().flat_metrics(), "checks": c.get("checks", 0),
+                                       "checks_failed": c.get("failed", 0), "warnings": c.get("warnings", 0),
+                                       "skipped": c.get("skipped", 0)}
+        for s in self.stages:
+            if s.status != "not_run":
+                out[f"{s.stage}_failed"] = int(s.status == "failed")
+        return out
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:
@@ -576,6 +594,10 @@ def gate(reports: Iterable[ReportArg], policy: GatePolicy | Mapping[str, Any] | 
         inputs.append(info)
         if rep is not None:
             loaded.append(rep)
+    auto = pol.required is None  # required: the stages whose reports are given
+    if auto:
+        present = dict.fromkeys(r.kind for r in loaded if r.kind not in (*pol.optional, *pol.advisory))
+        pol = dataclasses.replace(pol, required=tuple(present))
 
     checks: list[Check] = []
     stages: list[StageOutcome] = []
@@ -599,7 +621,18 @@ def gate(reports: Iterable[ReportArg], policy: GatePolicy | Mapping[str, Any] | 
 
     missing_paths = [i["path"] for i in inputs if i["status"] == "missing"]
     hint = f" (missing report file(s): {', '.join(missing_paths)})" if missing_paths else ""
-    for stage in [*pol.required, *pol.optional, *pol.advisory]:
+    if auto:  # no policy names the stages: a report asked for but not there is a stage that did not run
+        for n, path in enumerate(missing_paths, 1):
+            checks.append(Check(id="report/not-run" + (f"#{n}" if n > 1 else ""), stage="report",
+                                name="not-run" + (f"#{n}" if n > 1 else ""), status="not_run", fails_gate=True,
+                                location=path,
+                                message=f"the report {path} does not exist: the stage that writes it did not run "
+                                        "(a stage that did not run never counts as passed); run it, or leave the "
+                                        "path out"))
+        if missing_paths:
+            stages.append(StageOutcome(stage="report", role="required", status="not_run",
+                                       summary=f"{len(missing_paths)} report file(s) missing"))
+    for stage in [*(pol.required or ()), *pol.optional, *pol.advisory]:
         if stage in seen:
             continue
         role = pol.role(stage)

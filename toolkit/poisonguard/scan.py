@@ -69,16 +69,21 @@ EVIDENCE_REASON_P = 0.01
 
 @dataclasses.dataclass(frozen=True)
 class DetectorSummary:
-    """What one detector did in a scan."""
+    """What one detector did in a scan.
+
+    ``seconds`` (wall-clock time) is kept in memory and printed, but is not part of
+    ``report.json``: timings go to ``timings.json`` beside it, so that the report is
+    byte-identical for identical inputs and seeds.
+    """
 
     name: str
     family: str
     gates: bool
     n_flagged: int
-    seconds: float
     suspected: bool
     reason: str
     section: dict[str, Any]
+    seconds: float = dataclasses.field(default=0.0, metadata={"serialize": False})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +125,8 @@ class ScanResult(StageResult):
     reasons : tuple of str
         Why the batch is suspected (empty when clean).
     detectors : tuple of DetectorSummary
-        Per detector: flags, time, batch decision and its report section.
+        Per detector: flags, batch decision and its report section (its time in memory only: see
+        :meth:`timings`).
     flagged : tuple of FlaggedRow
         The quarantined rows with the highest suspicion, at most :data:`MAX_REPORTED_ROWS`.
     review : tuple of FlaggedRow
@@ -149,7 +155,7 @@ class ScanResult(StageResult):
     """
 
     KIND: ClassVar[str] = "scan"
-    SCHEMA_VERSION: ClassVar[str] = "1.1"
+    SCHEMA_VERSION: ClassVar[str] = "2.0"  # 2.0: per-detector ``seconds`` moved to timings.json
 
     input: dict[str, Any]
     parameters: dict[str, Any]
@@ -189,6 +195,26 @@ class ScanResult(StageResult):
     def to_dict(self) -> dict[str, Any]:
         """:meth:`StageResult.to_dict` plus ``status`` (see :attr:`status`)."""
         return {**super().to_dict(), "status": self.status}
+
+    def flat_metrics(self) -> dict[str, int | float]:
+        """``failed`` (poisoning suspected or a detector failed), ``rows``, ``quarantined``,
+        ``quarantined_share``, ``review``, ``detector_failures``, and per detector
+        ``<name>_suspected`` (0/1) and ``<name>_flagged`` (its own flags)."""
+        out: dict[str, int | float] = {
+            **super().flat_metrics(), "rows": self.n_rows, "quarantined": self.n_flagged,
+            "quarantined_share": round(self.n_flagged / self.n_rows, 6) if self.n_rows else 0.0,
+            "review": self.n_review, "detector_failures": len(self.failures)}
+        for d in self.detectors:
+            out[f"{d.name}_suspected"] = int(d.suspected)
+            out[f"{d.name}_flagged"] = d.n_flagged
+        return out
+
+    def timings(self) -> dict[str, Any]:
+        """Wall-clock seconds per detector (``timings.json``): what changes from run to run, kept out of
+        ``report.json`` so that the report only changes when the data, parameters or seed do."""
+        return {"kind": "scan-timings", "unit": "seconds",
+                "detectors": {d.name: d.seconds for d in self.detectors},
+                "total": round(sum(d.seconds for d in self.detectors), 3)}
 
     def __str__(self) -> str:
         src = self.input.get("path") or "<frame>"
@@ -548,7 +574,7 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
     if ds.path is not None and out.resolve() == ds.path.resolve().parent and ds.path.name.startswith(("clean.", "quarantine.")):
         raise UsageError(f"--out {out} would overwrite the input {ds.path}; choose another output folder")
     names = {"report": "report.json", "scores": "scores.csv", "clean": output_name(ds, "clean"),
-             "quarantine": output_name(ds, "quarantine")}
+             "quarantine": output_name(ds, "quarantine"), "timings": "timings.json"}
     assert result.scores is not None
     frame = ds.frame
     for det in fitted:  # e.g. the sensitive-data scanner masks the values it found
@@ -582,6 +608,7 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
         write_frame(frame.loc[~flagged], stage / names["clean"], ds.format, ds.compression)
         write_frame(q, stage / names["quarantine"], ds.format, ds.compression)
         atomic_write_json(stage / names["report"], jsonable(report))
+        atomic_write_json(stage / names["timings"], result.timings())
     return result
 
 

@@ -136,7 +136,9 @@ def cli() -> None:
     """Defend training data against poisoning.
 
     Exit codes: 0 clean, 1 gate failed (poisoning suspected, validation failed,
-    provenance broken), 2 bad usage or bad input, 3 internal error.
+    provenance broken), 2 bad usage or bad input, 3 internal error. The checks take
+    --exit-zero (exit 0 instead of 1, e.g. in a DVC stage before the gate) and
+    --metrics FILE (flat figures for `dvc metrics`).
     """
 
 

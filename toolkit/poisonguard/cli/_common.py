@@ -10,16 +10,29 @@ import click
 from ..errors import ConfigError
 
 
+def existing_params(path: Path | None) -> Path | None:
+    """``path``; None, with a one-line note on standard error, when no such file exists.
+
+    Every command runs with its defaults without a params.yaml (or without its section in one), so
+    that a stage pasted into a new pipeline works before any parameter is set; the note shows a
+    mistyped ``--params`` path.
+    """
+    if path is not None and not path.exists() and not path.is_symlink():
+        click.echo(f"poisonguard: note: {path}: no such parameters file; using the defaults", err=True)
+        return None
+    return path
+
+
 def load_params(path: Path | None, section: str) -> dict[str, Any]:
-    """Read ``section`` of a params.yaml (``{}`` when no file is given)."""
+    """Read ``section`` of a params.yaml (``{}`` when no file is given, the file does not exist or it
+    has no such section)."""
+    path = existing_params(path)
     if path is None:
         return {}
     import yaml
 
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such parameters file; check the --params path") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
     except UnicodeDecodeError as exc:
@@ -49,3 +62,22 @@ def yaml_value(item: str, value: str) -> Any:
 
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True, help="How to print the result on standard output.")
+
+exit_zero_option = click.option(
+    "--exit-zero", is_flag=True,
+    help="Exit 0 when the check finds something (instead of 1), so that a pipeline step (a DVC stage, a "
+         "CI job) goes on and a later `poisonguard gate` decides; the result files still say what was "
+         "found. Bad usage or input (2) and internal errors (3) still exit non-zero.")
+
+metrics_option = click.option(
+    "--metrics", "metrics_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Also write the result's key figures to this file as flat JSON (verdict as `failed` 0/1, counts; no "
+         "paths, digests or times): a DVC metrics file for `dvc exp show` / `dvc metrics diff`.")
+
+
+def finish(result: Any, *, exit_zero: bool = False, metrics_file: Path | None = None) -> int:
+    """Write ``--metrics`` and return the command's exit code: the result's, or 0 for 1 with ``--exit-zero``."""
+    if metrics_file is not None:
+        result.write_metrics(metrics_file)
+    rc = int(result.return_code)
+    return 0 if exit_zero and rc == 1 else rc

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from . import echo_result
+from ._common import existing_params, exit_zero_option, finish, metrics_option
 
 __all__ = ["keygen", "manifest"]
 
@@ -26,11 +27,12 @@ _BASE = click.option("--base-dir", type=click.Path(file_okay=False), default=Non
                      help="Folder that local source names are relative to (default: the current folder).")
 
 
-def _finish(result: Any, fmt: str, report: str | None) -> int:
+def _finish(result: Any, fmt: str, report: str | None, *, exit_zero: bool = False,
+            metrics_file: Path | None = None) -> int:
     if report:
         result.write_json(report)
     echo_result(result, fmt)
-    return int(result.return_code)
+    return finish(result, exit_zero=exit_zero, metrics_file=metrics_file)
 
 
 def _local_sources(sources: tuple[str, ...], base_dir: str | None, out: str) -> list[Path]:
@@ -75,14 +77,15 @@ def _listed_folders(manifest_path: str, base_dir: str | None) -> list[tuple[str,
 
 
 def _guard(*, inputs: list[tuple[str, Any]], report: str | None, out: str | None = None, out_label: str = "--out",
-           hashed_dirs: list[tuple[str, Any]] | None = None) -> None:
-    """Refuse a --out / --report that is an input or the other output; the report may not lie in a
-    hashed folder either (the manifest may: it is never listed as a source)."""
+           hashed_dirs: list[tuple[str, Any]] | None = None, metrics_file: Path | None = None) -> None:
+    """Refuse a --out / --report / --metrics that is an input or another output; the reports may not lie
+    in a hashed folder either (the manifest may: it is never listed as a source)."""
     from .._io import guard_outputs
 
-    guard_outputs(inputs=inputs, outputs=[(out_label, out), ("--report", report)])
+    written = [("--report", report), ("--metrics", metrics_file)]
+    guard_outputs(inputs=inputs, outputs=[(out_label, out), *written])
     if hashed_dirs:
-        guard_outputs(hashed_dirs=hashed_dirs, outputs=[("--report", report)])
+        guard_outputs(hashed_dirs=hashed_dirs, outputs=written)
 
 
 @click.command("keygen")
@@ -170,21 +173,30 @@ def sign_cmd(manifest_path: str, key: str, out: str | None, report: str | None, 
 @_BASE
 @_ENDPOINT
 @_REPORT
+@metrics_option
+@exit_zero_option
 @_FORMAT
 def verify_cmd(manifest_path: str, keys: tuple[str, ...], allow_unsigned: bool, base_dir: str | None,
-               endpoint_url: str | None, report: str | None, fmt: str) -> int:
-    """Check MANIFEST's signature and re-hash every source it lists."""
+               endpoint_url: str | None, report: str | None, metrics_file: Path | None, exit_zero: bool,
+               fmt: str) -> int:
+    """Check MANIFEST's signature and re-hash every source it lists.
+
+    Exit 1 when provenance is broken (a digest, a signature, a missing or unlisted source), 0 otherwise
+    (0 either way with --exit-zero), 2 for a missing or malformed manifest or key.
+    """
     from ..provenance import verify_manifest
 
     _guard(inputs=[("MANIFEST", manifest_path)] + [("--key", k) for k in keys], report=report,
-           hashed_dirs=_listed_folders(manifest_path, base_dir) if report else None)
+           hashed_dirs=_listed_folders(manifest_path, base_dir) if (report or metrics_file) else None,
+           metrics_file=metrics_file)
     result = verify_manifest(manifest_path, keys=list(keys), allow_unsigned=allow_unsigned, base_dir=base_dir,
                              endpoint_url=endpoint_url)
-    return _finish(result, fmt, report)
+    return _finish(result, fmt, report, exit_zero=exit_zero, metrics_file=metrics_file)
 
 
 def _policy_from_params(path: str | None) -> dict[str, Any]:
-    if path is None:
+    found = existing_params(Path(path) if path is not None else None)  # no such file: the defaults, as elsewhere
+    if found is None:
         return {}
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -192,9 +204,7 @@ def _policy_from_params(path: str | None) -> dict[str, Any]:
     from ..errors import ConfigError
 
     try:
-        doc = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such parameters file") from None
+        doc = YAML(typ="safe", pure=True).load(found.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError) as exc:
         raise ConfigError(f"{path}: cannot be read as YAML ({type(exc).__name__})") from None
     section = ((doc or {}).get("provenance") or {}).get("diff") if isinstance(doc, dict) else None
@@ -209,24 +219,29 @@ def _policy_from_params(path: str | None) -> dict[str, Any]:
 @click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False),
               help="Require both manifests to be signed by this public key; repeat for several.")
 @click.option("--params", "params_file", type=click.Path(dir_okay=False), default=None,
-              help="params.yaml whose provenance.diff section holds the policy (fail_on, volume_threshold).")
+              help="params.yaml whose provenance.diff section holds the policy (fail_on, volume_threshold; no such "
+                   "file or section: the defaults).")
 @click.option("--fail-on", multiple=True, metavar="KIND",
               help="Change kind that fails the run (overrides the policy; repeat): added, removed, changed, "
                    "moved, volume_jump, schema.")
 @click.option("--volume-threshold", type=float, default=None,
               help="Relative change of rows or bytes that counts as a volume jump (default 0.5).")
 @_REPORT
+@metrics_option
+@exit_zero_option
 @_FORMAT
 def diff_cmd(old: str, new: str, keys: tuple[str, ...], params_file: str | None, fail_on: tuple[str, ...],
-             volume_threshold: float | None, report: str | None, fmt: str) -> int:
+             volume_threshold: float | None, report: str | None, metrics_file: Path | None, exit_zero: bool,
+             fmt: str) -> int:
     """Report sources added, removed, changed, moved or jumping in volume from OLD to NEW."""
     from ..provenance import diff_manifests
 
     _guard(inputs=[("OLD", old), ("NEW", new), ("--params", params_file)] + [("--key", k) for k in keys],
-           report=report)
+           report=report, metrics_file=metrics_file)
     policy = _policy_from_params(params_file)
     if fail_on:
         policy["fail_on"] = list(fail_on)
     if volume_threshold is not None:
         policy["volume_threshold"] = volume_threshold
-    return _finish(diff_manifests(old, new, policy=policy, keys=list(keys)), fmt, report)
+    return _finish(diff_manifests(old, new, policy=policy, keys=list(keys)), fmt, report, exit_zero=exit_zero,
+                   metrics_file=metrics_file)

@@ -6,22 +6,24 @@ from pathlib import Path
 
 import click
 
-from ._common import format_option, load_params, yaml_value
+from ._common import exit_zero_option, finish, format_option, load_params, metrics_option, yaml_value
 
 
 @click.command("scan")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--label", "-l", help="The label column.")
 @click.option("--out", "-o", type=click.Path(path_type=Path),
-              help="Folder for report.json, scores.csv, clean.* and quarantine.*.")
+              help="Folder for report.json, scores.csv, clean.* and quarantine.* (byte-identical for the same "
+                   "data, parameters and seed) and timings.json (per-detector seconds: changes every run).")
 @click.option("--detectors", "-d", multiple=True,
               help="Detectors to run (repeat or comma-separate); default: the registry's defaults.")
 @click.option("--skip", multiple=True, help="Default detectors to leave out (repeat or comma-separate).")
 @click.option("--set", "sets", multiple=True, metavar="DETECTOR.PARAM=VALUE",
               help="Set one detector parameter, e.g. --set label_flip.n_neighbors=30 (value parsed as YAML).")
 @click.option("--params", type=click.Path(path_type=Path),
-              help="A params.yaml; its `scan` section may hold `detectors`, `skip`, `seed`, `decision` "
-                   "(`level`, `review_level`) and one mapping of parameters per detector name.")
+              help="A params.yaml (no such file or no `scan` section: the defaults); its `scan` section may hold "
+                   "`detectors`, `skip`, `seed`, `decision` (`level`, `review_level`) and one mapping of "
+                   "parameters per detector name.")
 @click.option("--id-column", help="A column that identifies rows, reported beside `row`.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every randomised detector.")
 @click.option("--reference", "reference", type=click.Path(path_type=Path),
@@ -33,11 +35,14 @@ from ._common import format_option, load_params, yaml_value
                    "DATA itself), path relative to the DVC repository root, as it was at REV (e.g. HEAD~1).")
 @click.option("--source-column", help="Column naming each row's source: the reference comparison is also made "
                                       "per source (needs --reference or --reference-rev).")
+@metrics_option
+@exit_zero_option
 @format_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, ...], skip: tuple[str, ...],
          sets: tuple[str, ...], params: Path | None, id_column: str | None, seed: int, reference: Path | None,
-         reference_rev: str | None, source_column: str | None, fmt: str, quiet: bool) -> int:
+         reference_rev: str | None, source_column: str | None, metrics_file: Path | None, exit_zero: bool, fmt: str,
+         quiet: bool) -> int:
     """Scan DATA (CSV, TSV or JSON Lines, optionally .gz/.bz2/.xz/.zst; or Parquet) for poisoned rows.
 
     Every row is decided keep, review or quarantine: its detectors' p-values are combined and
@@ -45,7 +50,8 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
     that are merely unusual are listed for review and stay in the clean split. Quarantined rows
     are written to quarantine.<ext> with their reasons, the rest to clean.<ext>; scores.csv has
     one line per input row with its `decision`. Exit 0 when the batch looks clean (noisy rows may
-    still be quarantined), 1 when poisoning is suspected, 2 on bad usage or input.
+    still be quarantined), 1 when poisoning is suspected (0 with --exit-zero), 2 on bad usage or
+    input, 3 when a detector failed and nothing was suspected.
 
     With --reference / --reference-rev the comparison's policy is set with
     --set reference_shift.KEY=VALUE or a `reference_shift` mapping in the params file's `scan` section.
@@ -107,14 +113,15 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
         if isinstance(section["seed"], bool) or not isinstance(section["seed"], int):
             raise ConfigError(f"{params}: scan.seed must be a whole number, got {section['seed']!r}")
         seed = int(section["seed"])
+    written = [("--metrics", metrics_file)]
     if out is not None:
         from ..data import detect_format, output_name
 
         kind = detect_format(data)
-        guard_outputs(inputs=[("DATA", data), ("--reference", reference), ("--params", params)],
-                      out_dirs=[("--out", out)],
-                      outputs=[("--out", out / n) for n in ("report.json", "scores.csv", output_name(kind, "clean"),
-                                                            output_name(kind, "quarantine"))])
+        written += [("--out", out / n) for n in ("report.json", "timings.json", "scores.csv",
+                                                 output_name(kind, "clean"), output_name(kind, "quarantine"))]
+    guard_outputs(inputs=[("DATA", data), ("--reference", reference), ("--params", params)],
+                  out_dirs=[("--out", out)], outputs=written)
     bar, cb = rich_progress()
     with bar:
         result = run_scan(data, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
@@ -122,7 +129,7 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
                           source_column=source_column)
     if not quiet:
         echo_result(result, fmt)
-    return result.return_code
+    return finish(result, exit_zero=exit_zero, metrics_file=metrics_file)
 
 
 def _parse_set(item: str) -> tuple[str, str, object]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import echo_result
+from ._common import exit_zero_option, finish, metrics_option
 
 __all__ = ["expectations", "validate_cmd"]
 
@@ -30,23 +31,24 @@ __all__ = ["expectations", "validate_cmd"]
               help="Write the result to DIR/validation.json (atomically).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Most rows reported per failed expectation.")
+@metrics_option
+@exit_zero_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to print the result.")
 def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_project: Path, out: Path | None,
-                 max_rows: int, fmt: str) -> int:
+                 max_rows: int, metrics_file: Path | None, exit_zero: bool, fmt: str) -> int:
     """Validate DATA against a Great Expectations suite (--suite) or a GX project's Checkpoint (--checkpoint).
 
-    Exit 1 when a critical expectation fails, 0 otherwise (warnings are reported only);
-    2 for a missing or malformed suite, or a suite for other columns.
+    Exit 1 when a critical expectation fails, 0 otherwise (warnings are reported only; 0 either
+    way with --exit-zero); 2 for a missing or malformed suite, or a suite for other columns.
     """
     from .._io import guard_outputs
     from ..errors import UsageError
 
     if (suite is None) == (checkpoint is None):
         raise UsageError("give either --suite FILE or --checkpoint NAME (with --gx-project DIR)")
-    if out is not None:
-        guard_outputs(inputs=[("DATA", data), ("--suite", suite)], out_dirs=[("--out", out)],
-                      outputs=[("--out", out / "validation.json")])
+    guard_outputs(inputs=[("DATA", data), ("--suite", suite)], out_dirs=[("--out", out)],
+                  outputs=[("--out", out / "validation.json" if out is not None else None), ("--metrics", metrics_file)])
     if checkpoint is not None:
         from ..validation import validate_checkpoint
 
@@ -58,7 +60,7 @@ def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_proj
     if out is not None:
         result.write_json(out / "validation.json")
     echo_result(result, fmt)
-    return int(result.return_code)
+    return finish(result, exit_zero=exit_zero, metrics_file=metrics_file)
 
 
 @click.group("expectations")

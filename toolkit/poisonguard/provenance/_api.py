@@ -12,7 +12,7 @@ from typing import Any, Union
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .._env import source_date_epoch
+from .._env import source_date
 from .._version import __version__
 from ..errors import UsageError
 from ._keys import key_id, load_private_key, load_public_key
@@ -49,15 +49,7 @@ def _public(keys: Sequence[PublicKeyArg]) -> list[Ed25519PublicKey]:
 def _created(when: _dt.datetime | None) -> str:
     """ISO 8601 UTC time for a statement: ``when``, else ``$SOURCE_DATE_EPOCH``, else now."""
     if when is None:
-        epoch = source_date_epoch()
-        if epoch:
-            try:
-                when = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
-            except (ValueError, OverflowError, OSError):
-                raise UsageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC; "
-                                 f"got {epoch!r}. Unset it to record the current time") from None
-        else:
-            when = _dt.datetime.now(_dt.timezone.utc)
+        when = source_date() or _dt.datetime.now(_dt.timezone.utc)
     elif when.tzinfo is None:
         raise UsageError("created must be a timezone-aware datetime (for example with tzinfo=datetime.timezone.utc)")
     return when.astimezone(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -137,6 +137,13 @@ class ProvenanceResult(StageResult):
         """The findings that fail the run."""
         return tuple(f for f in self.findings if f.severity == "error")
 
+    def flat_metrics(self) -> dict[str, int | float]:
+        """``failed`` (an error finding, or part of the check could not run), ``sources``, ``errors``,
+        ``warnings`` and ``signatures`` (valid signing keys)."""
+        n_err = len(self.errors)
+        return {**super().flat_metrics(), "sources": len(self.sources), "errors": n_err,
+                "warnings": len(self.findings) - n_err, "signatures": len(self.keyids)}
+
     def _headline(self) -> str:
         state = "OK" if self.return_code == 0 else "FAILED"
         n_err = len(self.errors)

@@ -8,13 +8,13 @@ from the data or the reports goes through :func:`html.escape`.
 
 from __future__ import annotations
 
-import datetime as _dt
 import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .._env import source_date
 from .._version import __version__
 from ._common import STATUS_LABEL, read_columns, resolve
 from ._plots import PLOTS, plot_data, png_data_uri, render_png
@@ -160,7 +160,7 @@ def _scan_html(rep: LoadedReport, root: Path) -> str:
         batch = "SUSPECTED: " + str(d.get("reason")) if d.get("suspected") else "clean"
         rows += (f"<tr><td><code>{e(d.get('name'))}</code></td><td>{e(d.get('family'))}</td>"
                  f"<td class='num'>{_fmt(d.get('n_flagged'), 'd') if isinstance(d.get('n_flagged'), int) else ''}</td>"
-                 f"<td class='num'>{_fmt(d.get('seconds'), '.1f')}</td><td>{e(batch)}</td></tr>")
+                 f"<td>{e(batch)}</td></tr>")
     out = ""
     dec = data.get("decision") if isinstance(data.get("decision"), dict) else None
     if dec:
@@ -171,7 +171,7 @@ def _scan_html(rep: LoadedReport, root: Path) -> str:
     for reason in data.get("reasons") or []:
         out += f"<p><strong>{e(reason)}</strong></p>"
     if rows:
-        out += ("<div class='scroll'><table><tr><th>detector</th><th>family</th><th>own flags</th><th>seconds</th>"
+        out += ("<div class='scroll'><table><tr><th>detector</th><th>family</th><th>own flags</th>"
                 f"<th>batch</th></tr>{rows}</table></div>")
     for f in data.get("failures") or []:
         if isinstance(f, dict):
@@ -282,12 +282,13 @@ def render_html(verdict: Verdict, *, root: str | Path | None = None, title: str 
     inputs = "".join(f"<tr><td><code>{e(i.get('path'))}</code></td><td>{e(i.get('kind'))}</td><td>{e(i.get('status'))}</td>"
                      f"<td><code>{e(i.get('sha256'))}</code></td></tr>" for i in verdict.inputs)
     link_items = "".join(f"<li><a href='{e(v)}'>{e(k)}</a> <code>{e(v)}</code></li>" for k, v in (links or {}).items())
-    stamp = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    when = source_date()  # no wall-clock time otherwise: the page is byte-identical for identical inputs
+    stamp = f" at {when.isoformat()}" if when is not None else ""
     parts.append("<footer><h3>Inputs</h3><div class='scroll'><table><tr><th>report</th><th>kind</th><th>status</th>"
                  f"<th>sha256</th></tr>{inputs}</table></div>"
                  + (f"<h3>Other reports</h3><ul>{link_items}</ul>" if link_items else "")
                  + f"<p>Policy: <code>{e(verdict.policy)}</code></p>"
-                 f"<p>Written by poisonguard {e(__version__)} at {e(stamp)}.</p></footer>")
+                 f"<p>Written by poisonguard {e(__version__)}{e(stamp)}.</p></footer>")
     body = "\n".join(parts)
     if not standalone:
         return f"<div class='poisonguard-gate'><style>{_CSS}</style>{body}</div>"

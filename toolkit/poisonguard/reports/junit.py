@@ -10,10 +10,10 @@ XML 1.0 cannot hold replaced.
 
 from __future__ import annotations
 
-import datetime as _dt
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
+from .._env import source_date
 from ._common import xml_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +29,8 @@ def _attr(value: object, limit: int = 1000) -> str:
 
 def render_junit(verdict: Verdict, *, name: str = "poisonguard gate") -> str:
     """The verdict as a JUnit XML document (a string, UTF-8 declared)."""
-    stamp = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    when = source_date()  # JUnit's timestamp is optional: only SOURCE_DATE_EPOCH's, so the file is reproducible
+    stamp = {"timestamp": when.isoformat()} if when is not None else {}
     root = ET.Element("testsuites", name=_attr(name))
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     by_stage: dict[str, list] = {}
@@ -43,8 +44,9 @@ def render_junit(verdict: Verdict, *, name: str = "poisonguard gate") -> str:
             continue
         failures = sum(c.fails_gate for c in checks)
         skipped = sum(c.status in ("skipped", "not_run") and not c.fails_gate for c in checks)
-        suite = ET.SubElement(root, "testsuite", name=_attr(stage), tests=str(len(checks)), failures=str(failures),
-                              errors="0", skipped=str(skipped), time="0", timestamp=stamp)
+        suite = ET.SubElement(root, "testsuite", {"name": _attr(stage), "tests": str(len(checks)),
+                                                  "failures": str(failures), "errors": "0", "skipped": str(skipped),
+                                                  "time": "0", **stamp})
         outcome = reports.get(stage)
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="role", value=_attr(outcome.role if outcome else "extra"))

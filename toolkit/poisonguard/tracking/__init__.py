@@ -6,7 +6,8 @@ the model in skops format, its predictions on a trusted canary set), compares ev
 with the accepted model (the *champion*) on that canary, records the verdict on the run, and
 moves the ``champion`` alias only to runs that are not suspected.
 
-* :func:`log_run` / :func:`train_and_log` — log a run (:class:`LoggedRun`);
+* :func:`log_run` / :func:`train_and_log` — log a run (:class:`LoggedRun`: its run-id file for
+  ``poisonguard drift --run-file``, its flat DVC metrics); :func:`find_run` — a logged run by its tags;
 * :func:`load_model` — load a logged model with skops (never unpickled);
 * :func:`load_canary` — the canary with its digests (:class:`Canary`);
 * :func:`drift` — compare with the champion (:class:`DriftResult`, :class:`DriftThresholds`);
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 from ._canary import Canary, CanaryRecord, canary_metrics, content_digest, load_canary, predict_canary
 from ._drift import DriftThresholds, compare_predictions, drift, js_divergence, load_trigger_rules, stamp_rule
-from ._log import SKOPS_TRUSTED_TYPES, LoggedRun, default_model, load_model, log_run, result_metrics, train_and_log
+from ._log import (SKOPS_TRUSTED_TYPES, LoggedRun, default_model, find_run, load_model, log_run, result_metrics,
+                   train_and_log)
 from ._promote import promote
 from ._result import ClassDrift, DriftResult, PromotionResult, TriggerProbe
 from ._store import CHAMPION_ALIAS, DEFAULT_EXPERIMENT, default_tracking_uri, project_dir, tracking_uri
@@ -43,6 +45,7 @@ __all__ = [
     "default_model",
     "default_tracking_uri",
     "drift",
+    "find_run",
     "js_divergence",
     "load_canary",
     "load_model",

@@ -89,6 +89,8 @@ class LoggedRun:
         The store it was logged to.
     canary : dict or None
         The canary's description and metrics, when a canary was given.
+    train_rows : int or None
+        Rows of the training data (None when not known: a run found with :func:`find_run`).
     """
 
     run_id: str
@@ -96,11 +98,33 @@ class LoggedRun:
     model_uri: str
     tracking_uri: str
     canary: dict[str, Any] | None = None
+    train_rows: int | None = None
 
     @property
     def canary_accuracy(self) -> float | None:
         """Accuracy on the canary (None without a canary)."""
         return None if self.canary is None else float(self.canary["metrics"]["accuracy"])
+
+    def flat_metrics(self) -> dict[str, float]:
+        """``train_rows`` and the canary metrics (``canary_accuracy``, ``canary_macro_f1``...): a flat
+        DVC metrics mapping, without the run id (which changes every run)."""
+        out: dict[str, float] = {} if self.train_rows is None else {"train_rows": self.train_rows}
+        for k, v in sorted(((self.canary or {}).get("metrics") or {}).items()):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[f"canary_{k}"] = v
+        return out
+
+    def write_metrics(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`flat_metrics` atomically as JSON (a DVC metrics file)."""
+        from .._io import atomic_write_json
+
+        return atomic_write_json(path, jsonable(self.flat_metrics()))
+
+    def write_run_id(self, path: str | os.PathLike[str]) -> Path:
+        """Write the run id as a one-line file (atomically): what ``poisonguard drift --run-file`` reads."""
+        from .._io import atomic_write_text
+
+        return atomic_write_text(path, self.run_id + "\n")
 
 
 def default_model(ds: TabularDataset, *, seed: int = 0, max_iter: int = 100) -> Any:
@@ -350,7 +374,30 @@ def log_run(model: Any, train: str | os.PathLike[str] | pd.DataFrame | TabularDa
                 meta = log_canary(store, run_id, preds, can, features, classes, overlap, model_id=model_id,
                                   dataset=canary_input)
     return LoggedRun(run_id=run_id, experiment_id=exp_id, model_uri=info.model_uri, tracking_uri=store.uri,
-                     canary=meta)
+                     canary=meta, train_rows=int(train_ds.n_rows))
+
+
+def find_run(experiment: str, tags: Mapping[str, str], *, tracking_uri: str | None = None) -> LoggedRun | None:
+    """The latest run of ``experiment`` that has all of ``tags`` and a model logged by poisonguard, or None.
+
+    For reusing a run instead of training again (the reference pipeline trains its champion once per
+    trusted base and seed, tagged with their digest). Its :attr:`LoggedRun.canary` holds only
+    ``metrics`` (from the run's ``canary.*`` metrics).
+    """
+    with open_store(tracking_uri) as store:
+        exp = store.client.get_experiment_by_name(experiment)
+        if exp is None:
+            return None
+        query = " and ".join(f"tags.`{k}` = '{str(v).replace(chr(39), '')}'" for k, v in tags.items())
+        for run in store.client.search_runs([exp.experiment_id], filter_string=query, max_results=20,
+                                            order_by=["attributes.start_time DESC"]):
+            uri = run.data.tags.get("poisonguard.model_uri")
+            if not uri:
+                continue
+            canary = {k[len("canary."):]: v for k, v in run.data.metrics.items() if k.startswith("canary.")}
+            return LoggedRun(run_id=run.info.run_id, experiment_id=exp.experiment_id, model_uri=str(uri),
+                             tracking_uri=store.uri, canary={"metrics": canary} if canary else None)
+    return None
 
 
 def _log_model_metrics(store: Store, run_id: str, metrics: Mapping[str, float], model_id: str,

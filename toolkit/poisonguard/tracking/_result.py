@@ -132,6 +132,16 @@ class DriftResult(StageResult):
         """1 when poisoning is suspected, else 0."""
         return 1 if self.suspected else 0
 
+    def flat_metrics(self) -> dict[str, int | float]:
+        """``failed`` (poisoning suspected), every number of :attr:`metrics` (accuracy and macro-F1 of
+        both models and their deltas, churn, JS divergence, confidence shift...), ``probes`` run and
+        ``probes_suspected``."""
+        numbers = {k: v for k, v in sorted(self.metrics.items())
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        run = [p for p in self.probes if not p.skipped]
+        return {**super().flat_metrics(), **numbers, "probes": len(run),
+                "probes_suspected": sum(bool(p.suspected) for p in run)}
+
     def __str__(self) -> str:
         m = self.metrics
         head = "POISONING SUSPECTED" if self.suspected else "no suspicious drift"

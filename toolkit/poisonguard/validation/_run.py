@@ -165,6 +165,13 @@ class ValidationResult(StageResult):
         """Failed expectations whose severity is critical."""
         return tuple(o for o in self.outcomes if not o.success and o.critical)
 
+    def flat_metrics(self) -> dict[str, int | float]:
+        """``failed`` (a critical expectation failed), ``expectations``, ``expectations_failed``,
+        ``critical_failed`` and ``rows`` (of the data validated)."""
+        rows = (self.inputs.get("data") or {}).get("rows")
+        return {**super().flat_metrics(), "expectations": len(self.outcomes), "expectations_failed": len(self.failed),
+                "critical_failed": len(self.critical_failures), **({"rows": rows} if isinstance(rows, int) else {})}
+
     def outcome(self, type: str, column: str | None = None) -> ExpectationOutcome:
         """The first outcome of expectation ``type`` (on ``column``); KeyError when there is none."""
         for o in self.outcomes:
