@@ -24,7 +24,10 @@ A rule is a suspected trigger when it looks **stamped** — two or more conditio
 values (point masses, categories, out-of-range tails), or one value out of the column's range —
 carries at least ``min_support`` of the rows, and is pure (``min_purity``), significant after
 the multiple-testing correction, and inconsistent (``max_consistency``); the rows it covers that
-carry the target label are flagged. Rules are mined over distinct rows (copies of a row are a
+carry the target label are flagged. The scan's decision also weighs the rows of stamped, pure
+rules that miss only the significance cut-off, and of rules whose consistency cannot be measured
+(the other features cannot tell the target class apart) when two co-stamped exact values include
+one beyond every other row's range (see ``_pvalues``). Rules are mined over distinct rows (copies of a row are a
 duplicate, not a pattern). On the untouched shared datasets no rule passes (see
 ``benchmarks/RESULTS.md``): natural rare-and-pure values such as ``capital_gain == 15024 → >50K``
 are single, in-range conditions, and natural multi-condition rules are consistent. Rules are kept as data (:class:`TriggerRule`, with
@@ -460,8 +463,8 @@ class BackdoorTriggerDetector(BaseDetector):
             if r["suspected"]:
                 tier = 1.0 + 0.25 * strength + 0.24 * (1.0 - cons)
             else:  # a rule stamped beyond the range ranks as an inconsistent one (see above)
-                cons = 0.0 if i in self._beyond_range else cons
-                tier = 0.5 + 0.49 * strength * r["purity"] * (1.0 - (cons if cons is not None else 1.0))
+                cons = 0.0 if i in self._beyond_range else (1.0 if cons is None else cons)
+                tier = 0.5 + 0.49 * strength * r["purity"] * (1.0 - cons)
             rows = r["target_rows"]
             value = tier + 0.01 * spec[rows]
             better = value > raw[rows]
@@ -475,8 +478,11 @@ class BackdoorTriggerDetector(BaseDetector):
     def _pvalues(self, raw: np.ndarray) -> np.ndarray:
         """Rows carried by a stamped, pure rule whose rows look like other classes by their other
         features get the rule's p-value (binomial purity tail times the number of candidates tested),
-        whether or not it reaches the significance a suspected trigger needs; every other row gets 1:
-        the spectral signature orders rows, it is never evidence on its own."""
+        whether or not it reaches the significance a suspected trigger needs. Where the other
+        features cannot be compared with the target class (consistency not measurable), the rule
+        counts only when two or more of its exact values are co-stamped and one lies beyond every
+        other row's range (:func:`_stamped_beyond_range`). Every other row gets 1: the spectral
+        signature orders rows, it is never evidence on its own."""
         return np.clip(self._row_p, 1e-300, 1.0)
 
     # ------------------------------------------------------------------ items
