@@ -534,6 +534,7 @@ def test_dvc_lock_outs(tmp_path, keys):
     assert payload(tmp_path / "m.json")["predicate"]["sources"][0]["dvc"]["file"] == "dvc.lock"
 
 
+@pytest.mark.slow  # a real `dvc init` and `dvc add`
 @pytest.mark.skipif(shutil.which("dvc", path=str(Path(sys.executable).parent)) is None, reason="dvc not installed")
 def test_real_dvc_add(tmp_path, keys):
     dvc = str(Path(sys.executable).parent / "dvc")

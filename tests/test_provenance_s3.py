@@ -25,6 +25,8 @@ moto_server = pytest.importorskip("moto.server")
 from poisonguard.cli import main  # noqa: E402
 from poisonguard.provenance import create_manifest, diff_manifests, generate_keypair, verify_manifest  # noqa: E402
 
+pytestmark = pytest.mark.slow  # moto's standalone S3 server; `make test-fast` skips it
+
 FAKE_KEY_ID = "AKIAPGFAKE7Q2X9ZTEST"
 FAKE_SECRET = "pgFakeSecret/9f8e7d6c+5b4a3210zyxwvutsrq"
 REPO = Path(__file__).resolve().parents[1]

@@ -273,6 +273,7 @@ def _run(args: list[str], cwd: Path) -> None:
     assert proc.returncode == 0, f"{args}: {proc.stdout}\n{proc.stderr}"
 
 
+@pytest.mark.slow  # a real git + DVC repository
 def test_reference_rev_compares_two_committed_dvc_versions(cli, blobs, tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
