@@ -134,3 +134,15 @@ def shell() -> Shell:
     """``shell(["dvc", "repro"], cwd)`` -> :class:`subprocess.CompletedProcess`; ``check=True``
     asserts exit 0 with the output in the message."""
     return Shell()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden files under tests/golden/ from the current output "
+                          "(also POISONGUARD_UPDATE_GOLDEN=1); review the diff before committing")
+
+
+@pytest.fixture(scope="session")
+def update_golden(pytestconfig) -> bool:
+    """Whether golden-file tests rewrite their files instead of comparing (``--update-golden``)."""
+    return bool(pytestconfig.getoption("--update-golden")) or os.environ.get("POISONGUARD_UPDATE_GOLDEN") == "1"
