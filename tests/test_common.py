@@ -47,9 +47,29 @@ def _check_name(check) -> str:
     return check.__name__
 
 
-@parametrize_with_checks(_instances(), expected_failed_checks=_expected_failed)
+#: Detectors whose checks run in the slow lane only (``make test`` runs them, ``make test-fast``
+#: skips them), with the reason.
+SLOW_CHECKS: dict[str, str] = {
+    "LabelFlipDetector": "each check fits three views with out-of-fold probabilities: ~2 min in all",
+}
+
+
+@parametrize_with_checks([e for e in _instances() if type(e).__name__ not in SLOW_CHECKS],
+                         expected_failed_checks=_expected_failed)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks([e for e in _instances() if type(e).__name__ in SLOW_CHECKS],
+                         expected_failed_checks=_expected_failed)
+def test_sklearn_compatible_slow(estimator, check):
+    check(estimator)
+
+
+def test_slow_checks_name_registered_detectors():
+    assert set(SLOW_CHECKS) <= {type(e).__name__ for e in _instances()}
+    assert all(reason.strip() for reason in SLOW_CHECKS.values())
 
 
 @pytest.mark.parametrize("estimator", _instances(), ids=lambda e: type(e).__name__)

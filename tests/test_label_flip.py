@@ -44,6 +44,7 @@ def test_banknote_random_flips_floor(banknote):
     assert ap >= 0.95 and rec >= 0.85 and prec >= 0.85  # measured: AP 1.00, F1 0.96
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_breast_cancer_boundary_flips_floor():
     from sklearn.datasets import load_breast_cancer
 
@@ -55,6 +56,7 @@ def test_breast_cancer_boundary_flips_floor():
     assert ap >= 0.8 and rec >= 0.3
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_class_flip_floor_on_adult(adult_small):
     ds = TabularDataset.from_frame(adult_small, label="income")
     res = poison(ds, "class_flip", rate=0.2, seed=0)
@@ -63,6 +65,7 @@ def test_class_flip_floor_on_adult(adult_small):
     assert ap >= 3 * base_rate  # measured ~0.4 on the full data vs a base rate of ~0.05
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_default_beats_single_views_on_boundary_flips():
     """The ensemble must hold up where confident learning alone is weak (near-boundary flips)."""
     from sklearn.datasets import load_breast_cancer
@@ -82,6 +85,7 @@ def test_confident_joint_counts_rows():
     np.testing.assert_allclose(C.sum(axis=1), np.bincount(y, minlength=3))
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_auto_threshold_matches_estimated_errors(blobs):
     ds = TabularDataset.from_frame(blobs, label="label")
     res = poison(ds, "random_flip", rate=0.1, seed=3)
@@ -148,6 +152,7 @@ def test_identical_rows_get_identical_scores():
     np.testing.assert_allclose(det.suspicion_[:10], det.suspicion_[200:])
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_default_detector_flags_stable_under_row_order(banknote):
     """Out-of-fold splits depend on row order, so flags may move a little: documented tolerance
     is a Jaccard similarity of at least 0.8 between the flagged sets."""

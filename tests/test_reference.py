@@ -87,6 +87,7 @@ def test_flipped_batch_found_adult_sample(adult_small):
     assert r >= 0.88 and p >= 0.75, (r, p)
 
 
+@pytest.mark.slow  # a detection-quality floor on real data: ~20 s
 def test_a_targeted_flip_too_small_for_the_class_rate_is_found_in_the_class_core():
     """15 % of the minority relabelled: the majority's class-wide disagreement stays under its margin,
     but its core (rows the trusted model is surest about, expected 0.25 %) rises to over 3 %."""
