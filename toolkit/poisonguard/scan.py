@@ -572,7 +572,7 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
     from ._result import jsonable
 
     if ds.path is not None and out.resolve() == ds.path.resolve().parent and ds.path.name.startswith(("clean.", "quarantine.")):
-        raise UsageError(f"--out {out} would overwrite the input {ds.path}; choose another output folder")
+        raise UsageError(f"--out-dir {out} would overwrite the input {ds.path}; choose another output folder")
     names = {"report": "report.json", "scores": "scores.csv", "clean": output_name(ds, "clean"),
              "quarantine": output_name(ds, "quarantine"), "timings": "timings.json"}
     assert result.scores is not None

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from ._common import exit_zero_option, finish, format_option, load_params, metrics_option, yaml_value
+from ._common import (echo_doc, exit_zero_option, finish, format_option, load_params, metrics_option, old_name,
+                      yaml_value)
 
 
 @click.command("scan")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--label", "-l", help="The label column.")
-@click.option("--out", "-o", type=click.Path(path_type=Path),
+@click.option("--out-dir", "out", type=click.Path(path_type=Path), metavar="DIRECTORY",
               help="Folder for report.json, scores.csv, clean.* and quarantine.* (byte-identical for the same "
                    "data, parameters and seed) and timings.json (per-detector seconds: changes every run).")
 @click.option("--detectors", "-d", multiple=True,
@@ -20,7 +21,7 @@ from ._common import exit_zero_option, finish, format_option, load_params, metri
 @click.option("--skip", multiple=True, help="Default detectors to leave out (repeat or comma-separate).")
 @click.option("--set", "sets", multiple=True, metavar="DETECTOR.PARAM=VALUE",
               help="Set one detector parameter, e.g. --set label_flip.n_neighbors=30 (value parsed as YAML).")
-@click.option("--params", type=click.Path(path_type=Path),
+@click.option("--params", type=click.Path(path_type=Path), metavar="FILE",
               help="A params.yaml (no such file or no `scan` section: the defaults); its `scan` section may hold "
                    "`detectors`, `skip`, `seed`, `decision` (`level`, `review_level`) and one mapping of "
                    "parameters per detector name.")
@@ -39,6 +40,7 @@ from ._common import exit_zero_option, finish, format_option, load_params, metri
 @exit_zero_option
 @format_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@old_name("--out", "-o", dest="out", new="--out-dir", type=click.Path(path_type=Path))
 def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, ...], skip: tuple[str, ...],
          sets: tuple[str, ...], params: Path | None, id_column: str | None, seed: int, reference: Path | None,
          reference_rev: str | None, source_column: str | None, metrics_file: Path | None, exit_zero: bool, fmt: str,
@@ -118,10 +120,10 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
         from ..data import detect_format, output_name
 
         kind = detect_format(data)
-        written += [("--out", out / n) for n in ("report.json", "timings.json", "scores.csv",
+        written += [("--out-dir", out / n) for n in ("report.json", "timings.json", "scores.csv",
                                                  output_name(kind, "clean"), output_name(kind, "quarantine"))]
     guard_outputs(inputs=[("DATA", data), ("--reference", reference), ("--params", params)],
-                  out_dirs=[("--out", out)], outputs=written)
+                  out_dirs=[("--out-dir", out)], outputs=written)
     bar, cb = rich_progress()
     with bar:
         result = run_scan(data, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
@@ -144,13 +146,18 @@ def _parse_set(item: str) -> tuple[str, str, object]:
 
 
 @click.command("detectors")
-def detectors_cmd() -> int:
+@format_option
+def detectors_cmd(fmt: str) -> int:
     """List the registered detectors; * marks those that run by default."""
     from .. import detectors as registry
 
     defaults = set(registry.default())
+    rows, lines = [], []
     for name in registry.available():
         cls = registry.get(name)
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{'*' if name in defaults else ' '} {name:<22} {cls.family:<12} {doc}")
+        rows.append({"name": name, "family": cls.family, "default": name in defaults,
+                     "requires_labels": bool(cls.requires_y), "summary": doc})
+        lines.append(f"{'*' if name in defaults else ' '} {name:<22} {cls.family:<12} {doc}")
+    echo_doc(rows, fmt, "\n".join(lines))
     return 0

@@ -2,7 +2,7 @@
 :mod:`poisonguard.validation`.
 
 ``validate`` prints its :class:`~poisonguard.validation.ValidationResult` (``--format text|json``),
-writes ``DIR/validation.json`` with ``--out DIR`` and exits with its ``return_code`` (0 clean,
+writes ``DIR/validation.json`` with ``--out-dir DIR`` and exits with its ``return_code`` (0 clean,
 1 a critical expectation failed); a missing or malformed suite exits 2 through
 :func:`poisonguard.cli.main`. ``expectations infer`` writes a Great Expectations suite.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import echo_result
-from ._common import exit_zero_option, finish, metrics_option
+from ._common import echo_doc, exit_zero_option, finish, format_option, metrics_option, old_name
 
 __all__ = ["expectations", "validate_cmd"]
 
@@ -27,7 +27,7 @@ __all__ = ["expectations", "validate_cmd"]
               help="Instead of --suite: run this Checkpoint of the GX project (its actions and Data Docs).")
 @click.option("--gx-project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="With --checkpoint: the folder that holds the project's gx/.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out-dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the result to DIR/validation.json (atomically).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Most rows reported per failed expectation.")
@@ -35,6 +35,7 @@ __all__ = ["expectations", "validate_cmd"]
 @exit_zero_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to print the result.")
+@old_name("--out", dest="out", new="--out-dir", type=click.Path(file_okay=False, path_type=Path))
 def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_project: Path, out: Path | None,
                  max_rows: int, metrics_file: Path | None, exit_zero: bool, fmt: str) -> int:
     """Validate DATA against a Great Expectations suite (--suite) or a GX project's Checkpoint (--checkpoint).
@@ -47,8 +48,8 @@ def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_proj
 
     if (suite is None) == (checkpoint is None):
         raise UsageError("give either --suite FILE or --checkpoint NAME (with --gx-project DIR)")
-    guard_outputs(inputs=[("DATA", data), ("--suite", suite)], out_dirs=[("--out", out)],
-                  outputs=[("--out", out / "validation.json" if out is not None else None), ("--metrics", metrics_file)])
+    guard_outputs(inputs=[("DATA", data), ("--suite", suite)], out_dirs=[("--out-dir", out)],
+                  outputs=[("--out-dir", out / "validation.json" if out is not None else None), ("--metrics", metrics_file)])
     if checkpoint is not None:
         from ..validation import validate_checkpoint
 
@@ -83,8 +84,10 @@ def expectations() -> None:
               help="Row-count band: trusted rows divided and multiplied by this.")
 @click.option("--max-categories", type=int, default=50, show_default=True,
               help="Categorical columns with at most this many values get a value set.")
+@format_option
 def infer(trusted: Path, label: str | None, out: Path, id_column: str | None, name: str | None,
-          range_margin: float, label_tolerance: float, row_count_factor: float, max_categories: int) -> int:
+          range_margin: float, label_tolerance: float, row_count_factor: float, max_categories: int,
+          fmt: str) -> int:
     """Infer a Great Expectations suite from TRUSTED data and write it to --out.
 
     The suite is Great Expectations' own JSON: review it, edit it (with Great Expectations or
@@ -99,8 +102,11 @@ def infer(trusted: Path, label: str | None, out: Path, id_column: str | None, na
                         row_count_factor=row_count_factor, max_categories=max_categories)
     write_suite(suite, out)
     severities = [str(e.severity.value if hasattr(e.severity, "value") else e.severity) for e in suite.expectations]
-    click.echo(f"wrote {out}: {len(severities)} expectations ({severities.count('critical')} critical, "
-               f"{len(severities) - severities.count('critical')} warning) inferred from {trusted}")
+    critical = severities.count("critical")
+    echo_doc({"suite": suite.name, "out": str(out), "trusted": str(trusted), "expectations": len(severities),
+              "critical": critical, "warning": len(severities) - critical}, fmt,
+             f"wrote {out}: {len(severities)} expectations ({critical} critical, "
+             f"{len(severities) - critical} warning) inferred from {trusted}")
     return 0
 
 
