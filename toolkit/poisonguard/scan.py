@@ -359,8 +359,10 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     detectors : sequence of str, default=None
         Detector names (see :func:`poisonguard.detectors.available`); None runs the defaults.
     params : mapping, default=None
-        Per-detector parameters, ``{"label_flip": {"n_neighbors": 30}}`` (the keys of
-        ``params.yaml``'s ``scan.detectors`` section).
+        Per-detector parameters, ``{"label_flip": {"n_neighbors": 30, "policy": {"max_floor": 0.05}}}``,
+        as under ``params.yaml``'s ``scan`` section (see ``docs/configuration.md``), plus
+        ``"decision"`` and ``"reference_shift"``. Checked, with the detector names, before
+        anything is read (:func:`check_config`).
     id_column : str, default=None
         A column identifying rows, reported beside ``row``.
     seed : int or None, default=0
@@ -387,6 +389,12 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     Returns
     -------
     ScanResult
+
+    Raises
+    ------
+    ConfigError
+        A bad configuration (unknown detector, parameter or policy key, a value of the wrong type
+        or out of range), before any data is read or any detector fitted.
     """
     with_reference = reference is not None or reference_rev is not None
     if not with_reference and source_column is not None:
