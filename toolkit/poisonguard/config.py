@@ -164,6 +164,10 @@ class Policy:
     """
 
     __slots__ = ("owner", "keys", "kind", "_by_name")
+    owner: str
+    keys: tuple[Key, ...]
+    kind: str
+    _by_name: Mapping[str, Key]
 
     def __init__(self, owner: str, *keys: Key, kind: str = "policy key") -> None:
         names = [k.name for k in keys]

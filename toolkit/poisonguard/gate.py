@@ -157,10 +157,10 @@ class GatePolicy:
                     raise ConfigError(f"gate: stage(s) {', '.join(both)} listed as both {a} and {b} in the gate "
                                       "policy; give each stage one role")
         taken = set().union(*given.values()) if given else set()
+        defaults = cls()
         for key in ("optional", "advisory"):
             if key not in kwargs:
-                default = next(f.default for f in dataclasses.fields(cls) if f.name == key)
-                kwargs[key] = tuple(s for s in default if s not in taken)
+                kwargs[key] = tuple(s for s in getattr(defaults, key) if s not in taken)
         for key in ("fail_on_warnings", "fail_on_detector_error"):
             if key in values:
                 if not isinstance(values[key], bool):
