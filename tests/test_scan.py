@@ -119,7 +119,7 @@ def test_extreme_floats_disable_no_detector(blobs):
 def test_unknown_parameter_is_a_usage_error(blobs):
     from poisonguard.errors import UsageError
 
-    with pytest.raises(UsageError, match="unknown parameter.*'label_flip'.*n_neighbors"):
+    with pytest.raises(UsageError, match=r"scan\.label_flip\.k is not a parameter of label_flip; allowed: .*n_neighbors"):
         scan(blobs, label="label", params={"label_flip": {"k": 3}})
 
 

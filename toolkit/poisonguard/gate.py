@@ -47,6 +47,12 @@ Policy (``params.yaml``, section ``gate``)
 ``max_quarantine_share`` : float in (0, 1] or null, default null
     Fail when the scan quarantines more than this share of the rows, whatever the batch verdict.
 
+A stage has one role: one listed under two of ``required``, ``optional`` and ``advisory`` is a
+:class:`~poisonguard.errors.ConfigError` (a default role yields to a role given: ``advisory:
+[drift]`` alone takes drift out of the default ``optional``). A result file whose
+``schema_version`` is not of the major version the gate reads (:data:`SCHEMA_VERSIONS`) is a
+one-line :class:`~poisonguard.errors.DataError` naming the file.
+
 Stage names are the results' kinds (``provenance``, ``validation``, ``scan``, ``drift``);
 ``validate`` is accepted for ``validation``. A stage that is neither required, optional nor
 advisory is still checked when its result is given. Results of an unknown kind are checked
@@ -81,6 +87,11 @@ __all__ = ["Check", "GatePolicy", "LoadedReport", "StageOutcome", "Verdict", "ga
 STAGE_ALIASES = {"validate": "validation", "validations": "validation", "scans": "scan"}
 #: The stages poisonguard knows how to check one by one.
 KNOWN_STAGES = ("provenance", "validation", "scan", "drift")
+#: The roles a stage can be given in the policy (one role per stage).
+ROLES = ("required", "optional", "advisory")
+#: The result schema versions the gate reads, by kind (the major version must match). A result
+#: file written by another major version is refused with a one-line error naming the file.
+SCHEMA_VERSIONS = {"provenance": "1.0", "validation": "1.0", "scan": "2.0", "drift": "1.0"}
 #: Check statuses.
 STATUSES = ("passed", "failed", "warning", "skipped", "not_run")
 _MAX_MESSAGE = 2000
@@ -128,7 +139,7 @@ class GatePolicy:
         if unknown:
             raise ConfigError(f"unknown gate policy key(s) {unknown}; the keys are: {', '.join(valid)}")
         kwargs: dict[str, Any] = {}
-        for key in ("required", "optional", "advisory"):
+        for key in ROLES:
             if key in values:
                 v = values[key]
                 if v is None:
@@ -137,6 +148,19 @@ class GatePolicy:
                     raise ConfigError(f"The 'gate.{key}' policy key must be a list of stage names "
                                       f"(e.g. [provenance, validation, scan]). Got {v!r} instead.")
                 kwargs[key] = tuple(dict.fromkeys(_stage_name(s) for s in v))
+        # a stage has one role: two roles given for it is an error; a default role yields to a given one
+        given = {key: set(kwargs[key]) for key in ROLES if key in kwargs}
+        for i, a in enumerate(ROLES):
+            for b in ROLES[i + 1:]:
+                both = sorted(given.get(a, set()) & given.get(b, set()))
+                if both:
+                    raise ConfigError(f"gate: stage(s) {', '.join(both)} listed as both {a} and {b} in the gate "
+                                      "policy; give each stage one role")
+        taken = set().union(*given.values()) if given else set()
+        defaults = cls()
+        for key in ("optional", "advisory"):
+            if key not in kwargs:
+                kwargs[key] = tuple(s for s in getattr(defaults, key) if s not in taken)
         for key in ("fail_on_warnings", "fail_on_detector_error"):
             if key in values:
                 if not isinstance(values[key], bool):
@@ -148,13 +172,7 @@ class GatePolicy:
                 raise ConfigError("The 'gate.max_quarantine_share' policy key must be a number in (0, 1] or null. "
                                   f"Got {v!r} instead.")
             kwargs["max_quarantine_share"] = None if v is None else float(v)
-        policy = cls(**kwargs)
-        req = set(policy.required or ())
-        both = sorted((req & set(policy.optional)) | (req & set(policy.advisory)))
-        if both:
-            raise ConfigError(f"stage(s) {both} are listed as required and as optional or advisory in the gate "
-                              "policy; list each stage once")
-        return policy
+        return cls(**kwargs)
 
     def role(self, stage: str) -> str:
         """``required``, ``optional``, ``advisory`` or ``extra`` (checked, not listed)."""
@@ -171,21 +189,15 @@ def load_policy(path: str | os.PathLike[str] | None, section: str = "gate") -> G
     """Read the gate policy from a ``params.yaml`` (the default policy when ``path`` is None)."""
     if path is None:
         return GatePolicy()
-    import yaml
+    from .config import load_params
 
     p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such parameters file; check the --params path")
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such parameters file; check the --params path") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: cannot be read as YAML ({str(exc).splitlines()[0]}); fix the file") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level, got {type(doc).__name__}")
-    sec = doc.get(section)
-    if sec is not None and not isinstance(sec, dict):
-        raise ConfigError(f"{p}: section {section!r} must be a mapping, got {type(sec).__name__}")
-    return GatePolicy.from_mapping(sec)
+        return GatePolicy.from_mapping(load_params(p, section))
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -372,8 +384,21 @@ def _load(item: ReportArg) -> tuple[LoadedReport | None, dict[str, Any]]:
     if not isinstance(data, dict) or not data.get("kind"):
         raise DataError(f"{p}: not a poisonguard stage result (no 'kind' field); pass report.json, "
                         "validation.json, the provenance or drift report")
+    _check_schema(p, data)
     info = {"path": str(p), "kind": data["kind"], "status": "read", "sha256": sha256_file(p)}
     return LoadedReport(kind=_stage_name(data["kind"]), path=str(p), data=data), info
+
+
+def _check_schema(path: Path, data: Mapping[str, Any]) -> None:
+    """A result file of a known kind must carry a ``schema_version`` of the major version the gate reads."""
+    kind = _stage_name(data.get("kind"))
+    want = SCHEMA_VERSIONS.get(kind)
+    if want is None:
+        return
+    got = data.get("schema_version")
+    if not isinstance(got, str) or got.split(".")[0] != want.split(".")[0]:
+        raise DataError(f"{path}: a {kind} result of schema_version {got!r}, but this poisonguard reads "
+                        f"{kind} results of schema_version {want}; re-run the {kind} stage to rewrite it")
 
 
 # -- checks per stage -----------------------------------------------------------------------------

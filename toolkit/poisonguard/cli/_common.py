@@ -8,8 +8,6 @@ from typing import Any, Callable
 
 import click
 
-from ..errors import ConfigError
-
 
 def existing_params(path: Path | None) -> Path | None:
     """``path``; None, with a one-line note on standard error, when no such file exists.
@@ -25,40 +23,18 @@ def existing_params(path: Path | None) -> Path | None:
 
 
 def load_params(path: Path | None, section: str) -> dict[str, Any]:
-    """Read ``section`` of a params.yaml (``{}`` when no file is given, the file does not exist or it
-    has no such section)."""
-    path = existing_params(path)
-    if path is None:
-        return {}
-    import yaml
+    """Read ``section`` of a params.yaml through :func:`poisonguard.config.load_params` (``{}`` when no
+    file is given, the file does not exist -- with a note -- or it has no such section)."""
+    from ..config import load_params as _load
 
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); re-encode it as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the --params path") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(doc).__name__}")
-    value = doc.get(section, {}) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: section {section!r} must be a mapping, got {type(value).__name__}")
-    return value
+    return _load(existing_params(path), section)
 
 
 def yaml_value(item: str, value: str) -> Any:
-    """The ``VALUE`` of a ``--set ...=VALUE`` option read as YAML; malformed YAML is a usage error."""
-    import yaml
+    """The ``VALUE`` of a ``--set ...=VALUE`` option read as YAML; malformed YAML is a ConfigError (exit 2)."""
+    from ..config import parse_value
 
-    from ..errors import UsageError
-
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"--set {item!r}: the value is not valid YAML ({first}); quote it or fix it") from None
+    return parse_value(item, value)
 
 
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",

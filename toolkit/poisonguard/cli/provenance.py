@@ -198,22 +198,10 @@ def verify_cmd(manifest_path: str, keys: tuple[str, ...], allow_unsigned: bool, 
 
 
 def _policy_from_params(path: str | None) -> dict[str, Any]:
-    found = existing_params(Path(path) if path is not None else None)  # no such file: the defaults, as elsewhere
-    if found is None:
-        return {}
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    """``provenance.diff`` of a params.yaml (no such file or section: the defaults), through the one loader."""
+    from ..config import load_params
 
-    from ..errors import ConfigError
-
-    try:
-        doc = YAML(typ="safe", pure=True).load(found.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot be read as YAML ({type(exc).__name__})") from None
-    section = ((doc or {}).get("provenance") or {}).get("diff") if isinstance(doc, dict) else None
-    if section is not None and not isinstance(section, dict):
-        raise ConfigError(f"{path}: provenance.diff must be a mapping with fail_on and volume_threshold")
-    return dict(section or {})
+    return load_params(existing_params(Path(path) if path is not None else None), "provenance.diff")
 
 
 @manifest.command("diff")

@@ -452,6 +452,14 @@ class SensitiveDataScanner(BaseDetector):
         """Whether this detector's flags count towards quarantine and the verdict (``gate``)."""
         return bool(self.gate)
 
+    def _check_config(self, where: str) -> None:
+        from ..errors import ConfigError
+
+        unknown = sorted(set(self.kinds or ()) - set(_BY_NAME))
+        if unknown:
+            raise ConfigError(f"{where}.kinds: {', '.join(map(repr, unknown))} is not a kind of {self.name}; allowed: "
+                              f"{', '.join(_BY_NAME)}. Fix the kind or remove it.")
+
     def _check_kinds(self) -> tuple[str, ...] | None:
         if self.kinds is None:
             return None

@@ -105,11 +105,11 @@ class DriftThresholds:
             v = getattr(self, f.name)
             if f.name.startswith("min_"):
                 if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                    raise UsageError(f"The {f.name!r} parameter of DriftThresholds must be an int >= 1. "
-                                     f"Got {v!r} instead.")
+                    raise ConfigError(f"The {f.name!r} parameter of DriftThresholds must be an int >= 1. "
+                                      f"Got {v!r} instead.")
             elif not isinstance(v, (int, float, np.number)) or isinstance(v, bool) or not (0.0 <= v <= 1.0):
-                raise UsageError(f"The {f.name!r} parameter of DriftThresholds must be a float in [0, 1]. "
-                                 f"Got {v!r} instead.")
+                raise ConfigError(f"The {f.name!r} parameter of DriftThresholds must be a float in [0, 1]. "
+                                  f"Got {v!r} instead.")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> DriftThresholds:
@@ -118,7 +118,7 @@ class DriftThresholds:
         valid = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - valid)
         if unknown:
-            raise UsageError(f"unknown drift threshold(s) {unknown}; the thresholds are: {', '.join(sorted(valid))}")
+            raise ConfigError(f"unknown drift threshold(s) {unknown}; the thresholds are: {', '.join(sorted(valid))}")
         return cls(**values)
 
 
