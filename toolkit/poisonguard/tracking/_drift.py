@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError, TrackingError, UsageError
 from ._canary import Canary, CanaryRecord, canary_metrics, load_canary, read_canary_record
-from ._log import _load_model
+from ._log import load_model_of_run
 from ._result import ClassDrift, DriftResult, TriggerProbe
 from ._store import CHAMPION_ALIAS, Store, open_store
 
@@ -465,8 +465,8 @@ def drift(run_id: str, canary: str | os.PathLike[str] | pd.DataFrame | Canary, *
         probes: tuple[TriggerProbe, ...] = tuple(
             TriggerProbe(rule=r, target=str(r.get("target")), skipped=why) for r, why in bad)
         if rule_list:
-            cand_model = _load_model(store, run_id, trusted_types)
-            champ_model = _load_model(store, champ_id, trusted_types)
+            cand_model = load_model_of_run(store, run_id, trusted_types)
+            champ_model = load_model_of_run(store, champ_id, trusted_types)
             features = cand_rec.features or champ_rec.features
             probes += probe_triggers(champ_model, cand_model, can, features, rule_list, t)
         ran = [p for p in probes if p.increase is not None]

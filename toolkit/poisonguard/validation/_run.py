@@ -313,7 +313,7 @@ def validate_frame(data: TabularDataset | pd.DataFrame,
                      "return_unexpected_index_query": False, "exclude_unexpected_values": False}
     ge_result = batch.validate(suite_obj, result_format=result_format)
     # GE does not return results in suite order; our private copy's ids put them back
-    converted = sorted(((_order(evr, i), _convert(evr, frame, max_rows)) for i, evr in enumerate(ge_result.results)),
+    converted = sorted(((_order(evr, i), convert_outcome(evr, frame, max_rows)) for i, evr in enumerate(ge_result.results)),
                        key=lambda pair: pair[0])
     outcomes = [o for _, o in converted]
     failures = [{"type": o.type, "column": o.column, "error": o.exception} for o in outcomes if o.exception]
@@ -380,7 +380,7 @@ def _check_fits(suite: dict[str, Any], columns: list[str], path: str | None) -> 
                          "`poisonguard expectations infer DATA --label COL --out SUITE`")
 
 
-def _convert(evr: Any, frame: pd.DataFrame, max_rows: int) -> ExpectationOutcome:
+def convert_outcome(evr: Any, frame: pd.DataFrame, max_rows: int) -> ExpectationOutcome:
     """One GE ExpectationValidationResult -> plain ExpectationOutcome (GE objects are not kept)."""
     from great_expectations.util import convert_to_json_serializable
 
