@@ -243,9 +243,11 @@ def load_trigger_rules(source: str | os.PathLike[str] | Sequence[Mapping[str, An
                        ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]], str | None]:
     """Read trigger rules from a scan report JSON, a rules JSON, or a list of dicts.
 
-    In a scan report, the rules are the ``triggers`` (suspected triggers, as the backdoor
-    detector writes them) and ``rules`` lists found in any detector's report section — not
-    the unconfirmed ``candidates``; a bare JSON list, or ``{"rules": [...]}``, also works.
+    In a scan report (read through :meth:`ScanResult.from_dict <poisonguard._result.StageResult.from_dict>`,
+    so a report of a schema this version does not read is refused), the rules are the
+    ``triggers`` (suspected triggers, as the backdoor detector writes them) and ``rules`` lists
+    found in any detector's report section — not the unconfirmed ``candidates``; a bare JSON
+    list, or ``{"rules": [...]}``, also works.
 
     Returns
     -------
@@ -270,12 +272,13 @@ def load_trigger_rules(source: str | os.PathLike[str] | Sequence[Mapping[str, An
         raw = data
     elif isinstance(data, dict) and isinstance(data.get("rules"), list):
         raw = data["rules"]
-    elif isinstance(data, dict):
-        for det in data.get("detectors") or []:
-            section = det.get("section") if isinstance(det, dict) else None
+    elif isinstance(data, dict) and data.get("kind") == "scan":
+        from ..scan import ScanResult  # lazily: drift needs the scan's result class only for this
+
+        for det in ScanResult.from_dict(data, source=str(path)).detectors:  # schema checked, file named
             for key in _RULE_KEYS:
-                if isinstance(section, dict) and isinstance(section.get(key), list):
-                    raw.extend(section[key])
+                if isinstance(det.section.get(key), list):
+                    raw.extend(det.section[key])
     rules, bad = [], []
     for r in raw:
         try:
