@@ -247,3 +247,18 @@ def test_the_cycle_rule():
     assert _cycles(graph) == [["p.b", "p.c"]]
     graph["p.a"] = {"p"}  # the submodule imports its package's names back
     assert sorted(_cycles(graph)) == [["p", "p.a"], ["p.b", "p.c"]]
+
+
+def _all_imports(mod: str) -> set[str]:
+    """Every package module ``mod`` imports, at any level (lazy and ``TYPE_CHECKING`` imports too)."""
+    tree = ast.parse(MODULES[mod].read_text(encoding="utf-8"))
+    return {t for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+            for t in _targets(mod, node)}
+
+
+def test_the_gate_and_the_renderers_do_not_import_each_other():
+    """Both read the verdict's types from ``poisonguard.verdict``; neither needs the other, not even lazily."""
+    renderers = [m for m in MODULES if m.startswith("poisonguard.reports") or m == "poisonguard.plots"]
+    assert not {m for m in _all_imports("poisonguard.gate") if m in renderers}
+    assert not [m for m in renderers if "poisonguard.gate" in _all_imports(m)]
+    assert all("poisonguard.verdict" in _all_imports(m) for m in ("poisonguard.gate", "poisonguard.reports.html"))
