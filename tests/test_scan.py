@@ -151,7 +151,7 @@ def test_report_is_byte_identical_and_timings_apart(cli, poisoned_blobs, write, 
         runs.append({n: (tmp_path / "out" / n).read_bytes() for n in names})
     assert runs[0] == runs[1]
     report = json.loads(runs[0]["report.json"])
-    assert report["schema_version"] == "2.0" and all("seconds" not in d for d in report["detectors"])
+    assert report["schema_version"] == "3.0" and all("seconds" not in d for d in report["detectors"])
     timings = json.loads((tmp_path / "out" / "timings.json").read_text())
     assert set(timings["detectors"]) == {"label_flip", "outliers"}
     assert all(v >= 0 for v in timings["detectors"].values()) and timings["unit"] == "seconds"

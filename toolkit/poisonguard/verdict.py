@@ -20,8 +20,8 @@ from ._result import StageResult
 if TYPE_CHECKING:  # pragma: no cover
     from .gate import GatePolicy
 
-__all__ = ["KNOWN_STAGES", "STAGE_ALIASES", "STATUSES", "Check", "CheckBuilder", "LoadedReport", "StageOutcome",
-           "Verdict", "stage_label_order", "stage_name", "stage_order"]
+__all__ = ["KNOWN_STAGES", "MAX_MESSAGE", "STAGE_ALIASES", "STATUSES", "Check", "CheckBuilder", "LoadedReport",
+           "StageOutcome", "Verdict", "clip", "stage_label_order", "stage_name", "stage_order"]
 
 #: Accepted spellings of stage names in the policy.
 STAGE_ALIASES = {"validate": "validation", "validations": "validation", "scans": "scan"}
