@@ -688,10 +688,10 @@ def _trusted_model(X: np.ndarray, y: np.ndarray, Xq: np.ndarray, k: int, cv: int
     """Out-of-fold probabilities on the trusted rows and probabilities of the query rows."""
     from sklearn.base import clone
 
-    from .detectors.label_flip import MAX_TRAIN_ROWS, _default_estimator, oof_proba
+    from .detectors.label_flip import MAX_TRAIN_ROWS, default_estimator, oof_proba
 
     counts = np.bincount(y, minlength=k)
-    est = _default_estimator(seed, int(counts[counts > 0].min()))
+    est = default_estimator(seed, int(counts[counts > 0].min()))
     oof = oof_proba(est, X, y, k, cv=cv, random_state=seed, max_train_rows=MAX_TRAIN_ROWS)
     fit_rows = np.arange(y.size)
     if y.size > MAX_TRAIN_ROWS:

@@ -43,7 +43,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,9 @@ from ._threads import threads_for
 from .data import TabularDataset, as_dataset, output_name, write_frame
 from .errors import ConfigError, UsageError
 from .evidence import suspicion_from_p
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .verdict import CheckBuilder
 
 __all__ = ["DetectorSummary", "Failure", "FlaggedRow", "ScanResult", "check_config", "scan"]
 
@@ -112,8 +115,9 @@ class ScanResult(StageResult):
 
     Attributes
     ----------
-    input : dict
-        Path, SHA-256, format, rows, columns and label of the scanned data.
+    inputs : dict
+        ``{"data": {...}}``: path, SHA-256, format, rows, columns and label of the scanned data (as
+        ``inputs`` of the other stage results; schema 2.x called it ``input``, read still).
     parameters : dict
         Detectors, their parameters and the seed.
     n_rows, n_flagged : int
@@ -155,9 +159,11 @@ class ScanResult(StageResult):
     """
 
     KIND: ClassVar[str] = "scan"
-    SCHEMA_VERSION: ClassVar[str] = "2.0"  # 2.0: per-detector ``seconds`` moved to timings.json
+    #: 2.0: per-detector ``seconds`` moved to timings.json; 3.0: ``input`` became ``inputs["data"]``.
+    SCHEMA_VERSION: ClassVar[str] = "3.0"
+    READS_SCHEMAS: ClassVar[tuple[int, ...] | None] = (1, 2, 3)
 
-    input: dict[str, Any]
+    inputs: dict[str, Any]
     parameters: dict[str, Any]
     n_rows: int
     n_flagged: int
@@ -173,6 +179,21 @@ class ScanResult(StageResult):
     reference: dict[str, Any] | None = None
     scores: pd.DataFrame | None = dataclasses.field(default=None, repr=False, compare=False,
                                                     metadata={"serialize": False})
+
+    @classmethod
+    def _upgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
+        """Schema 1.x and 2.x: ``input`` -> ``inputs["data"]`` (1.x's per-detector ``seconds`` is read as is)."""
+        if "input" in data and "inputs" not in data:
+            data["inputs"] = {"data": data.pop("input")}
+        return data
+
+    @property
+    def input(self) -> dict[str, Any]:
+        """The scanned data's path, SHA-256, format, rows, columns and label (``inputs["data"]``).
+
+        Kept for code written against schema 2.x; use ``inputs["data"]``.
+        """
+        return dict(self.inputs.get("data") or {})
 
     @property
     def return_code(self) -> int:
@@ -208,6 +229,42 @@ class ScanResult(StageResult):
             out[f"{d.name}_suspected"] = int(d.suspected)
             out[f"{d.name}_flagged"] = d.n_flagged
         return out
+
+    def gate_checks(self, checks: CheckBuilder) -> None:
+        """One check per detector (failed when its batch policy suspects poisoning and it gates, a
+        warning when it does not gate), one per detector that raised (failed under the policy's
+        ``fail_on_detector_error``, else a warning), ``quarantine-share`` under the policy's
+        ``max_quarantine_share``, and ``batch`` when the batch is suspected and no check says why."""
+        loc = self.input.get("path")
+        for det in self.detectors:
+            if det.suspected:
+                checks.add(det.name, "failed" if det.gates else "warning",
+                           f"poisoning suspected: {det.reason or 'the batch policy fired'} ({det.n_flagged} rows flagged)",
+                           loc)
+            else:
+                note = "" if det.gates else " (reported only: this detector does not gate)"
+                checks.add(det.name, "passed", f"batch not suspected; its own threshold flags {det.n_flagged} rows{note}",
+                           loc)
+        for f in self.failures:
+            status = "failed" if checks.policy.fail_on_detector_error else "warning"
+            checks.add(f.detector, status, f"the detector raised {f.error}: {f.message}", loc)
+        share = self.n_flagged / self.n_rows if self.n_rows else 0.0
+        limit = checks.policy.max_quarantine_share
+        if limit is not None:
+            checks.add("quarantine-share", "failed" if share > limit else "passed",
+                       f"{self.n_flagged} of {self.n_rows} rows quarantined ({share:.1%}); the policy allows {limit:.1%}",
+                       loc)
+        if self.suspected and not checks.any_failed:
+            checks.add("batch", "failed", "poisoning suspected: " + "; ".join(self.reasons), loc)
+
+    def summary(self) -> str:
+        """Rows, quarantined share and review count, the decision's level and the batch answer, in one line."""
+        share = self.n_flagged / self.n_rows if self.n_rows else 0.0
+        ref = " against a trusted reference" if self.reference else ""
+        level = (self.decision or {}).get("level")
+        how = f" (BH at level {level:g})" if isinstance(level, (int, float)) else ""
+        return (f"{self.n_rows} rows of {self.input.get('path') or 'in-memory data'}{ref}: {self.n_flagged} quarantined "
+                f"({share:.1%}){how}, {self.n_review} for review; batch {'SUSPECTED' if self.suspected else 'clean'}")
 
     def timings(self) -> dict[str, Any]:
         """Wall-clock seconds per detector (``timings.json``): what changes from run to run, kept out of
@@ -552,7 +609,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     flagged_rows = _flagged_rows(ds, combined, flagged, reasons)
     review_rows = _flagged_rows(ds, combined, review, reasons)
     result = ScanResult(
-        input=_input_info(ds),
+        inputs={"data": _input_info(ds)},
         parameters={"detectors": names, "params": {k: dict(v) for k, v in params.items()}, "seed": seed,
                     "decision": dict(levels),
                     **({"reference": {"path": prepared.info.get("path"), "rev": prepared.info.get("rev"),

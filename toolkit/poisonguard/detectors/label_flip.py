@@ -65,7 +65,8 @@ LINEAR_AUTO_MAX_ROWS = 200_000
 MAX_TRAIN_ROWS = 100_000
 
 
-def _default_estimator(random_state: Any = None, min_class_count: int = 100) -> Any:
+def default_estimator(random_state: Any = None, min_class_count: int = 100) -> Any:
+    """The classifier used when no ``estimator`` is given (also the reference comparison's trusted model)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     # early stopping holds out a stratified 10 %: only possible when every class has a few members there
@@ -522,7 +523,7 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
     def _make_estimator(self, seed: int) -> Any:
         if self.estimator is None:
             counts = np.bincount(self._y)
-            return _default_estimator(seed, int(counts[counts > 0].min()))
+            return default_estimator(seed, int(counts[counts > 0].min()))
         return clone(self.estimator)
 
     def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:

@@ -347,11 +347,11 @@ def infer_suite(data: TabularDataset | pd.DataFrame | str | os.PathLike[str], *,
 
 def _sensitive_kinds(nonnull: pd.Series, col: str) -> list[str]:
     """Kinds of sensitive data among a column's distinct values (see :mod:`poisonguard.detectors.pii`)."""
-    from ..detectors.pii import _SSN_COLUMN, _integer_ssns, find_sensitive
+    from ..detectors.pii import SSN_COLUMN, integer_ssns, find_sensitive
 
     uniq = pd.Series(pd.unique(nonnull.astype(str)), dtype=object)
     kinds = {f.kind for f in find_sensitive(uniq, col)}
-    if pd.api.types.is_integer_dtype(nonnull.dtype) and _SSN_COLUMN.search(col) and _integer_ssns(uniq, col):
+    if pd.api.types.is_integer_dtype(nonnull.dtype) and SSN_COLUMN.search(col) and integer_ssns(uniq, col):
         kinds.add("ssn")
     return sorted(kinds)
 
