@@ -323,9 +323,9 @@ CASES: list[Case] = [
       files={"d.csv": b.good, "p.yaml": b"gate:\n  optional: [drift]\n  advisory: [drift]\n"},
       setup=b.scan_report),
     C("config-gate-stale-schema-version", "gate", "r.json", exit=2,
-      match=r"r\.json: a scan result of schema_version '1\.0', but this poisonguard reads scan results of "
-            r"schema_version 2\.0",
-      files={"r.json": b'{"kind": "scan", "schema_version": "1.0", "return_code": 0, "verdict": "clean"}'}),
+      match=r"r\.json: a scan result with schema_version '0\.9', which poisonguard \S+ does not read \(it reads "
+            r"scan schema 1\.x, 2\.x, 3\.x\); re-run the scan stage",
+      files={"r.json": b'{"kind": "scan", "schema_version": "0.9", "return_code": 0, "verdict": "clean"}'}),
     C("config-infer-unknown-param", "expectations", "infer", "d.csv", "--out", "s.json", "--params", "p.yaml",
       exit=2, match=r"p\.yaml: expectations\.infer\.range_margn is not a parameter of expectations infer",
       files={"d.csv": b.good, "p.yaml": b"expectations:\n  infer: {range_margn: 1}\n"}),
