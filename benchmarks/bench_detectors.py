@@ -16,7 +16,7 @@ the attack from ``poisonguard.attacks`` applied to it, scores judged against the
   trigger's features and target.
 * **dup_conflict** (5 % of rows copied with another label, copies appended): recall of the copies.
 * **pii**: a generated corpus with planted values of every kind among decoys; precision and
-  recall per kind; then a full scan with ``--out`` and a search of every output file for every
+  recall per kind; then a full scan with ``--out-dir`` and a search of every output file for every
   raw planted value.
 * **clean**: the default scan's detectors of this issue on every shared dataset file, untouched:
   rows flagged by outliers or backdoor (the ≤ 2 % budget), duplicates flagged, batch verdicts.

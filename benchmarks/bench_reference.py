@@ -136,7 +136,7 @@ def scale_case(rows: int, trusted_rows: int, detectors: list[str]) -> dict[str, 
     new_p, tr_p = make_scale(rows, trusted_rows)
     out = WORK / f"ref_scan_{rows}"
     cmd = [str(Path(sys.executable).with_name("poisonguard")), "scan", str(new_p), "--label", "label",
-           "--reference", str(tr_p), "--out", str(out), "--format", "json"]
+           "--reference", str(tr_p), "--out-dir", str(out), "--format", "json"]
     for d in detectors:
         cmd += ["--detectors", d]
     t0 = time.perf_counter()

@@ -51,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     path, truth = make_data(args.rows)
     out = WORK / f"scan_{args.rows}"
-    cmd = [str(Path(sys.executable).with_name("poisonguard")), "scan", str(path), "--label", "label", "--out", str(out)]
+    cmd = [str(Path(sys.executable).with_name("poisonguard")), "scan", str(path), "--label", "label", "--out-dir", str(out)]
     for d in args.detectors:
         cmd += ["--detectors", d]
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ def scan_result(*, suspected: bool = False, failures: tuple = (), n_flagged: int
     dets = (DetectorSummary("label_flip", "label_flip", True, n_flagged, suspected,
                             "12% of the labels disagree" if suspected else "", {}),
             DetectorSummary("sensitive_data", "sensitive", False, 0, False, "", {}))
-    return ScanResult(input={"path": "data/in.csv", "label": "y"}, parameters={}, n_rows=100, n_flagged=n_flagged,
+    return ScanResult(inputs={"data": {"path": "data/in.csv", "label": "y"}}, parameters={}, n_rows=100, n_flagged=n_flagged,
                       verdict="suspected" if suspected else "clean",
                       reasons=("label_flip: 12% of the labels disagree",) if suspected else (),
                       detectors=dets, failures=failures)
@@ -45,13 +45,15 @@ def provenance_result(*, tampered: bool = False) -> ProvenanceResult:
 
 def drift_result(*, suspected: bool = False, probe: bool = False) -> DriftResult:
     reasons = ("recall of class 'a' fell by 0.2",) if suspected else ()
+    codes = ("class_recall_drop",) if suspected else ()
     probes = (TriggerProbe(rule={"conditions": [{"column": "x", "op": "==", "value": 9}], "target": "b"}, target="b",
                            n_rows=50, champion_rate=0.1, candidate_rate=0.9, increase=0.8, suspected=probe),)
     if probe:
         reasons += ("trigger rule x == 9 -> b: the candidate predicts 'b' for 90.0%",)
+        codes += ("trigger",)
     return DriftResult(run_id="run1", champion_run_id="run0", champion_source="test", canary={"path": "canary.csv"},
                        parameters={}, metrics={"churn": 0.01}, classes=(ClassDrift("a", 40, 0.9, 0.7, -0.2),),
-                       probes=probes, suspected=bool(reasons), reasons=reasons)
+                       probes=probes, suspected=bool(reasons), reasons=reasons, reason_codes=codes)
 
 
 def clean_results() -> list:

@@ -133,9 +133,9 @@ def test_cli_reference_clean_exit_0_and_bad_usage_exit_2(cli, banknote, write, t
     rc, _, err = cli("scan", np_, "--label", "class", "--source-column", "variance")
     assert rc == 2 and "needs a trusted reference" in err
     rc, _, err = cli("scan", np_, "--label", "class", "--reference", tp, "--set", "reference_shift.z=-1")
-    assert rc == 2 and "'z' parameter of reference_shift" in err
+    assert rc == 2 and "scan.reference_shift.z must be a number >= 0" in err
     rc, _, err = cli("scan", np_, "--label", "class", "--reference", tp, "--set", "reference_shift.nope=1")
-    assert rc == 2 and "unknown reference_shift parameter" in err
+    assert rc == 2 and "scan.reference_shift.nope is not a policy key of reference_shift" in err
 
 
 # -- row delta ---------------------------------------------------------------------------------------

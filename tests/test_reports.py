@@ -169,9 +169,12 @@ def test_junit_of_a_passing_verdict_has_no_failures(case):
 
 
 def test_junit_survives_characters_xml_cannot_hold():
-    v = gate([{"kind": "scan", "return_code": 1, "verdict": "suspected", "n_rows": 1, "n_flagged": 1,
-               "detectors": [{"name": "x", "suspected": True, "reason": "bad \x00\x1b value", "gates": True}]}],
-             {"required": ["scan"], "optional": []})
+    from poisonguard.scan import DetectorSummary, ScanResult
+
+    det = DetectorSummary(name="x", family="x", gates=True, n_flagged=1, suspected=True, reason="bad \x00\x1b value",
+                          section={})
+    scan = ScanResult(inputs={"data": {}}, parameters={}, n_rows=1, n_flagged=1, verdict="suspected", detectors=(det,))
+    v = gate([scan.to_dict()], {"required": ["scan"], "optional": []})
     root = ET.fromstring(render_junit(v).encode("utf-8"))
     assert "bad" in root.find(".//failure").get("message")
 

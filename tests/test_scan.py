@@ -48,7 +48,7 @@ def test_outputs_one_line_per_row_and_split(poisoned_blobs, write, tmp_path, nam
     pd.testing.assert_frame_equal(quarantine.frame[orig.columns].reset_index(drop=True), orig, check_dtype=False)
     report = json.loads((out / "report.json").read_text())
     assert report["kind"] == "scan" and report["schema_version"] and report["tool"]["version"]
-    assert report["input"]["sha256"] == before and report["input"]["rows"] == len(poisoned_blobs.frame)
+    assert report["inputs"]["data"]["sha256"] == before and report["inputs"]["data"]["rows"] == len(poisoned_blobs.frame)
     assert report["failures"] == [] and report["detectors"][0]["name"] == "label_flip"
     assert ScanResult.from_dict(report).n_flagged == result.n_flagged
     recall = poisoned_blobs.mask[q_rows].sum() / poisoned_blobs.mask.sum()
@@ -119,7 +119,7 @@ def test_extreme_floats_disable_no_detector(blobs):
 def test_unknown_parameter_is_a_usage_error(blobs):
     from poisonguard.errors import UsageError
 
-    with pytest.raises(UsageError, match="unknown parameter.*'label_flip'.*n_neighbors"):
+    with pytest.raises(UsageError, match=r"scan\.label_flip\.k is not a parameter of label_flip; allowed: .*n_neighbors"):
         scan(blobs, label="label", params={"label_flip": {"k": 3}})
 
 
@@ -151,7 +151,7 @@ def test_report_is_byte_identical_and_timings_apart(cli, poisoned_blobs, write, 
         runs.append({n: (tmp_path / "out" / n).read_bytes() for n in names})
     assert runs[0] == runs[1]
     report = json.loads(runs[0]["report.json"])
-    assert report["schema_version"] == "2.0" and all("seconds" not in d for d in report["detectors"])
+    assert report["schema_version"] == "3.0" and all("seconds" not in d for d in report["detectors"])
     timings = json.loads((tmp_path / "out" / "timings.json").read_text())
     assert set(timings["detectors"]) == {"label_flip", "outliers"}
     assert all(v >= 0 for v in timings["detectors"].values()) and timings["unit"] == "seconds"

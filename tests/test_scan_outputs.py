@@ -95,9 +95,9 @@ def _check(out: Path, inputs: dict) -> str | None:
         assert staged or not (out / "scores.csv").exists(), "scan files without report.json and nothing to finish"
         return None
     rep = json.loads(report.read_text())
-    name = Path(rep["input"]["path"]).name
+    name = Path(rep["inputs"]["data"]["path"]).name
     n = ROWS[name]
-    assert rep["input"]["sha256"] == inputs[name][1] and rep["n_rows"] == n
+    assert rep["inputs"]["data"]["sha256"] == inputs[name][1] and rep["n_rows"] == n
     files = {k: Path(v) for k, v in rep["outputs"].items()}
     assert {p.parent for p in files.values()} == {out}
     assert _lines(files["scores"]) == n

@@ -364,19 +364,23 @@ def test_cli_drift_bad_input_exits_2(world: Any, cli: Any) -> None:
 def test_scan_report_rules_and_missing_rules(world: Any, tmp_path: Path) -> None:
     from poisonguard.tracking import drift
 
-    report = tmp_path / "report.json"
-    report.write_text(json.dumps({"kind": "scan", "detectors": [
-        {"name": "label_flip", "section": {"threshold": 0.5}},
-        {"name": "backdoor", "section": {
-            "triggers": [{**RULE, "n_rows": 180, "purity": 1.0},
-                         {"conditions": [{"column": "age", "op": "!=", "value": 3}], "target": ">50K"}],
-            "candidates": [{"conditions": [{"column": "age", "op": ">=", "value": 80}], "target": ">50K"}]}}]}))
+    from poisonguard.scan import DetectorSummary, ScanResult
+
+    def scan_report(path: Path, *sections: tuple[str, dict]) -> Path:
+        dets = tuple(DetectorSummary(name, name, True, 0, False, "", section) for name, section in sections)
+        ScanResult(inputs={"data": {}}, parameters={}, n_rows=10, n_flagged=0, verdict="clean",
+                   detectors=dets).write_json(path)
+        return path
+
+    report = scan_report(tmp_path / "report.json", ("label_flip", {"threshold": 0.5}), ("backdoor", {
+        "triggers": [{**RULE, "n_rows": 180, "purity": 1.0},
+                     {"conditions": [{"column": "age", "op": "!=", "value": 3}], "target": ">50K"}],
+        "candidates": [{"conditions": [{"column": "age", "op": ">=", "value": 80}], "target": ">50K"}]}))
     result = drift(world["runs"]["backdoor"], world["canary"], label=LABEL, rules=report, record=False)
     assert result.suspected and result.probes[0].suspected
     assert len(result.probes) == 2  # the unconfirmed candidates are not probed
     assert result.probes[1].skipped and "cannot be stamped" in result.probes[1].skipped
-    empty = tmp_path / "plain-scan.json"
-    empty.write_text(json.dumps({"kind": "scan", "detectors": [{"name": "label_flip", "section": {}}]}))
+    empty = scan_report(tmp_path / "plain-scan.json", ("label_flip", {}))
     result = drift(world["runs"]["backdoor"], world["canary"], label=LABEL, rules=empty, record=False)
     assert not result.suspected and result.probes == ()
     assert result.probes_note and "no trigger rules in" in result.probes_note and "skipped" in result.probes_note

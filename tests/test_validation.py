@@ -330,8 +330,7 @@ def test_bad_suites_raise_suite_error_and_exit_2(tmp_path: Path, small_data: Pat
 
 
 def test_infer_parameters_are_checked(small_data: Path) -> None:
-    with pytest.raises(UsageError, match="The 'range_margin' parameter of infer_suite must be a float >= 0. "
-                                         "Got -1 instead."):
+    with pytest.raises(UsageError, match=r"infer_suite\.range_margin must be a number >= 0; got -1\. Fix the value\."):
         infer_suite(small_data, label="y", range_margin=-1)
 
 

@@ -15,12 +15,15 @@ import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
 from ._io import atomic_write_json
 from ._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .verdict import CheckBuilder
 
 __all__ = ["StageResult", "jsonable"]
 
@@ -82,11 +85,20 @@ class StageResult:
     """Common behaviour of the stage results; subclasses are frozen dataclasses.
 
     Subclasses set ``KIND`` (the stage name) and ``SCHEMA_VERSION``, and implement
-    :attr:`return_code` (0 clean, 1 gate failed).
+    :attr:`return_code` (0 clean, 1 gate failed), :meth:`gate_checks` and :meth:`summary`
+    (what the gate says of the stage).
+
+    Schema versions are ``MAJOR.MINOR``: a minor bump adds fields (older readers ignore them), a
+    major bump renames or removes some. :meth:`from_dict` reads the majors in ``READS_SCHEMAS``
+    (by default only the current one), bringing older ones up to date with ``_upgrade``,
+    and refuses any other with a one-line :class:`~poisonguard.errors.DataError` that says to
+    re-run the stage.
     """
 
     KIND: ClassVar[str] = "result"
     SCHEMA_VERSION: ClassVar[str] = "1.0"
+    #: The schema majors :meth:`from_dict` reads (None: only the major of ``SCHEMA_VERSION``).
+    READS_SCHEMAS: ClassVar[tuple[int, ...] | None] = None
 
     @property
     def return_code(self) -> int:  # pragma: no cover - every subclass overrides
@@ -109,15 +121,74 @@ class StageResult:
         }
 
     @classmethod
-    def from_dict(cls: type[R], data: dict[str, Any]) -> R:
-        """Rebuild a result from :meth:`to_dict` output (extra keys are ignored)."""
+    def schema_major(cls, version: Any) -> int | None:
+        """The major of a ``MAJOR.MINOR`` schema version (None when it is not one)."""
+        head = str(version).split(".")[0] if isinstance(version, (str, int)) and not isinstance(version, bool) else ""
+        return int(head) if head.isdigit() else None
+
+    @classmethod
+    def from_dict(cls: type[R], data: dict[str, Any], *, source: str | None = None) -> R:
+        """Rebuild a result from :meth:`to_dict` output (extra keys are ignored).
+
+        Parameters
+        ----------
+        data : dict
+            The result's JSON, with its ``kind`` (taken as this class's when absent) and
+            ``schema_version``.
+        source : str, default=None
+            Where ``data`` came from (a file), named first in the error messages.
+
+        Raises
+        ------
+        DataError
+            Another kind of result; a ``schema_version`` missing, or of a major this version
+            does not read (a report written by an older or newer poisonguard); required fields
+            missing. One line, naming ``source``, that says what to do.
+        """
+        from .errors import DataError
+
+        where = f"{source}: " if source else ""
         kind = data.get("kind", cls.KIND)
         if kind != cls.KIND:
-            from .errors import DataError
-
-            raise DataError(f"expected a {cls.KIND!r} result, got a {kind!r} result; pass the {cls.KIND} report")
-        built = _build(cls, {k: v for k, v in data.items()})
+            raise DataError(f"{where}expected a {cls.KIND!r} result, got a {kind!r} result; pass the {cls.KIND} report")
+        current = typing.cast(int, cls.schema_major(cls.SCHEMA_VERSION))
+        readable = cls.READS_SCHEMAS or (current,)
+        found = data.get("schema_version")
+        major = cls.schema_major(found)
+        if major not in readable:
+            what = ("no schema_version" if found is None else f"schema_version {found!r}")
+            newer = major is not None and major > current
+            todo = (f"upgrade poisonguard, or re-run the {cls.KIND} stage with this poisonguard version" if newer
+                    else f"re-run the {cls.KIND} stage with this poisonguard version")
+            raise DataError(f"{where}a {cls.KIND} result with {what}, which poisonguard {__version__} does not read "
+                            f"(it reads {cls.KIND} schema {', '.join(f'{m}.x' for m in readable)}); {todo}")
+        data = cls._upgrade(dict(data), str(found))
+        try:
+            built = _build(cls, {k: v for k, v in data.items()})
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            msg = " ".join(str(exc).split())
+            raise DataError(f"{where}not a valid {cls.KIND} result of schema {found} ({msg}); re-run the "
+                            f"{cls.KIND} stage with this poisonguard version") from None
         return typing.cast(R, built)
+
+    @classmethod
+    def _upgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
+        """``data`` of schema ``version`` (a major of ``READS_SCHEMAS``, maybe an older minor) in the
+        current schema's shape; ``data`` is a copy the method may change."""
+        return data
+
+    def gate_checks(self, checks: CheckBuilder) -> None:
+        """Add the stage's checks to ``checks`` (one per thing that can fail; see :mod:`poisonguard.gate`).
+
+        This default, for a result with no finer checks, gives one check ``result``: passed when
+        :attr:`return_code` is 0.
+        """
+        rc = self.return_code
+        checks.add("result", "passed" if rc == 0 else "failed", f"the stage's return code is {rc}")
+
+    def summary(self) -> str:
+        """One line for people: what the stage found (the gate's stage summary)."""
+        return f"{self.KIND} result, return code {self.return_code}"
 
     def to_json(self, indent: int = 2) -> str:
         """The result as a JSON string."""

@@ -7,10 +7,10 @@ The CLI maps the tree onto exit codes through :attr:`PoisonguardError.exit_code`
 
     PoisonguardError                       (exit 3, internal)
     ├── UsageError(ValueError)             (exit 2) bad option values, conflicting options
+    │   └── ConfigError                    (exit 2) bad params.yaml / --set / policy / suite file
+    │       └── SuiteError                 (exit 2) malformed Great Expectations suite
     ├── DataError(ValueError)              (exit 2) unreadable or unusable input data
     │   └── SchemaError                    (exit 2) columns missing, wrong types
-    ├── ConfigError(ValueError)            (exit 2) bad params.yaml / policy / suite file
-    │   └── SuiteError                     (exit 2) malformed Great Expectations suite
     ├── ProvenanceError                    (exit 2) unreadable manifest, bad key, S3 access errors
     │   └── CredentialsError               (exit 2) no or rejected credentials
     └── TrackingError                      (exit 2) MLflow run or model not found
@@ -60,10 +60,12 @@ class SchemaError(DataError):
     """Input data lacks a required column or has one of the wrong type."""
 
 
-class ConfigError(ValueError, PoisonguardError):
-    """A configuration file (parameters, policy, suite) is malformed."""
+class ConfigError(UsageError):
+    """The configuration (params.yaml, ``--set``, a policy, a suite file) is malformed.
 
-    exit_code = 2
+    Raised before any work is done (see :mod:`poisonguard.config`): an unknown detector, parameter
+    or policy key, a value of the wrong type or out of range, a stage given two roles.
+    """
 
 
 class SuiteError(ConfigError):

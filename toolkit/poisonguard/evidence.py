@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from .config import Key, Policy
+
 __all__ = [
     "DEFAULT_DECISION",
     "Decision",
@@ -51,8 +53,17 @@ __all__ = [
     "tested_mask",
 ]
 
-#: Default levels of the scan's decision (``params.yaml``: ``scan: decision: {level, review_level}``).
-DEFAULT_DECISION: dict[str, float] = {"level": 0.1, "review_level": 0.25}
+#: The scan's decision levels (``params.yaml``: ``scan: decision: {level, review_level}``).
+DECISION = Policy(
+    "the scan's decision",
+    Key("level", "number", 0.1, "Benjamini-Hochberg level of the quarantine: expected share of clean rows in it at "
+        "most this", low=0, high=1, low_open=True, high_open=True),
+    Key("review_level", "number", 0.25, "rows BH accepts only at this looser level are listed for review (kept); "
+        "at least level", low=0, high=1, low_open=True, high_open=True),
+    kind="key",
+)
+#: Default levels of :data:`DECISION`.
+DEFAULT_DECISION: dict[str, float] = dict(DECISION.defaults())
 #: The smallest p-value reported (keeps ``-log10 p`` finite).
 P_FLOOR = 1e-300
 
@@ -208,23 +219,15 @@ class Decision:
         }
 
 
-def decision_levels(values: Mapping[str, Any] | None) -> dict[str, float]:
-    """The decision's levels with defaults; a one-line :class:`~poisonguard.errors.UsageError` on bad input."""
-    from .errors import UsageError
+def decision_levels(values: Mapping[str, Any] | None, *, where: str = "scan.decision") -> dict[str, float]:
+    """The decision's levels (:data:`DECISION`) with defaults; a one-line
+    :class:`~poisonguard.errors.ConfigError` on bad input."""
+    from .errors import ConfigError
 
-    values = dict(values or {})
-    unknown = sorted(set(values) - set(DEFAULT_DECISION))
-    if unknown:
-        raise UsageError(f"unknown decision parameter(s) {unknown}; known: {sorted(DEFAULT_DECISION)} "
-                         "(set them with --set decision.level=0.05 or under scan: decision: in params.yaml)")
-    out = {**DEFAULT_DECISION, **values}
-    for k, v in out.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < float(v) < 1.0:
-            raise UsageError(f"decision.{k} must be a number in (0, 1); got {v!r}")
-        out[k] = float(v)
+    out = dict(DECISION.validate(values, where=where))
     if out["review_level"] < out["level"]:
-        raise UsageError(f"decision.review_level ({out['review_level']}) must be at least decision.level "
-                         f"({out['level']})")
+        raise ConfigError(f"{where}.review_level ({out['review_level']}) must be at least {where}.level "
+                          f"({out['level']}); raise review_level or lower level")
     return out
 
 

@@ -112,13 +112,14 @@ def precision_recall(result: Any, truth: np.ndarray, *, columns: Sequence[str] |
 
 
 def canary_recall(drift: Any, *, ax: Any = None) -> Any:
-    """Per-class canary recall of the champion and the candidate (a drift result or its dict)."""
+    """Per-class canary recall of the champion and the candidate (a drift result, or its JSON as a dict)."""
+    from .tracking._result import DriftResult
+
     ax = _axes(ax)
-    d = drift.to_dict() if hasattr(drift, "to_dict") else dict(drift)
-    classes = d.get("classes") or []
-    names = [str(c["label"]) for c in classes]
-    champ = [c.get("champion_recall", np.nan) for c in classes]
-    cand = [c.get("candidate_recall", np.nan) for c in classes]
+    result = drift if isinstance(drift, DriftResult) else DriftResult.from_dict(dict(drift))
+    names = [str(c.label) for c in result.classes]
+    champ = [c.champion_recall for c in result.classes]
+    cand = [c.candidate_recall for c in result.classes]
     x = np.arange(len(names))
     ax.bar(x - 0.2, champ, 0.4, label="champion", color="#4c72b0")
     ax.bar(x + 0.2, cand, 0.4, label="candidate", color="#dd8452")

@@ -70,43 +70,48 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .config import Key, Policy
 from ._result import jsonable
 from ._threads import threads_for
 from .data import Encoder, TabularDataset, as_dataset, load_dataset, sort_key
 from .errors import DataError, SchemaError, UsageError
 
-__all__ = ["DEFAULT_POLICY", "NAME", "Prepared", "ReferenceReport", "can_score_new", "compare", "fit_inductive",
+__all__ = ["DEFAULT_POLICY", "NAME", "POLICY", "Prepared", "ReferenceReport", "can_score_new", "compare", "fit_inductive",
            "js_shift", "label_shift_table", "load_reference", "numeric_shift", "policy", "prepare", "shift_table"]
 
 #: Name of the comparison's column in ``scores.csv`` and of its entry in ``params`` / params.yaml.
 NAME = "reference_shift"
 
-#: Default policy of :func:`compare`; override any key with ``params`` (``--set reference_shift.KEY=VALUE``
+#: Policy of :func:`compare`; override any key with ``params`` (``--set reference_shift.KEY=VALUE``
 #: or the ``scan.reference_shift`` section of params.yaml).
-DEFAULT_POLICY: dict[str, Any] = {
+POLICY = Policy(
+    NAME,
     # label shift seen by the trusted model
-    "min_rows": 20,            # smallest class / source / source-and-class group that is tested
-    "min_excess": 0.05,        # absolute margin over the expected disagreement rate
-    "z": 3.0,                  # sampling margin, in standard errors of the difference
-    "cv": 5,                   # folds of the trusted model's cross-validated error
-    "core_quantile": 0.5,      # a class's "core": rows the trusted model is at least this sure about (quantile)
-    "core_min_excess": 0.02,   # absolute margin over the expected disagreement rate in a class's core
+    Key("min_rows", "int", 20, "smallest class / source / source-and-class group that is tested", low=1),
+    Key("min_excess", "number", 0.05, "absolute margin over the expected disagreement rate", low=0),
+    Key("z", "number", 3.0, "sampling margin, in standard errors of the difference", low=0),
+    Key("cv", "int", 5, "folds of the trusted model's cross-validated error", low=2),
+    Key("core_quantile", "number", 0.5, "a class's core: rows the trusted model is at least this sure about "
+        "(quantile)", low=0, high=1),
+    Key("core_min_excess", "number", 0.02, "absolute margin over the expected disagreement rate in a class's core",
+        low=0),
     # distribution shift (effect sizes)
-    "bins": 10,                # quantile bins of the PSI (deciles of the trusted data)
-    "psi": 0.25,               # numeric column shifted when PSI >= psi ...
-    "wasserstein": 0.25,       # ... and W1 >= this many trusted robust standard deviations
-    "js": 0.2,                 # categorical column shifted when its JS distance >= js
-    "label_js": 0.2,           # label distribution shifted when its JS distance >= label_js
-    "min_shift_rows": 50,      # smallest group (focus rows, a source) whose distributions are tested
+    Key("bins", "int", 10, "quantile bins of the PSI (deciles of the trusted data)", low=2),
+    Key("psi", "number", 0.25, "a numeric column is shifted when its PSI >= psi ...", low=0),
+    Key("wasserstein", "number", 0.25, "... and W1 >= this many trusted robust standard deviations", low=0),
+    Key("js", "number", 0.2, "a categorical column is shifted when its JS distance >= js", low=0, high=1),
+    Key("label_js", "number", 0.2, "the label distribution is shifted when its JS distance >= label_js",
+        low=0, high=1),
+    Key("min_shift_rows", "int", 50, "smallest group (focus rows, a source) whose distributions are tested", low=1),
     # what makes the batch "suspected"
-    "gate_label_shift": True,
-    "gate_unseen_labels": True,
-    "gate_feature_shift": True,
-    "gate_label_distribution": True,
-}
+    Key("gate_label_shift", "bool", True, "label shift seen by the trusted model makes the batch suspected"),
+    Key("gate_unseen_labels", "bool", True, "labels the trusted data never had make the batch suspected"),
+    Key("gate_feature_shift", "bool", True, "shifted feature distributions make the batch suspected"),
+    Key("gate_label_distribution", "bool", True, "a shifted label distribution makes the batch suspected"),
+)
+#: Defaults of :data:`POLICY`.
+DEFAULT_POLICY: dict[str, Any] = dict(POLICY.defaults())
 
-_BOOL_KEYS = {k for k, v in DEFAULT_POLICY.items() if isinstance(v, bool)}
-_INT_KEYS = {"min_rows", "cv", "bins", "min_shift_rows"}
 _MISSING = "<missing>"
 
 
@@ -672,24 +677,10 @@ def label_shift_table(report: ReferenceReport | Mapping[str, Any]) -> pd.DataFra
     return pd.DataFrame(rows, columns=cols)
 
 
-def policy(params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """:data:`DEFAULT_POLICY` with ``params`` applied; unknown keys and bad values raise :class:`UsageError`."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(DEFAULT_POLICY))
-    if unknown:
-        raise UsageError(f"unknown {NAME} parameter(s) {unknown}; its parameters are: {', '.join(sorted(DEFAULT_POLICY))}")
-    pol = {**DEFAULT_POLICY, **params}
-    for k, v in params.items():
-        if k in _BOOL_KEYS:
-            if not isinstance(v, bool):
-                raise UsageError(f"The {k!r} parameter of {NAME} must be true or false. Got {v!r} instead.")
-        elif k in _INT_KEYS:
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (2 if k in ("cv", "bins") else 1):
-                raise UsageError(f"The {k!r} parameter of {NAME} must be an int >= {2 if k in ('cv', 'bins') else 1}. "
-                                 f"Got {v!r} instead.")
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise UsageError(f"The {k!r} parameter of {NAME} must be a number >= 0. Got {v!r} instead.")
-    return pol
+def policy(params: Mapping[str, Any] | None = None, *, where: str = f"scan.{NAME}") -> dict[str, Any]:
+    """:data:`POLICY`'s defaults with ``params`` applied; unknown keys and bad values raise
+    :class:`~poisonguard.errors.ConfigError` (see :meth:`poisonguard.config.Policy.validate`)."""
+    return dict(POLICY.validate(params, where=where))
 
 
 def _trusted_model(X: np.ndarray, y: np.ndarray, Xq: np.ndarray, k: int, cv: int,
@@ -697,10 +688,10 @@ def _trusted_model(X: np.ndarray, y: np.ndarray, Xq: np.ndarray, k: int, cv: int
     """Out-of-fold probabilities on the trusted rows and probabilities of the query rows."""
     from sklearn.base import clone
 
-    from .detectors.label_flip import MAX_TRAIN_ROWS, _default_estimator, oof_proba
+    from .detectors.label_flip import MAX_TRAIN_ROWS, default_estimator, oof_proba
 
     counts = np.bincount(y, minlength=k)
-    est = _default_estimator(seed, int(counts[counts > 0].min()))
+    est = default_estimator(seed, int(counts[counts > 0].min()))
     oof = oof_proba(est, X, y, k, cv=cv, random_state=seed, max_train_rows=MAX_TRAIN_ROWS)
     fit_rows = np.arange(y.size)
     if y.size > MAX_TRAIN_ROWS:

@@ -43,7 +43,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -54,10 +54,13 @@ from . import reference as _reference
 from ._result import StageResult
 from ._threads import threads_for
 from .data import TabularDataset, as_dataset, output_name, write_frame
-from .errors import UsageError
+from .errors import ConfigError, UsageError
 from .evidence import suspicion_from_p
 
-__all__ = ["DetectorSummary", "Failure", "FlaggedRow", "ScanResult", "scan"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .verdict import CheckBuilder
+
+__all__ = ["DetectorSummary", "Failure", "FlaggedRow", "ScanResult", "check_config", "scan"]
 
 #: Flagged rows listed in ``report.json`` at most (all of them are in the quarantine file).
 MAX_REPORTED_ROWS = 1000
@@ -112,8 +115,9 @@ class ScanResult(StageResult):
 
     Attributes
     ----------
-    input : dict
-        Path, SHA-256, format, rows, columns and label of the scanned data.
+    inputs : dict
+        ``{"data": {...}}``: path, SHA-256, format, rows, columns and label of the scanned data (as
+        ``inputs`` of the other stage results; schema 2.x called it ``input``, read still).
     parameters : dict
         Detectors, their parameters and the seed.
     n_rows, n_flagged : int
@@ -155,9 +159,11 @@ class ScanResult(StageResult):
     """
 
     KIND: ClassVar[str] = "scan"
-    SCHEMA_VERSION: ClassVar[str] = "2.0"  # 2.0: per-detector ``seconds`` moved to timings.json
+    #: 2.0: per-detector ``seconds`` moved to timings.json; 3.0: ``input`` became ``inputs["data"]``.
+    SCHEMA_VERSION: ClassVar[str] = "3.0"
+    READS_SCHEMAS: ClassVar[tuple[int, ...] | None] = (1, 2, 3)
 
-    input: dict[str, Any]
+    inputs: dict[str, Any]
     parameters: dict[str, Any]
     n_rows: int
     n_flagged: int
@@ -173,6 +179,21 @@ class ScanResult(StageResult):
     reference: dict[str, Any] | None = None
     scores: pd.DataFrame | None = dataclasses.field(default=None, repr=False, compare=False,
                                                     metadata={"serialize": False})
+
+    @classmethod
+    def _upgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
+        """Schema 1.x and 2.x: ``input`` -> ``inputs["data"]`` (1.x's per-detector ``seconds`` is read as is)."""
+        if "input" in data and "inputs" not in data:
+            data["inputs"] = {"data": data.pop("input")}
+        return data
+
+    @property
+    def input(self) -> dict[str, Any]:
+        """The scanned data's path, SHA-256, format, rows, columns and label (``inputs["data"]``).
+
+        Kept for code written against schema 2.x; use ``inputs["data"]``.
+        """
+        return dict(self.inputs.get("data") or {})
 
     @property
     def return_code(self) -> int:
@@ -208,6 +229,42 @@ class ScanResult(StageResult):
             out[f"{d.name}_suspected"] = int(d.suspected)
             out[f"{d.name}_flagged"] = d.n_flagged
         return out
+
+    def gate_checks(self, checks: CheckBuilder) -> None:
+        """One check per detector (failed when its batch policy suspects poisoning and it gates, a
+        warning when it does not gate), one per detector that raised (failed under the policy's
+        ``fail_on_detector_error``, else a warning), ``quarantine-share`` under the policy's
+        ``max_quarantine_share``, and ``batch`` when the batch is suspected and no check says why."""
+        loc = self.input.get("path")
+        for det in self.detectors:
+            if det.suspected:
+                checks.add(det.name, "failed" if det.gates else "warning",
+                           f"poisoning suspected: {det.reason or 'the batch policy fired'} ({det.n_flagged} rows flagged)",
+                           loc)
+            else:
+                note = "" if det.gates else " (reported only: this detector does not gate)"
+                checks.add(det.name, "passed", f"batch not suspected; its own threshold flags {det.n_flagged} rows{note}",
+                           loc)
+        for f in self.failures:
+            status = "failed" if checks.policy.fail_on_detector_error else "warning"
+            checks.add(f.detector, status, f"the detector raised {f.error}: {f.message}", loc)
+        share = self.n_flagged / self.n_rows if self.n_rows else 0.0
+        limit = checks.policy.max_quarantine_share
+        if limit is not None:
+            checks.add("quarantine-share", "failed" if share > limit else "passed",
+                       f"{self.n_flagged} of {self.n_rows} rows quarantined ({share:.1%}); the policy allows {limit:.1%}",
+                       loc)
+        if self.suspected and not checks.any_failed:
+            checks.add("batch", "failed", "poisoning suspected: " + "; ".join(self.reasons), loc)
+
+    def summary(self) -> str:
+        """Rows, quarantined share and review count, the decision's level and the batch answer, in one line."""
+        share = self.n_flagged / self.n_rows if self.n_rows else 0.0
+        ref = " against a trusted reference" if self.reference else ""
+        level = (self.decision or {}).get("level")
+        how = f" (BH at level {level:g})" if isinstance(level, (int, float)) else ""
+        return (f"{self.n_rows} rows of {self.input.get('path') or 'in-memory data'}{ref}: {self.n_flagged} quarantined "
+                f"({share:.1%}){how}, {self.n_review} for review; batch {'SUSPECTED' if self.suspected else 'clean'}")
 
     def timings(self) -> dict[str, Any]:
         """Wall-clock seconds per detector (``timings.json``): what changes from run to run, kept out of
@@ -263,24 +320,79 @@ class ScanResult(StageResult):
 Progress = Callable[[str, int, int], None]
 
 
+def check_config(detectors: Sequence[str] | None = None, params: Mapping[str, Any] | None = None, *,
+                 seed: int | None = 0, with_reference: bool = False,
+                 decision: Mapping[str, Any] | None = None) -> tuple[list[str], list[_registry.BaseDetector],
+                                                                    dict[str, Any] | None, dict[str, float]]:
+    """Check a scan's configuration before anything is read or fitted; build its detectors.
+
+    Every name is looked up in the registry (never special-cased), every detector's parameter
+    names are checked against its ``get_params()``, their values and its batch policy by
+    :meth:`~poisonguard.detectors.BaseDetector.check_config`; the reference comparison's policy
+    (``params["reference_shift"]``) and the decision's levels (``params["decision"]``) by their
+    declared :class:`~poisonguard.config.Policy`. Messages name the key as in params.yaml
+    (``scan.outliers.policy.levle``).
+
+    Returns
+    -------
+    names : list of str
+        The detectors to run.
+    detectors : list of BaseDetector
+        One unfitted instance per name, seeded.
+    reference_policy : dict or None
+        The comparison's validated policy (None without a reference).
+    levels : dict
+        The decision's levels.
+
+    Raises
+    ------
+    ConfigError
+        Anything above that is wrong (exit 2 on the command line).
+    """
+    params = dict(params or {})
+    ref_params = params.pop(_reference.NAME, None)
+    decision_values = params.pop(DECISION_KEY, None)
+    if decision_values is not None and not isinstance(decision_values, Mapping):
+        raise ConfigError(f"scan.{DECISION_KEY} must be a mapping (level, review_level); got {decision_values!r}. "
+                          "Fix the value.")
+    levels = _evidence.decision_levels({**dict(decision_values or {}), **dict(decision or {})})
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ConfigError(f"scan.seed must be a whole number or null; got {seed!r}. Fix the value.")
+    if not with_reference and ref_params:
+        raise UsageError(f"{_reference.NAME} parameters need a trusted reference: pass --reference PATH or "
+                         "--reference-rev REV")
+    ref_policy = _reference.policy(ref_params) if with_reference else None
+    names = list(detectors) if detectors is not None else _registry.default()
+    if not names:
+        raise ConfigError("no detectors to run; name at least one (see `poisonguard detectors`)")
+    for n in names:
+        _registry.get(n)  # unknown names: a ConfigError listing the registered ones
+    for k in params:
+        if k not in _registry.available():
+            raise ConfigError(f"scan.{k} is not a detector (nor {DECISION_KEY}, {_reference.NAME}); registered "
+                              f"detectors: {', '.join(_registry.available())}. Fix the name or remove it.")
+    unknown_params = sorted(set(params) - set(names))
+    if unknown_params:
+        raise ConfigError(f"parameters given for detectors that are not run: {unknown_params}; "
+                          f"the detectors run are: {', '.join(names)}")
+    return names, [_make_detector(n, params, seed) for n in names], ref_policy, levels
+
+
 def _make_detector(name: str, params: Mapping[str, Any], seed: int | None) -> _registry.BaseDetector:
     cls = _registry.get(name)
-    own = dict(params.get(name, {}) or {})
-    try:
-        det = cls(**own)
-    except TypeError:
-        valid = sorted(cls().get_params())
-        bad = sorted(set(own) - set(valid))
-        raise UsageError(f"unknown parameter(s) {bad} for detector {name!r}; its parameters are: "
-                         f"{', '.join(valid)}") from None
-    if seed is not None and "random_state" in det.get_params() and "random_state" not in own:
-        det.set_params(random_state=seed)
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    try:
-        det._validate_params()  # bad values are the user's to fix (exit 2), not a detector failure
-    except InvalidParameterError as exc:
-        raise UsageError(f"{exc} Set it with --set {name}.PARAM=VALUE or in params.yaml.") from None
+    own = params.get(name, {}) or {}
+    if not isinstance(own, Mapping):
+        raise ConfigError(f"scan.{name} must be a mapping of parameter names to values, got "
+                          f"{type(own).__name__} {own!r}; fix the file")
+    valid = sorted(cls().get_params(deep=False))
+    for key in own:
+        if key not in valid:
+            raise ConfigError(f"scan.{name}.{key} is not a parameter of {name}; allowed: {', '.join(valid)}. "
+                              "Fix the key or remove it.")
+    det = cls(**dict(own))
+    if seed is not None and "random_state" in valid and "random_state" not in own:
+        det.set_params(random_state=int(seed))
+    det.check_config(where=f"scan.{name}")  # bad values are the user's to fix (exit 2), not a detector failure
     return det
 
 
@@ -304,8 +416,10 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     detectors : sequence of str, default=None
         Detector names (see :func:`poisonguard.detectors.available`); None runs the defaults.
     params : mapping, default=None
-        Per-detector parameters, ``{"label_flip": {"n_neighbors": 30}}`` (the keys of
-        ``params.yaml``'s ``scan.detectors`` section).
+        Per-detector parameters, ``{"label_flip": {"n_neighbors": 30, "policy": {"max_floor": 0.05}}}``,
+        as under ``params.yaml``'s ``scan`` section (see ``docs/configuration.md``), plus
+        ``"decision"`` and ``"reference_shift"``. Checked, with the detector names, before
+        anything is read (:func:`check_config`).
     id_column : str, default=None
         A column identifying rows, reported beside ``row``.
     seed : int or None, default=0
@@ -332,24 +446,22 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     Returns
     -------
     ScanResult
+
+    Raises
+    ------
+    ConfigError
+        A bad configuration (unknown detector, parameter or policy key, a value of the wrong type
+        or out of range), before any data is read or any detector fitted.
     """
-    params = dict(params or {})
-    ref_params = params.pop(_reference.NAME, None)
-    levels = _evidence.decision_levels({**(params.pop(DECISION_KEY, None) or {}), **dict(decision or {})})
     with_reference = reference is not None or reference_rev is not None
-    if not with_reference and (source_column is not None or ref_params):
-        what = "--source-column needs" if source_column is not None else f"{_reference.NAME} parameters need"
-        raise UsageError(f"{what} a trusted reference: pass --reference PATH or --reference-rev REV")
-    if with_reference:
-        _reference.policy(ref_params)  # bad policy values are a usage error before anything is read
-    names = list(detectors) if detectors else _registry.default()
-    if not names:
-        raise UsageError("no detectors to run; name at least one (see `poisonguard detectors`)")
-    classes = [_registry.get(n) for n in names]
-    unknown_params = sorted(set(params) - set(names))
-    if unknown_params:
-        raise UsageError(f"parameters given for detectors that are not run: {unknown_params}; "
-                         f"the detectors run are: {', '.join(names)}")
+    if not with_reference and source_column is not None:
+        raise UsageError("--source-column needs a trusted reference: pass --reference PATH or --reference-rev REV")
+    # the whole configuration is checked before anything is read or fitted
+    names, dets, ref_params, levels = check_config(detectors, params, seed=seed, with_reference=with_reference,
+                                                   decision=decision)
+    ref_given = dict(params or {}).get(_reference.NAME)  # reported as given; ``ref_params`` is the full policy
+    params = {k: v for k, v in dict(params or {}).items() if k not in (_reference.NAME, DECISION_KEY)}
+    classes = [type(d) for d in dets]
     needs_y = any(c.requires_y for c in classes)
     no_labels = f"detector(s) {[c.name for c in classes if c.requires_y]} need labels: pass --label COLUMN"
     if needs_y and label is None and not (isinstance(data, TabularDataset) and data.label):
@@ -363,7 +475,6 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                                                       require_classes=2 if ds.label is not None else 0)
         prepared = _reference.prepare(ds, trusted, source_column=source_column, info=ref_info)
         ds = prepared.new  # encoded by the encoder fitted on the trusted data
-    dets = [_make_detector(n, params, seed) for n in names]
     X = ds.encode()
     n = ds.n_rows
     lab_missing = ds.label_missing
@@ -498,11 +609,11 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     flagged_rows = _flagged_rows(ds, combined, flagged, reasons)
     review_rows = _flagged_rows(ds, combined, review, reasons)
     result = ScanResult(
-        input=_input_info(ds),
+        inputs={"data": _input_info(ds)},
         parameters={"detectors": names, "params": {k: dict(v) for k, v in params.items()}, "seed": seed,
                     "decision": dict(levels),
                     **({"reference": {"path": prepared.info.get("path"), "rev": prepared.info.get("rev"),
-                                      "source_column": source_column, "policy": dict(ref_params or {})}}
+                                      "source_column": source_column, "policy": dict(ref_given or {})}}
                        if prepared is not None else {})},
         n_rows=n, n_flagged=int(flagged.sum()), n_review=int(review.sum()),
         decision={**dec.summary(), "forced": int(forced.sum()),
@@ -572,7 +683,7 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
     from ._result import jsonable
 
     if ds.path is not None and out.resolve() == ds.path.resolve().parent and ds.path.name.startswith(("clean.", "quarantine.")):
-        raise UsageError(f"--out {out} would overwrite the input {ds.path}; choose another output folder")
+        raise UsageError(f"--out-dir {out} would overwrite the input {ds.path}; choose another output folder")
     names = {"report": "report.json", "scores": "scores.csv", "clean": output_name(ds, "clean"),
              "quarantine": output_name(ds, "quarantine"), "timings": "timings.json"}
     assert result.scores is not None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
-
-from ..errors import ConfigError
 
 
 def existing_params(path: Path | None) -> Path | None:
@@ -24,44 +23,37 @@ def existing_params(path: Path | None) -> Path | None:
 
 
 def load_params(path: Path | None, section: str) -> dict[str, Any]:
-    """Read ``section`` of a params.yaml (``{}`` when no file is given, the file does not exist or it
-    has no such section)."""
-    path = existing_params(path)
-    if path is None:
-        return {}
-    import yaml
+    """Read ``section`` of a params.yaml through :func:`poisonguard.config.load_params` (``{}`` when no
+    file is given, the file does not exist -- with a note -- or it has no such section)."""
+    from ..config import load_params as _load
 
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}); re-encode it as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror}); check the --params path") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(doc).__name__}")
-    value = doc.get(section, {}) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: section {section!r} must be a mapping, got {type(value).__name__}")
-    return value
+    return _load(existing_params(path), section)
 
 
 def yaml_value(item: str, value: str) -> Any:
-    """The ``VALUE`` of a ``--set ...=VALUE`` option read as YAML; malformed YAML is a usage error."""
-    import yaml
+    """The ``VALUE`` of a ``--set ...=VALUE`` option read as YAML; malformed YAML is a ConfigError (exit 2)."""
+    from ..config import parse_value
 
-    from ..errors import UsageError
-
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"--set {item!r}: the value is not valid YAML ({first}); quote it or fix it") from None
+    return parse_value(item, value)
 
 
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True, help="How to print the result on standard output.")
+
+
+def echo_doc(doc: Any, fmt: str, text: str) -> None:
+    """Print a command's outcome: ``text`` for people, or ``doc`` as one JSON document (``--format json``).
+
+    For the commands whose outcome is not a stage result (``attack``, ``keygen``, ``detectors``,
+    ``expectations infer``, ``train-log``): ``doc`` holds the same facts as ``text``, with paths as
+    strings, keys sorted, so that scripts need not parse the text.
+    """
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(doc, indent=2, sort_keys=True, default=str, ensure_ascii=False))
+    else:
+        click.echo(text)
 
 exit_zero_option = click.option(
     "--exit-zero", is_flag=True,
@@ -81,3 +73,33 @@ def finish(result: Any, *, exit_zero: bool = False, metrics_file: Path | None = 
         result.write_metrics(metrics_file)
     rc = int(result.return_code)
     return 0 if exit_zero and rc == 1 else rc
+
+
+def old_name(*decls: str, dest: str, new: str, type: Any = None, multiple: bool = False) -> Callable[[Any], Any]:
+    """Keep an option's old name working, hidden from ``--help``, for pipelines written before the rename.
+
+    One meaning per flag across the commands: ``--out FILE`` is the one file a command writes,
+    ``--out-dir DIR`` the folder it writes its files in, ``--report FILE`` a JSON copy of its result,
+    ``--metrics FILE`` its flat metrics. ``scan``, ``validate`` and ``gate`` took ``--out DIR`` /
+    ``-o DIR`` and ``drift`` took ``--out FILE`` for its result, ``gate`` took ``--report FORMAT``;
+    those old names map onto ``new`` (the parameter ``dest``). Giving both is a usage error.
+    """
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        legacy = f"{dest}__old_name"
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = kwargs.pop(legacy, None)
+            if value not in (None, ()):
+                if kwargs.get(dest) not in (None, ()):
+                    from ..errors import UsageError
+
+                    raise UsageError(f"{decls[0]} is the old name of {new}; give only {new}")
+                kwargs[dest] = value
+            return fn(*args, **kwargs)
+
+        return click.option(*decls, legacy, hidden=True, type=type, multiple=multiple,
+                            default=() if multiple else None)(wrapper)
+
+    return deco

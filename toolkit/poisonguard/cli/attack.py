@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ._common import echo_doc, format_option
+
 
 @click.command("attack")
 @click.argument("data", type=click.Path(path_type=Path))
@@ -14,12 +16,13 @@ import click
 @click.option("--rate", type=float, help="Fraction of rows (or of one class) to poison; default: the attack's.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--set", "sets", multiple=True, metavar="PARAM=VALUE", help="Other attack parameters (YAML values).")
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path),
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), metavar="FILE",
               help="Poisoned copy, in the format and compression its name says (poisoned.csv.gz, .parquet...).")
-@click.option("--truth", type=click.Path(path_type=Path),
+@click.option("--truth", type=click.Path(path_type=Path), metavar="FILE",
               help="CSV of `row,poisoned` (default: beside --out, named <out>.truth.csv).")
+@format_option
 def attack(data: Path, label: str, name: str, rate: float | None, seed: int, sets: tuple[str, ...], out: Path,
-           truth: Path | None) -> int:
+           truth: Path | None, fmt: str) -> int:
     """Poison DATA with a seeded attack, for testing a pipeline's defences.
 
     Attacks: random_flip, class_flip, boundary_flip, batch_class_flip (label flips);
@@ -57,6 +60,7 @@ def attack(data: Path, label: str, name: str, rate: float | None, seed: int, set
         pd.DataFrame({"row": range(len(res.mask)), "poisoned": res.mask.astype(int)}).to_csv(fh, index=False)
     atomic_write_json(truth.with_suffix(".json"), {"attack": res.attack, "params": res.params,
                                                     "n_poisoned": res.n_poisoned, "rows": len(res.mask)})
-    click.echo(res.describe())
-    click.echo(f"poisoned copy: {out}\ntruth mask: {truth}")
+    echo_doc({"attack": res.attack, "params": res.params, "n_poisoned": res.n_poisoned, "rows": len(res.mask),
+              "out": str(out), "truth": str(truth)}, fmt,
+             f"{res.describe()}\npoisoned copy: {out}\ntruth mask: {truth}")
     return 0

@@ -1,7 +1,7 @@
 """``poisonguard drift``, ``promote`` and ``train-log``: thin shells over :mod:`poisonguard.tracking`.
 
 ``drift`` prints its :class:`~poisonguard.tracking.DriftResult` (``--format text|json``), writes it
-with ``--out FILE`` (atomically), records the verdict on the run and exits 1 when poisoning is
+with ``--report FILE`` (atomically), records the verdict on the run and exits 1 when poisoning is
 suspected, 0 otherwise; an unknown run, no champion, a missing canary or a canary other than the
 runs' exit 2 through :func:`poisonguard.cli.main`. ``promote`` exits 1 when it refuses.
 MLflow is imported only when a command runs.
@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from . import echo_result
-from ._common import exit_zero_option, finish, load_params, metrics_option
+from ._common import echo_doc, exit_zero_option, finish, format_option, load_params, metrics_option, old_name
 
 __all__ = ["drift_cmd", "promote_cmd", "train_log_cmd"]
 
@@ -50,12 +50,13 @@ def _threshold_options(fn: Any) -> Any:
               help="params.yaml whose 'drift:' section sets the thresholds (no such file or section: the defaults).")
 @_threshold_options
 @click.option("--no-record", is_flag=True, help="Do not write the verdict (tags, metrics) on the run.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the DriftResult JSON to this file (atomically).")
+@click.option("--report", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the result as JSON to this file (atomically).")
 @metrics_option
 @exit_zero_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to print the result.")
+@old_name("--out", dest="out", new="--report", type=click.Path(dir_okay=False, path_type=Path))
 def drift_cmd(run_id: str | None, run_file: Path | None, canary: Path, label: str, rules: Path | None,
               model_name: str | None, champion_run: str | None, champion_run_file: Path | None,
               params_file: Path | None, no_record: bool, out: Path | None, metrics_file: Path | None,
@@ -72,7 +73,7 @@ def drift_cmd(run_id: str | None, run_file: Path | None, canary: Path, label: st
 
     guard_outputs(inputs=[("--canary", canary), ("--rules", rules), ("--params", params_file),
                           ("--run-file", run_file), ("--champion-run-file", champion_run_file)],
-                  outputs=[("--out", out), ("--metrics", metrics_file)])
+                  outputs=[("--report", out), ("--metrics", metrics_file)])
     run_id = _run_id("--run", run_id, run_file, required=True)
     champion_run = _run_id("--champion-run", champion_run, champion_run_file, required=False)
     assert run_id is not None  # required=True
@@ -151,9 +152,10 @@ def promote_cmd(run_id: str | None, run_file: Path | None, model_name: str | Non
               help="Write the new run's id to this one-line file: what `poisonguard drift --run-file` reads.")
 @click.option("--metrics", "metrics_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write rows trained on and the canary metrics as flat JSON (a DVC metrics file; no run id).")
+@format_option
 def train_log_cmd(data: Path, label: str, canary: Path | None, seed: int, experiment: str, run_name: str | None,
                   max_iter: int, results: tuple[Path, ...], run_id_file: Path | None,
-                  metrics_file: Path | None) -> int:
+                  metrics_file: Path | None, fmt: str) -> int:
     """Train the reference model on DATA and log it to MLflow (skops model, inputs, canary).
 
     In a pipeline: `--run-id-file reports/train/run_id` for the drift stage (`poisonguard drift
@@ -163,6 +165,7 @@ def train_log_cmd(data: Path, label: str, canary: Path | None, seed: int, experi
     from .._io import guard_outputs
     from ..errors import DataError
     from ..tracking import train_and_log
+    from ..tracking._store import display_uri
 
     guard_outputs(inputs=[("DATA", data), ("--canary", canary), *[("--result", r) for r in results]],
                   outputs=[("--run-id-file", run_id_file), ("--metrics", metrics_file)])
@@ -180,5 +183,8 @@ def train_log_cmd(data: Path, label: str, canary: Path | None, seed: int, experi
     if metrics_file is not None:
         logged.write_metrics(metrics_file)
     acc = "" if logged.canary_accuracy is None else f", canary accuracy {logged.canary_accuracy:.4f}"
-    click.echo(f"logged run {logged.run_id} (experiment {logged.experiment_id}{acc}) to {logged.tracking_uri}")
+    uri = display_uri(logged.tracking_uri)
+    echo_doc({"run_id": logged.run_id, "experiment_id": logged.experiment_id, "model_uri": logged.model_uri,
+              "tracking_uri": uri, "train_rows": logged.train_rows, "canary_accuracy": logged.canary_accuracy},
+             fmt, f"logged run {logged.run_id} (experiment {logged.experiment_id}{acc}) to {uri}")
     return 0

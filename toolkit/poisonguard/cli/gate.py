@@ -1,7 +1,7 @@
 """``poisonguard gate``: a thin shell over :func:`poisonguard.gate.gate` and :mod:`poisonguard.reports`.
 
 Reads the stage results, applies the policy of ``--params`` (section ``gate``), writes the
-reports into ``--out`` and exits 0 when the gate passes, 1 when it fails; a report that is not a
+reports into ``--out-dir`` and exits 0 when the gate passes, 1 when it fails; a report that is not a
 poisonguard result, or a malformed policy, exits 2.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ._common import exit_zero_option, existing_params, finish, metrics_option
+from ._common import exit_zero_option, existing_params, finish, metrics_option, old_name
 
 __all__ = ["gate_cmd"]
 
@@ -21,10 +21,10 @@ __all__ = ["gate_cmd"]
 @click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="params.yaml whose `gate:` section is the policy (default policy, also for a missing file "
                    "or section: every stage whose report is given is required, drift optional).")
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out-dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for gate.json, summary.md, junit.xml, results.sarif, gl-code-quality-report.json, "
                    "report.html and plots/.")
-@click.option("--report", "formats", multiple=True,
+@click.option("--only", "formats", multiple=True,
               type=click.Choice(["json", "markdown", "junit", "sarif", "codequality", "html", "plots"]),
               help="Write only these reports (repeat); default: all of them.")
 @click.option("--sarif-all", "include_notes", is_flag=True, default=False,
@@ -36,6 +36,9 @@ __all__ = ["gate_cmd"]
 @exit_zero_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
               help="How to print the verdict on standard output.")
+@old_name("--out", "-o", dest="out", new="--out-dir", type=click.Path(file_okay=False, path_type=Path))
+@old_name("--report", dest="formats", new="--only", multiple=True,
+          type=click.Choice(["json", "markdown", "junit", "sarif", "codequality", "html", "plots"]))
 def gate_cmd(reports: tuple[Path, ...], params_file: Path | None, out: Path | None, formats: tuple[str, ...],
              root: Path | None, fmt: str, include_notes: bool, metrics_file: Path | None, exit_zero: bool) -> int:
     """Combine the stage results REPORTS into one verdict; exit 0 on pass, 1 on fail.
@@ -50,8 +53,8 @@ def gate_cmd(reports: tuple[Path, ...], params_file: Path | None, out: Path | No
     from ..reports import FORMATS, render_markdown, write_reports
 
     chosen = list(formats) or list(FORMATS)
-    guard_outputs(inputs=[("REPORTS", r) for r in reports] + [("--params", params_file)], out_dirs=[("--out", out)],
-                  outputs=[("--out", out / FORMATS[f]) for f in chosen if f != "plots" and out is not None]
+    guard_outputs(inputs=[("REPORTS", r) for r in reports] + [("--params", params_file)], out_dirs=[("--out-dir", out)],
+                  outputs=[("--out-dir", out / FORMATS[f]) for f in chosen if f != "plots" and out is not None]
                   + [("--metrics", metrics_file)])
     verdict = gate(list(reports), load_policy(existing_params(params_file)))
     if out is not None:

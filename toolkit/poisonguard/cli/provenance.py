@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from . import echo_result
-from ._common import existing_params, exit_zero_option, finish, metrics_option
+from ._common import echo_doc, existing_params, exit_zero_option, finish, metrics_option
 
 __all__ = ["keygen", "manifest"]
 
@@ -93,7 +93,8 @@ def _guard(*, inputs: list[tuple[str, Any]], report: str | None, out: str | None
               help="Folder for NAME.key (private, mode 0600) and NAME.pub (public).")
 @click.option("--name", default="poisonguard", show_default=True, help="File stem of the two key files.")
 @click.option("--force", is_flag=True, help="Replace existing key files.")
-def keygen(out_dir: str, name: str, force: bool) -> int:
+@_FORMAT
+def keygen(out_dir: str, name: str, force: bool, fmt: str) -> int:
     """Generate an Ed25519 key pair for signing manifests.
 
     Set POISONGUARD_KEY_PASSPHRASE to encrypt the private key with that passphrase.
@@ -108,9 +109,11 @@ def keygen(out_dir: str, name: str, force: bool) -> int:
     passphrase = os.environ.get(PASSPHRASE_ENV)
     pair = generate_keypair(out_dir, name=name, force=force,
                             passphrase=passphrase.encode("utf-8") if passphrase else None)
-    click.echo(f"private key: {pair.private_key} (mode 0600; keep it secret, sign with it)")
-    click.echo(f"public key:  {pair.public_key} (commit it; verify with it)")
-    click.echo(f"keyid:       {pair.keyid}")
+    echo_doc({"private_key": str(pair.private_key), "public_key": str(pair.public_key), "keyid": pair.keyid,
+              "encrypted": bool(passphrase)}, fmt,
+             f"private key: {pair.private_key} (mode 0600; keep it secret, sign with it)\n"
+             f"public key:  {pair.public_key} (commit it; verify with it)\n"
+             f"keyid:       {pair.keyid}")
     return 0
 
 
@@ -195,22 +198,10 @@ def verify_cmd(manifest_path: str, keys: tuple[str, ...], allow_unsigned: bool, 
 
 
 def _policy_from_params(path: str | None) -> dict[str, Any]:
-    found = existing_params(Path(path) if path is not None else None)  # no such file: the defaults, as elsewhere
-    if found is None:
-        return {}
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    """``provenance.diff`` of a params.yaml (no such file or section: the defaults), through the one loader."""
+    from ..config import load_params
 
-    from ..errors import ConfigError
-
-    try:
-        doc = YAML(typ="safe", pure=True).load(found.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot be read as YAML ({type(exc).__name__})") from None
-    section = ((doc or {}).get("provenance") or {}).get("diff") if isinstance(doc, dict) else None
-    if section is not None and not isinstance(section, dict):
-        raise ConfigError(f"{path}: provenance.diff must be a mapping with fail_on and volume_threshold")
-    return dict(section or {})
+    return load_params(existing_params(Path(path) if path is not None else None), "provenance.diff")
 
 
 @manifest.command("diff")

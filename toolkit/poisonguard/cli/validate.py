@@ -2,7 +2,7 @@
 :mod:`poisonguard.validation`.
 
 ``validate`` prints its :class:`~poisonguard.validation.ValidationResult` (``--format text|json``),
-writes ``DIR/validation.json`` with ``--out DIR`` and exits with its ``return_code`` (0 clean,
+writes ``DIR/validation.json`` with ``--out-dir DIR`` and exits with its ``return_code`` (0 clean,
 1 a critical expectation failed); a missing or malformed suite exits 2 through
 :func:`poisonguard.cli.main`. ``expectations infer`` writes a Great Expectations suite.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import echo_result
-from ._common import exit_zero_option, finish, metrics_option
+from ._common import echo_doc, exit_zero_option, finish, format_option, metrics_option, old_name
 
 __all__ = ["expectations", "validate_cmd"]
 
@@ -27,7 +27,7 @@ __all__ = ["expectations", "validate_cmd"]
               help="Instead of --suite: run this Checkpoint of the GX project (its actions and Data Docs).")
 @click.option("--gx-project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="With --checkpoint: the folder that holds the project's gx/.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out-dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the result to DIR/validation.json (atomically).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Most rows reported per failed expectation.")
@@ -35,6 +35,7 @@ __all__ = ["expectations", "validate_cmd"]
 @exit_zero_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to print the result.")
+@old_name("--out", dest="out", new="--out-dir", type=click.Path(file_okay=False, path_type=Path))
 def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_project: Path, out: Path | None,
                  max_rows: int, metrics_file: Path | None, exit_zero: bool, fmt: str) -> int:
     """Validate DATA against a Great Expectations suite (--suite) or a GX project's Checkpoint (--checkpoint).
@@ -47,8 +48,8 @@ def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_proj
 
     if (suite is None) == (checkpoint is None):
         raise UsageError("give either --suite FILE or --checkpoint NAME (with --gx-project DIR)")
-    guard_outputs(inputs=[("DATA", data), ("--suite", suite)], out_dirs=[("--out", out)],
-                  outputs=[("--out", out / "validation.json" if out is not None else None), ("--metrics", metrics_file)])
+    guard_outputs(inputs=[("DATA", data), ("--suite", suite)], out_dirs=[("--out-dir", out)],
+                  outputs=[("--out-dir", out / "validation.json" if out is not None else None), ("--metrics", metrics_file)])
     if checkpoint is not None:
         from ..validation import validate_checkpoint
 
@@ -75,32 +76,55 @@ def expectations() -> None:
               help="Where to write the suite (for instance expectations/NAME.json).")
 @click.option("--id-column", default=None, help="A column that identifies rows (gets a uniqueness expectation).")
 @click.option("--name", default=None, help="The suite's name (default: the output file's stem).")
-@click.option("--range-margin", type=float, default=0.1, show_default=True,
-              help="Margin on each side of numeric ranges, as a share of the trusted range.")
-@click.option("--label-tolerance", type=float, default=0.03, show_default=True,
-              help="Shift of any label's share accepted beyond sampling noise.")
-@click.option("--row-count-factor", type=float, default=5.0, show_default=True,
-              help="Row-count band: trusted rows divided and multiplied by this.")
-@click.option("--max-categories", type=int, default=50, show_default=True,
-              help="Categorical columns with at most this many values get a value set.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="params.yaml whose `expectations: infer:` section sets the parameters below and the others of "
+                   "infer_suite (tail_quantile, limit_factor, band_tolerance, sampling_z, min_class_rows; see "
+                   "docs/configuration.md); no such file or section: the defaults. The options win over it.")
+@click.option("--range-margin", type=float, default=None,
+              help="Margin on each side of numeric ranges, as a share of the trusted range  [default: 0.1]")
+@click.option("--label-tolerance", type=float, default=None,
+              help="Shift of any label's share accepted beyond sampling noise  [default: 0.03]")
+@click.option("--row-count-factor", type=float, default=None,
+              help="Row-count band: trusted rows divided and multiplied by this  [default: 5.0]")
+@click.option("--max-categories", type=int, default=None,
+              help="Categorical columns with at most this many values get a value set  [default: 50]")
+@format_option
 def infer(trusted: Path, label: str | None, out: Path, id_column: str | None, name: str | None,
-          range_margin: float, label_tolerance: float, row_count_factor: float, max_categories: int) -> int:
+          params_file: Path | None, range_margin: float | None, label_tolerance: float | None,
+          row_count_factor: float | None, max_categories: int | None, fmt: str) -> int:
     """Infer a Great Expectations suite from TRUSTED data and write it to --out.
 
     The suite is Great Expectations' own JSON: review it, edit it (with Great Expectations or
-    by hand; comment your choices in each expectation's meta) and commit it.
+    by hand; comment your choices in each expectation's meta) and commit it. The parameters
+    (--params, the options) are checked before the data is read.
     """
     from .._io import guard_outputs
-    from ..validation import infer_suite, write_suite
+    from ..errors import ConfigError
+    from ._common import load_params
 
-    guard_outputs(inputs=[("TRUSTED", trusted)], outputs=[("--out", out)])
-    suite = infer_suite(trusted, label=label, id_column=id_column, name=name or _stem(out),
-                        range_margin=range_margin, label_tolerance=label_tolerance,
-                        row_count_factor=row_count_factor, max_categories=max_categories)
+    values = load_params(params_file, "expectations.infer")
+    given = {"range_margin": range_margin, "label_tolerance": label_tolerance,
+             "row_count_factor": row_count_factor, "max_categories": max_categories}
+    values.update({k: v for k, v in given.items() if v is not None})
+    guard_outputs(inputs=[("TRUSTED", trusted), ("--params", params_file)], outputs=[("--out", out)])
+    from ..validation import infer_suite, write_suite
+    from ..validation._suite import INFER_PARAMS
+
+    try:
+        checked = INFER_PARAMS.validate(values, where="expectations.infer")
+    except ConfigError as exc:  # name the option or the file the bad key came from
+        key = str(exc).split(" ", 1)[0].removeprefix("expectations.infer.")
+        where = (f"--{key.replace('_', '-')}" if given.get(key) is not None
+                 else str(params_file) if params_file is not None else None)
+        raise ConfigError(f"{where}: {exc}" if where else str(exc)) from None
+    suite = infer_suite(trusted, label=label, id_column=id_column, name=name or _stem(out), **checked)
     write_suite(suite, out)
     severities = [str(e.severity.value if hasattr(e.severity, "value") else e.severity) for e in suite.expectations]
-    click.echo(f"wrote {out}: {len(severities)} expectations ({severities.count('critical')} critical, "
-               f"{len(severities) - severities.count('critical')} warning) inferred from {trusted}")
+    critical = severities.count("critical")
+    echo_doc({"suite": suite.name, "out": str(out), "trusted": str(trusted), "expectations": len(severities),
+              "critical": critical, "warning": len(severities) - critical}, fmt,
+             f"wrote {out}: {len(severities)} expectations ({critical} critical, "
+             f"{len(severities) - critical} warning) inferred from {trusted}")
     return 0
 
 

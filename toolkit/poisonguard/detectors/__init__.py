@@ -14,7 +14,7 @@ import warnings
 from importlib.metadata import entry_points
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import ConfigError
 from ._base import BaseDetector, OutlierDetectorMixin, suspicion_scale, to_suspicion
 from .backdoor import BackdoorTriggerDetector, Condition, TriggerRule
 from .duplicates import DuplicateDetector
@@ -113,12 +113,14 @@ def default() -> list[str]:
 
 
 def get(name: str) -> type[BaseDetector]:
-    """The detector class registered as ``name``; unknown names raise :class:`UsageError`."""
+    """The detector class registered as ``name``; unknown names raise :class:`~poisonguard.errors.ConfigError`
+    (a :class:`~poisonguard.errors.UsageError`) listing the registered ones."""
     _load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UsageError(f"unknown detector {name!r}; available detectors: {', '.join(available())}") from None
+        raise ConfigError(f"unknown detector {name!r}; available detectors: {', '.join(available())}. "
+                          "Fix the name (see `poisonguard detectors`).") from None
 
 
 register(LabelFlipDetector, default=True)

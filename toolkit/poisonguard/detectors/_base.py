@@ -25,6 +25,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._threads import threads_for
+from ..config import Policy
 
 __all__ = ["BaseDetector", "OutlierDetectorMixin", "suspicion_scale", "to_suspicion"]
 
@@ -121,6 +122,9 @@ class BaseDetector(BaseEstimator):
     #: applies only to some rows: rule members, conflicting copies); the scan's Bonferroni
     #: correction then counts the detector only on the rows it tested.
     sparse_evidence: ClassVar[bool] = False
+    #: The declared batch policy (:class:`poisonguard.config.Policy`) of detectors that take a
+    #: ``policy`` parameter: its keys, types, ranges and defaults, checked by :meth:`check_config`.
+    POLICY: ClassVar[Policy | None] = None
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
@@ -195,6 +199,48 @@ class BaseDetector(BaseEstimator):
         if mad <= 1e-12:
             mad = float(finite.std()) or 1.0
         return med + 3.5 * mad
+
+    # ----------------------------------------------------------------- configuration
+    def check_config(self, where: str | None = None) -> None:
+        """Check every parameter (names, types, ranges) and the batch policy without fitting.
+
+        The scan calls this on every detector before it reads or fits anything, so that a bad
+        value is a one-line :class:`~poisonguard.errors.ConfigError` (exit 2), not a detector
+        failure after the fit. ``where`` names the detector's place in the configuration in the
+        messages (default ``scan.<name>``).
+
+        Raises
+        ------
+        ConfigError
+            A parameter value refused by ``_parameter_constraints``, a policy key not declared
+            in :attr:`POLICY` or a value it refuses, or what :meth:`_check_config` refuses.
+        """
+        from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+        from ..errors import ConfigError
+
+        where = where or f"scan.{self.name}"
+        params = self.get_params(deep=False)
+        for key, constraints in self._parameter_constraints.items():
+            if key not in params:
+                continue
+            try:
+                validate_parameter_constraints({key: constraints}, {key: params[key]},
+                                               caller_name=type(self).__name__)
+            except InvalidParameterError as exc:
+                raise ConfigError(f"{where}.{key}: {exc} Fix the value (--set {self.name}.{key}=VALUE or "
+                                  "params.yaml).") from None
+        if self.POLICY is not None and "policy" in params:
+            self.POLICY.validate(params["policy"], where=f"{where}.policy")
+        self._check_config(where)
+
+    def _check_config(self, where: str) -> None:
+        """Checks of parameter values that ``_parameter_constraints`` cannot express (override)."""
+
+    def _batch_policy(self) -> Any:
+        """:attr:`POLICY`'s defaults with the ``policy`` parameter applied (validated, read-only)."""
+        assert self.POLICY is not None
+        return self.POLICY.validate(getattr(self, "policy", None), where=f"{self.name}.policy")
 
     # ----------------------------------------------------------------- overridable hooks
     def _fit_raw(self, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:  # pragma: no cover

@@ -36,12 +36,20 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ..config import Key, Policy
 from ._base import BaseDetector
 
 __all__ = ["DuplicateDetector", "near_pairs", "row_hashes"]
 
-#: Default batch policy (see :meth:`DuplicateDetector.batch_finding`).
-DEFAULT_POLICY: dict[str, Any] = {"max_conflict_rows": 10, "max_conflict_rate": 0.005}
+#: Batch policy (see :meth:`DuplicateDetector.batch_finding`): ``scan.duplicates.policy`` in params.yaml.
+POLICY = Policy(
+    "duplicates",
+    Key("max_conflict_rows", "int", 10, "the batch is suspected when more rows than this are conflicting duplicates",
+        low=0),
+    Key("max_conflict_rate", "number", 0.005, "... and more than this share of the rows", low=0, high=1),
+)
+#: Defaults of :data:`POLICY`.
+DEFAULT_POLICY: dict[str, Any] = dict(POLICY.defaults())
 _THRESHOLDS = {"conflicts": 1.95, "conflicts+near": 1.45, "all": 0.9}
 #: Neighbours consulted for the labels of conflicting rows.
 NEIGHBOURS = 20
@@ -149,6 +157,7 @@ class DuplicateDetector(BaseDetector):
     """
 
     name: ClassVar[str] = "duplicates"
+    POLICY: ClassVar[Policy | None] = POLICY
     sparse_evidence: ClassVar[bool] = True
     family: ClassVar[str] = "duplicates"
     requires_y: ClassVar[bool] = False
@@ -368,14 +377,14 @@ class DuplicateDetector(BaseDetector):
             **self.summary(),
             "exact_groups_listed": self._groups(self.exact_group_, self.conflicting_, "conflicting", "exact"),
             "near_groups_listed": self._groups(self.near_group_, self.near_conflicting_, "near-conflicting", "near"),
-            "policy": {**DEFAULT_POLICY, **(self.policy or {})},
+            "policy": dict(self._batch_policy()),
         }
 
     def batch_finding(self, ds: Any) -> tuple[bool, str]:
         """Suspected when more rows than ``max_conflict_rows`` and than ``max_conflict_rate`` of the
         rows are conflicting duplicates (the shared datasets hold 0-2 such rows)."""
         check_is_fitted(self)
-        pol = {**DEFAULT_POLICY, **(self.policy or {})}
+        pol = self._batch_policy()
         k = int(self.conflicting_.sum())
         n = self.conflicting_.size
         if k > pol["max_conflict_rows"] and k > pol["max_conflict_rate"] * n:

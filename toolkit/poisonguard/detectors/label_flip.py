@@ -33,6 +33,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..config import Key, Policy
 from .._threads import threads_for
 from ._base import BaseDetector
 
@@ -64,7 +65,8 @@ LINEAR_AUTO_MAX_ROWS = 200_000
 MAX_TRAIN_ROWS = 100_000
 
 
-def _default_estimator(random_state: Any = None, min_class_count: int = 100) -> Any:
+def default_estimator(random_state: Any = None, min_class_count: int = 100) -> Any:
+    """The classifier used when no ``estimator`` is given (also the reference comparison's trusted model)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     # early stopping holds out a stratified 10 %: only possible when every class has a few members there
@@ -73,16 +75,23 @@ def _default_estimator(random_state: Any = None, min_class_count: int = 100) -> 
                                           random_state=random_state)
 
 
-#: Default batch policy of the label-flip detectors (see ``batch_finding``); override with
-#: the ``policy`` parameter of :class:`LabelFlipDetector` or ``label_flip.policy`` in params.yaml.
-DEFAULT_POLICY: dict[str, Any] = {
-    "max_floor": 0.04,
-    "floor_ratio": 1.0,
-    "class_ratio": 3.0,
-    "min_class_rate": 0.05,
-    "clean_class_rate": 0.01,
-    "max_noise_rate": None,
-}
+#: Batch policy of the label-flip detectors (see ``batch_finding``); override with the ``policy``
+#: parameter of :class:`LabelFlipDetector` or ``scan.label_flip.policy`` in params.yaml.
+POLICY = Policy(
+    "label_flip",
+    Key("max_floor", "number", 0.04, "noise floor: disagreement allowed in the most certain tenth, at least",
+        low=0, high=1),
+    Key("floor_ratio", "number", 1.0, "... and at least this times what the evidence's confidence there allows",
+        low=0),
+    Key("class_ratio", "number", 3.0, "one class stands out (3+ classes): its flag rate this times the others' median",
+        low=0),
+    Key("min_class_rate", "number", 0.05, "one class stands out: its flag rate at least this", low=0, high=1),
+    Key("clean_class_rate", "number", 0.01, "two classes: the other class's flag rate at most this", low=0, high=1),
+    Key("max_noise_rate", "number", None, "suspected when the estimated noise rate exceeds this (null: off)",
+        low=0, high=1, nullable=True),
+)
+#: Defaults of :data:`POLICY`.
+DEFAULT_POLICY: dict[str, Any] = dict(POLICY.defaults())
 
 
 def _encode_y(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -244,6 +253,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
     """Shared confident-learning scoring on top of per-row class probabilities."""
 
     family: ClassVar[str] = "label_flip"
+    POLICY: ClassVar[Policy | None] = POLICY
     requires_y: ClassVar[bool] = True
 
     def _label_proba(self, X: np.ndarray, y: np.ndarray, rs: Any) -> np.ndarray:  # pragma: no cover
@@ -391,10 +401,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
         the ``duplicates`` detector also names identical features with conflicting labels.
         """
         st = self.batch_statistics(ds)
-        pol = {**DEFAULT_POLICY, **(getattr(self, "policy", None) or {})}
-        unknown = set(pol) - set(DEFAULT_POLICY)
-        if unknown:
-            raise ValueError(f"unknown label-flip policy keys {sorted(unknown)}; known: {sorted(DEFAULT_POLICY)}")
+        pol = self._batch_policy()
         reasons = []
         floor, conf = st["top_decile_disagreement"], st["top_decile_confidence"]
         allowed = max(pol["max_floor"], pol["floor_ratio"] * (1.0 - conf))
@@ -516,7 +523,7 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
     def _make_estimator(self, seed: int) -> Any:
         if self.estimator is None:
             counts = np.bincount(self._y)
-            return _default_estimator(seed, int(counts[counts > 0].min()))
+            return default_estimator(seed, int(counts[counts > 0].min()))
         return clone(self.estimator)
 
     def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:

@@ -39,6 +39,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ..config import Key, Policy
 from ._base import BaseDetector, OutlierDetectorMixin
 
 __all__ = ["OutlierEnsemble", "TailScore", "numeric_columns"]
@@ -233,8 +234,15 @@ def combine(views: dict[str, np.ndarray]) -> np.ndarray:
     return np.asarray(sum(VIEW_WEIGHTS[k] * v for k, v in views.items()) / total, dtype=np.float64)
 
 
-#: Default batch policy of :class:`OutlierEnsemble` (see ``batch_finding``).
-DEFAULT_POLICY: dict[str, Any] = {"max_flag_rate": 0.015, "min_rows": 10}
+#: Batch policy of :class:`OutlierEnsemble` (see ``batch_finding``): ``scan.outliers.policy`` in params.yaml.
+POLICY = Policy(
+    "outliers",
+    Key("max_flag_rate", "number", 0.015, "the batch is suspected when more than this share of the rows is flagged",
+        low=0, high=1),
+    Key("min_rows", "int", 10, "... and at least this many rows", low=0),
+)
+#: Defaults of :data:`POLICY`.
+DEFAULT_POLICY: dict[str, Any] = dict(POLICY.defaults())
 
 
 class OutlierEnsemble(OutlierDetectorMixin, BaseDetector):
@@ -299,6 +307,7 @@ class OutlierEnsemble(OutlierDetectorMixin, BaseDetector):
 
     name: ClassVar[str] = "outliers"
     family: ClassVar[str] = "outlier"
+    POLICY: ClassVar[Policy | None] = POLICY
     requires_y: ClassVar[bool] = False
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
@@ -448,7 +457,7 @@ class OutlierEnsemble(OutlierDetectorMixin, BaseDetector):
             "views": {k: VIEW_WEIGHTS[k] for k in sorted(self.view_scores_)},
             "class_models": dict(self.class_groups_),
             "top_features": dict(sorted(drivers.items(), key=lambda kv: -kv[1])[:10]),
-            "policy": {**DEFAULT_POLICY, **(self.policy or {})},
+            "policy": dict(self._batch_policy()),
         }
 
     def batch_finding(self, ds: Any) -> tuple[bool, str]:
@@ -458,7 +467,7 @@ class OutlierEnsemble(OutlierDetectorMixin, BaseDetector):
         0.5 % (see ``benchmarks/RESULTS.md``); 2 % injected outliers take it above 1.5 %.
         """
         check_is_fitted(self)
-        pol = {**DEFAULT_POLICY, **(self.policy or {})}
+        pol = self._batch_policy()
         k = int((self.labels_ == -1).sum())
         rate = k / max(1, self.labels_.size)
         if k >= pol["min_rows"] and rate > pol["max_flag_rate"]:

@@ -358,10 +358,10 @@ def find_sensitive(values: pd.Series, column: str, *, kinds: tuple[str, ...] | N
 
 
 #: Column names that say an integer column holds US social security numbers (keyword proximity).
-_SSN_COLUMN = re.compile(r"(?i)(?:^|[^a-z])ssn(?:$|[^a-z])|social.?sec")
+SSN_COLUMN = re.compile(r"(?i)(?:^|[^a-z])ssn(?:$|[^a-z])|social.?sec")
 
 
-def _integer_ssns(values: pd.Series, column: str) -> list[Finding]:
+def integer_ssns(values: pd.Series, column: str) -> list[Finding]:
     """SSNs stored as integers (``123456789``, leading zeros lost) in a column named like one."""
     out = []
     for r, v in values.dropna().items():
@@ -452,6 +452,14 @@ class SensitiveDataScanner(BaseDetector):
         """Whether this detector's flags count towards quarantine and the verdict (``gate``)."""
         return bool(self.gate)
 
+    def _check_config(self, where: str) -> None:
+        from ..errors import ConfigError
+
+        unknown = sorted(set(self.kinds or ()) - set(_BY_NAME))
+        if unknown:
+            raise ConfigError(f"{where}.kinds: {', '.join(map(repr, unknown))} is not a kind of {self.name}; allowed: "
+                              f"{', '.join(_BY_NAME)}. Fix the kind or remove it.")
+
     def _check_kinds(self) -> tuple[str, ...] | None:
         if self.kinds is None:
             return None
@@ -495,8 +503,8 @@ class SensitiveDataScanner(BaseDetector):
             values = pd.Series(s.to_numpy(dtype=object), index=np.arange(n))
             found = find_sensitive(values, str(col), kinds=kinds)
             if pd.api.types.is_integer_dtype(s.dtype):
-                if (kinds is None or "ssn" in kinds) and _SSN_COLUMN.search(str(col)):
-                    found = _merge(found, _integer_ssns(values, str(col)))
+                if (kinds is None or "ssn" in kinds) and SSN_COLUMN.search(str(col)):
+                    found = _merge(found, integer_ssns(values, str(col)))
                 text = values.dropna().astype(str)
                 for f in found:
                     self._raw_numbers[text[f.row][f.start:f.end]] = f.masked

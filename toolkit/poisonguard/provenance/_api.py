@@ -29,7 +29,7 @@ from ._manifest import (
 )
 from ._result import Finding, ManifestRef, ProvenanceResult, SourceStatus
 from ._s3 import S3Reader, bucket_findings, plan_s3, record_s3, safe_endpoint, verify_s3
-from ._sources import LocalPlan, _normpath, plan_local, record_local, verify_local
+from ._sources import LocalPlan, normpath, plan_local, record_local, verify_local
 
 __all__ = ["create_manifest", "sign_manifest", "verify_manifest"]
 
@@ -104,10 +104,10 @@ def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg
     """
     if not sources:
         raise UsageError("no source given; name files, folders, globs, DVC files or s3:// URIs")
-    base = _normpath(Path(base_dir) if base_dir is not None else Path.cwd())
+    base = normpath(Path(base_dir) if base_dir is not None else Path.cwd())
     if not base.is_dir():
         raise UsageError(f"--base-dir {base} is not a folder")
-    out_path = _normpath(Path(out))
+    out_path = normpath(Path(out))
     signer = _private(key) if key is not None else None  # fail on a bad key before hashing anything
     stamp = _created(created)
     plan = LocalPlan()
@@ -326,12 +326,12 @@ def verify_manifest(manifest: PathLike, *, keys: Sequence[PublicKeyArg] = (), al
     st = parse_statement(env, manifest)
     records, collections, more = _split_records(st)
     findings.extend(more)
-    base = _normpath(Path(base_dir) if base_dir is not None else Path.cwd())
+    base = normpath(Path(base_dir) if base_dir is not None else Path.cwd())
     params["base_dir"] = str(base_dir) if base_dir is not None else "."
     local = [r for r in records if r["type"] == "file"]
     remote = [r for r in records if r["type"] == "s3"]
     statuses, found = verify_local(local, [c for c in collections if c["type"] != "s3-prefix"], base,
-                                   exclude={_normpath(Path(manifest))})
+                                   exclude={normpath(Path(manifest))})
     findings.extend(found)
     s3_colls = [c for c in collections if c["type"] == "s3-prefix"]
     if remote or s3_colls:

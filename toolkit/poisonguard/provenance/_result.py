@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .._result import StageResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..verdict import CheckBuilder
 
 __all__ = ["Finding", "ManifestRef", "ProvenanceResult", "SourceStatus"]
 
@@ -143,6 +146,35 @@ class ProvenanceResult(StageResult):
         n_err = len(self.errors)
         return {**super().flat_metrics(), "sources": len(self.sources), "errors": n_err,
                 "warnings": len(self.findings) - n_err, "signatures": len(self.keyids)}
+
+    def gate_checks(self, checks: CheckBuilder) -> None:
+        """One check per source (and per finding about the manifest itself): failed on an error
+        finding, warning on a warning; ``check-incomplete`` for each part that could not run."""
+        by_source: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            by_source.setdefault(f.source, []).append(f)
+        names = list(dict.fromkeys([s.name for s in self.sources] + list(by_source)))
+        for name in names:
+            fs = by_source.get(name, [])
+            errors = [f for f in fs if f.severity == "error"]
+            warnings = [f for f in fs if f.severity != "error"]
+            loc = name if not name.startswith("(") else None
+            if errors or warnings:
+                text = "; ".join(f"[{f.kind}] {f.message}" for f in errors + warnings)
+                checks.add(name, "failed" if errors else "warning", text, loc)
+            else:
+                src = next((s for s in self.sources if s.name == name), SourceStatus(name))
+                digest = f"sha256 {src.sha256[:16]}…" if src.sha256 else "no digest"
+                checks.add(name, "passed", f"{self.operation}: {src.status} ({digest})", loc)
+        for msg in self.failures:
+            checks.add("check-incomplete", "failed", f"part of the provenance check could not run: {msg}")
+
+    def summary(self) -> str:
+        """``manifest <operation>: N source(s), E error(s), W warning(s); signed by ...``."""
+        n_err = len(self.errors)
+        signed = f"; signed by {', '.join(k[:16] for k in self.keyids)}" if self.keyids else ""
+        return (f"manifest {self.operation}: {len(self.sources)} source(s), {n_err} error(s), "
+                f"{len(self.findings) - n_err} warning(s){signed}")
 
     def _headline(self) -> str:
         state = "OK" if self.return_code == 0 else "FAILED"

@@ -20,7 +20,7 @@ from ._hashing import hash_file, tabular_summary
 from ._manifest import check_subject_name
 from ._result import Finding, SourceStatus
 
-__all__ = ["LocalPlan", "dvc_info", "plan_local", "record_local", "verify_local"]
+__all__ = ["LocalPlan", "dvc_info", "normpath", "plan_local", "record_local", "verify_local"]
 
 _GLOB_CHARS = set("*?[")
 
@@ -46,7 +46,8 @@ def _rel_name(path: Path, base: Path, source: str) -> str:
     return name or "."
 
 
-def _normpath(path: Path) -> Path:
+def normpath(path: Path) -> Path:
+    """``path`` made absolute and normalised (``..`` resolved by name, links not followed)."""
     return Path(os.path.normpath(path.absolute()))
 
 
@@ -119,7 +120,7 @@ def plan_local(source: str, base: Path, plan: LocalPlan, *, exclude: set[Path]) 
     full = p if p.is_absolute() else base / p
     if full.name.endswith(".dvc") and full.is_file():
         for out in _dvc_outs(full):
-            target = _normpath(full.parent / str(out["path"]))
+            target = normpath(full.parent / str(out["path"]))
             if not target.exists():
                 raise UsageError(f"{source}: the DVC-tracked {target.name} is not in the workspace; "
                                  "run `dvc pull` (or `dvc checkout`) first")
@@ -129,26 +130,26 @@ def plan_local(source: str, base: Path, plan: LocalPlan, *, exclude: set[Path]) 
     if link is not None:
         _refuse_link(source, link)
     if full.is_dir():
-        folder = _normpath(full)
+        folder = normpath(full)
         links = folder_links(folder)
         if links:
             _refuse_link(source, links[0])
         cname = _rel_name(folder, base, source)
         plan.collections.setdefault(cname, {"name": cname, "type": "folder"})
         for f in walk_folder(folder):
-            if _normpath(f) not in exclude:
+            if normpath(f) not in exclude:
                 plan.add_file(f, _rel_name(f, base, source), cname)
         return
     if full.is_file():
-        f = _normpath(full)
+        f = normpath(full)
         plan.add_file(f, _rel_name(f, base, source), None)
         return
     if _GLOB_CHARS & set(source):
-        pattern = _rel_name(_normpath(full), base, source) if p.is_absolute() else Path(source).as_posix()
+        pattern = _rel_name(normpath(full), base, source) if p.is_absolute() else Path(source).as_posix()
         reason = check_subject_name(pattern)
         if reason:
             raise UsageError(f"{source}: unsafe glob pattern: {reason}")
-        names = [n for n in expand_glob(pattern, base) if _normpath(base / n) not in exclude]
+        names = [n for n in expand_glob(pattern, base) if normpath(base / n) not in exclude]
         for n in names:
             link = link_on_path(base / n, base)
             if link is not None:
@@ -157,7 +158,7 @@ def plan_local(source: str, base: Path, plan: LocalPlan, *, exclude: set[Path]) 
             raise UsageError(f"{source}: the pattern matches no file under {base}")
         plan.collections.setdefault(pattern, {"name": pattern, "type": "glob"})
         for n in names:
-            plan.add_file(_normpath(base / n), n, pattern)
+            plan.add_file(normpath(base / n), n, pattern)
         return
     raise UsageError(f"{source}: no such file, folder or glob match (relative paths are taken from {base})")
 
@@ -194,7 +195,7 @@ def dvc_info(path: Path, base: Path) -> dict[str, Any] | None:
     root, and a ``.dvc`` file of a tracked parent folder (the member's MD5 then comes from the
     folder's ``.dir`` listing in the local cache, when present).
     """
-    path = _normpath(path)
+    path = normpath(path)
 
     def rel(p: Path) -> str:
         try:
@@ -205,7 +206,7 @@ def dvc_info(path: Path, base: Path) -> dict[str, Any] | None:
     own = path.with_name(path.name + ".dvc")
     if own.is_file():
         for out in _dvc_outs(own):
-            if _normpath(own.parent / str(out["path"])) == path and out.get("md5"):
+            if normpath(own.parent / str(out["path"])) == path and out.get("md5"):
                 return {"md5": str(out["md5"]), "hash": out.get("hash"), "file": rel(own)}
     root = _repo_root(path)
     if root is not None and (root / "dvc.lock").is_file():
@@ -214,7 +215,7 @@ def dvc_info(path: Path, base: Path) -> dict[str, Any] | None:
         for stage in stages.values() if isinstance(stages, dict) else []:
             for out in (stage.get("outs") or []) if isinstance(stage, dict) else []:
                 if (isinstance(out, dict) and out.get("md5") and "path" in out
-                        and _normpath(root / str(out["path"])) == path):
+                        and normpath(root / str(out["path"])) == path):
                     return {"md5": str(out["md5"]), "hash": out.get("hash"), "file": rel(root / "dvc.lock")}
     for parent in path.parents:
         if parent == base.parent or (root is not None and parent == root):
@@ -222,7 +223,7 @@ def dvc_info(path: Path, base: Path) -> dict[str, Any] | None:
         pdvc = parent.with_name(parent.name + ".dvc")
         if pdvc.is_file():
             for out in _dvc_outs(pdvc):
-                if _normpath(pdvc.parent / str(out["path"])) == parent and out.get("md5"):
+                if normpath(pdvc.parent / str(out["path"])) == parent and out.get("md5"):
                     member = (_dir_member_md5(root, str(out["md5"]), path.relative_to(parent).as_posix())
                               if root is not None else None)
                     return {"md5": member, "dir_md5": str(out["md5"]), "hash": out.get("hash"), "file": rel(pdvc)}
@@ -314,7 +315,7 @@ def verify_local(records: list[dict[str, Any]], collections: list[dict[str, Any]
             if not folder.is_dir():
                 findings.append(Finding(cname, "missing", f"{cname}: the listed folder is missing"))
                 continue
-            found = [_normpath(f) for f in walk_folder(folder)]
+            found = [normpath(f) for f in walk_folder(folder)]
             names = [f.relative_to(base).as_posix() for f in found if f not in exclude]
             for link in folder_links(folder):
                 ln = link.relative_to(base).as_posix()
@@ -323,7 +324,7 @@ def verify_local(records: list[dict[str, Any]], collections: list[dict[str, Any]
                                             f"listed folder {cname!r}, added after the manifest was made"))
             names = [n for n in names if not (base / n).is_symlink()]
         elif ctype == "glob":
-            names = [n for n in expand_glob(cname, base) if _normpath(base / n) not in exclude]
+            names = [n for n in expand_glob(cname, base) if normpath(base / n) not in exclude]
             for n in names:
                 link = link_on_path(base / n, base)
                 if link is not None and n not in listed:

@@ -31,7 +31,7 @@ from .markdown import render_markdown
 from .sarif import render_sarif, sarif_log
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..gate import Verdict
+    from ..verdict import Verdict
 
 __all__ = ["FORMATS", "code_quality_issues", "plot_data", "render_code_quality", "render_html", "render_junit",
            "render_markdown", "render_sarif", "sarif_log", "write_reports"]

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._common import relpath, resolve, row_lines
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..gate import Check, Verdict
+    from ..provenance import ProvenanceResult
+    from ..scan import ScanResult
+    from ..tracking import DriftResult
+    from ..validation import ValidationResult
+    from ..verdict import Check, Verdict
 
 __all__ = ["RULES", "Finding", "Rule", "collect_findings"]
 
@@ -253,26 +257,25 @@ def _stage_rule(kind: str, suffix: str) -> str:
     return rid if rid in RULES else f"stage/{suffix}"
 
 
-def _scan(c: _Collector, stage: str, data: dict[str, Any], checks: list[Check]) -> set[str]:
-    path = (data.get("input") or {}).get("path")
-    detectors = {str(d.get("name")) for d in data.get("detectors") or [] if isinstance(d, dict)}
-    errored = {str(f.get("detector")) for f in data.get("failures") or [] if isinstance(f, dict)}
+def _scan(c: _Collector, stage: str, result: ScanResult, checks: list[Check]) -> set[str]:
+    path = result.inputs.get("data", {}).get("path")
+    detectors = {d.name for d in result.detectors}
+    errored = {f.detector for f in result.failures}
     by_name = {c_.name: c_ for c_ in checks}
-    flagged = [r for r in data.get("flagged") or [] if isinstance(r, dict)]
-    lines = row_lines(resolve(path, c.root), (int(r.get("row", -1)) for r in flagged))
-    for r in flagged:
-        row = int(r.get("row", -1))
-        label = f" (label {r.get('label')!r})" if r.get("label") is not None else ""
-        for reason in [str(x) for x in r.get("reasons") or []] or ["flagged"]:
+    lines = row_lines(resolve(path, c.root), (r.row for r in result.flagged))
+    for r in result.flagged:
+        row = r.row
+        label = f" (label {r.label!r})" if r.label is not None else ""
+        for reason in [str(x) for x in r.reasons] or ["flagged"]:
             det, sep, text = reason.partition(": ")
             ch = by_name.get(det) if sep and det in detectors else None
             if ch is None:
                 rule, level, text = "scan/flagged", "note", reason
             else:
                 rule, level = (f"scan/{det}" if f"scan/{det}" in RULES else "scan/other-detector"), _level(ch)
-            c.add(rule, level, f"Row {row}{label} quarantined, suspicion {float(r.get('suspicion') or 0):.3f}: {text}",
+            c.add(rule, level, f"Row {row}{label} quarantined, suspicion {float(r.suspicion or 0):.3f}: {text}",
                   ch, stage, path, identity=det if ch is not None else "", line=lines.get(row), row=row,
-                  props={"row": row, "suspicion": r.get("suspicion"), "stage": stage})
+                  props={"row": row, "suspicion": r.suspicion, "stage": stage})
     done = set()
     for ch in checks:
         name = _base(ch.name)
@@ -290,46 +293,43 @@ def _scan(c: _Collector, stage: str, data: dict[str, Any], checks: list[Check]) 
     return done
 
 
-def _validation(c: _Collector, stage: str, data: dict[str, Any], checks: list[Check]) -> set[str]:
-    path = ((data.get("inputs") or {}).get("data") or {}).get("path")
-    outcomes = [o for o in data.get("outcomes") or [] if isinstance(o, dict)]
+def _validation(c: _Collector, stage: str, result: ValidationResult, checks: list[Check]) -> set[str]:
+    path = (result.inputs.get("data") or {}).get("path")
+    outcomes = result.outcomes
     pairs = list(zip(outcomes, checks)) if len(checks) >= len(outcomes) else []  # one check per outcome, in order
     bad = ("failed", "warning")
     lines = row_lines(resolve(path, c.root),
-                      [int(x) for o, ch in pairs if ch.status in bad for x in o.get("unexpected_rows") or []])
+                      [int(x) for o, ch in pairs if ch.status in bad for x in o.unexpected_rows])
     for o, ch in pairs:
         if ch.status not in bad:
             continue
-        etype = str(o.get("type", ""))
+        etype = o.type
         rule = f"validation/{etype}" if f"validation/{etype}" in RULES else "validation/expectation"
-        props = {"stage": stage, "expectation": etype, "severity": o.get("severity", "critical")}
-        if o.get("column") is not None:
-            props["column"] = o["column"]
-        rows = [int(x) for x in o.get("unexpected_rows") or []]
+        props: dict[str, Any] = {"stage": stage, "expectation": etype, "severity": o.severity}
+        if o.column is not None:
+            props["column"] = o.column
+        rows = [int(x) for x in o.unexpected_rows]
         if not rows:
             c.add(rule, _level(ch), f"{ch.name}: {ch.message}", ch, stage, path, identity=ch.name, props=props)
         for row in rows:
-            c.add(rule, _level(ch), f"Row {row} breaks {ch.name} ({o.get('severity', 'critical')}): {ch.message}", ch,
+            c.add(rule, _level(ch), f"Row {row} breaks {ch.name} ({o.severity}): {ch.message}", ch,
                   stage, path, identity=ch.name, line=lines.get(row), row=row, props={**props, "row": row})
     return {ch.id for _, ch in pairs}
 
 
-def _provenance(c: _Collector, stage: str, data: dict[str, Any], checks: list[Check]) -> set[str]:
-    manifests = [m for m in data.get("manifests") or [] if isinstance(m, dict)]
-    manifest = manifests[0].get("path") if manifests else None
+def _provenance(c: _Collector, stage: str, result: ProvenanceResult, checks: list[Check]) -> set[str]:
+    manifest = result.manifests[0].path if result.manifests else None
     by_name = {c_.name: c_ for c_ in checks}
     done = set()
-    for f in data.get("findings") or []:
-        if not isinstance(f, dict):
-            continue
-        source = str(f.get("source", "(manifest)"))
+    for f in result.findings:
+        source = f.source
         ch = by_name.get(source)
         if ch is None:
             continue
-        kind = str(f.get("kind"))
+        kind = f.kind
         rule = f"provenance/{_PROVENANCE_KINDS.get(kind, 'finding')}"
-        level = "error" if f.get("severity", "error") == "error" and ch.fails_gate else "warning"
-        c.add(rule, level, f"[{kind}] {f.get('message')}", ch, stage, manifest if source.startswith("(") else source,
+        level = "error" if f.severity == "error" and ch.fails_gate else "warning"
+        c.add(rule, level, f"[{kind}] {f.message}", ch, stage, manifest if source.startswith("(") else source,
               identity=f"{source}\x1f{kind}", props={"kind": kind, "source": source, "stage": stage})
         done.add(ch.id)
     for ch in checks:
@@ -339,7 +339,7 @@ def _provenance(c: _Collector, stage: str, data: dict[str, Any], checks: list[Ch
     return done
 
 
-def _drift(c: _Collector, stage: str, data: dict[str, Any], checks: list[Check]) -> set[str]:
+def _drift(c: _Collector, stage: str, result: DriftResult, checks: list[Check]) -> set[str]:
     done = set()
     for ch in checks:
         name = _base(ch.name)
@@ -361,16 +361,9 @@ def _check(c: _Collector, ch: Check, rule: str, *, identity: str = "", report_pa
           props={"stage": ch.stage})
 
 
-_STAGES = {"scan": _scan, "validation": _validation, "provenance": _provenance, "drift": _drift}
-
-
-def _iter_reports(verdict: Verdict) -> Iterator[tuple[str, Any]]:
-    from ..gate import _order
-
-    seen: dict[str, int] = {}
-    for rep in sorted(verdict.reports, key=lambda r: _order(r.kind)):
-        seen[rep.kind] = seen.get(rep.kind, 0) + 1
-        yield (rep.kind if seen[rep.kind] == 1 else f"{rep.kind}#{seen[rep.kind]}"), rep
+#: Stage kind -> the function that places the findings of its typed result.
+_STAGES: dict[str, Callable[[_Collector, str, Any, list[Check]], set[str]]] = {
+    "scan": _scan, "validation": _validation, "provenance": _provenance, "drift": _drift}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -406,11 +399,11 @@ def collect_findings(verdict: Verdict, *, root: str | Path | None = None, policy
         by_stage.setdefault(ch.stage, []).append(ch)
     done: set[str] = set()
     paths: dict[str, str | None] = {}
-    for stage, rep in _iter_reports(verdict):
+    for stage, rep in verdict.labelled_reports().items():
         paths[stage] = rep.path
         fn = _STAGES.get(rep.kind)
-        if fn is not None:
-            done |= fn(c, stage, rep.data, by_stage.get(stage, []))
+        if fn is not None and rep.result is not None:
+            done |= fn(c, stage, rep.result, by_stage.get(stage, []))
     for ch in verdict.checks:  # results, stages that did not run, and what a stage function did not place
         if ch.id in done:
             continue

@@ -32,7 +32,10 @@ import pandas as pd
 from ._common import read_columns, resolve
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..gate import Verdict
+    from ..scan import ScanResult
+    from ..tracking import DriftResult
+    from ..validation import ValidationResult
+    from ..verdict import Verdict
 
 __all__ = ["PLOTS", "plot_data", "render_png", "write_plot_tables"]
 
@@ -52,21 +55,27 @@ PLOTS: dict[str, tuple[str, str]] = {
 _BINS = 20
 
 
-def _scan_scores(verdict: Verdict, root: Path) -> tuple[dict[str, Any] | None, pd.DataFrame | None]:
+def _typed(verdict: Verdict, kind: str) -> Any:
+    """The typed result of the first ``kind`` report the gate read (None when that stage did not run)."""
+    rep = verdict.report(kind)
+    return rep.result if rep is not None else None
+
+
+def _scan_scores(verdict: Verdict, root: Path) -> tuple[ScanResult | None, pd.DataFrame | None]:
     rep = verdict.report("scan")
-    if rep is None:
+    scan: ScanResult | None = _typed(verdict, "scan")
+    if rep is None or scan is None:
         return None, None
-    outputs = rep.data.get("outputs") or {}
     base = Path(rep.path).parent if rep.path else root
-    path = resolve(outputs.get("scores"), root) or resolve(base / "scores.csv", root)
+    path = resolve(scan.outputs.get("scores"), root) or resolve(base / "scores.csv", root)
     if path is None:
-        return rep.data, None
+        return scan, None
     try:
         scores = pd.read_csv(path, usecols=["row", "suspicion", "flagged"])
     except (OSError, ValueError):
-        return rep.data, None
+        return scan, None
     scores["flagged"] = scores["flagged"].astype(str).str.lower().isin(["true", "1"])
-    return rep.data, scores
+    return scan, scores
 
 
 def _histogram(scores: pd.DataFrame) -> pd.DataFrame:
@@ -82,8 +91,8 @@ def _histogram(scores: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _per_class(scan: Mapping[str, Any], scores: pd.DataFrame, root: Path) -> pd.DataFrame | None:
-    inp = scan.get("input") or {}
+def _per_class(scan: ScanResult, scores: pd.DataFrame, root: Path) -> pd.DataFrame | None:
+    inp = scan.inputs.get("data") or {}
     label = inp.get("label")
     if not label:
         return None
@@ -99,12 +108,12 @@ def _per_class(scan: Mapping[str, Any], scores: pd.DataFrame, root: Path) -> pd.
                          "flagged_share": np.round(fl / np.maximum(rows, 1), 6)})
 
 
-def _shift_from_scan(scan: Mapping[str, Any] | None) -> pd.DataFrame | None:
+def _shift_from_scan(scan: ScanResult | None) -> pd.DataFrame | None:
     """Per-feature shift from the scan's comparison with a trusted reference, when it made one
     (:func:`poisonguard.reference.shift_table`: effect size over threshold, 1 = shifted)."""
     from ..reference import shift_table
 
-    ref = (scan or {}).get("reference")
+    ref = scan.reference if scan is not None else None
     if not isinstance(ref, dict) or not isinstance(ref.get("distribution"), dict):
         return None
     table = shift_table(ref)
@@ -115,15 +124,15 @@ def _shift_from_scan(scan: Mapping[str, Any] | None) -> pd.DataFrame | None:
     return table
 
 
-def _shift_from_validation(val: Mapping[str, Any] | None) -> pd.DataFrame | None:
-    if not val:
+def _shift_from_validation(val: ValidationResult | None) -> pd.DataFrame | None:
+    if val is None:
         return None
     rows = []
-    for o in val.get("outcomes") or []:
-        if not isinstance(o, dict) or o.get("type") != "expect_column_mean_to_be_between":
+    for o in val.outcomes:
+        if o.type != "expect_column_mean_to_be_between":
             continue
-        kw = o.get("kwargs") or {}
-        raw = [kw.get("min_value"), kw.get("max_value"), o.get("observed_value")]
+        kw = o.kwargs or {}
+        raw = [kw.get("min_value"), kw.get("max_value"), o.observed_value]
         nums = [float(v) for v in raw if isinstance(v, (int, float)) and not isinstance(v, bool)]
         if len(nums) != 3:
             continue
@@ -131,17 +140,16 @@ def _shift_from_validation(val: Mapping[str, Any] | None) -> pd.DataFrame | None
         if hi <= lo:
             continue
         mid, half = (lo + hi) / 2, (hi - lo) / 2
-        rows.append({"feature": str(o.get("column")), "shift": round((obs - mid) / half, 6), "observed_mean": obs,
+        rows.append({"feature": str(o.column), "shift": round((obs - mid) / half, 6), "observed_mean": obs,
                      "band_low": lo, "band_high": hi, "source": "validation: mean vs trusted band"})
     return pd.DataFrame(rows) if rows else None
 
 
-def _canary(drift: Mapping[str, Any] | None) -> pd.DataFrame | None:
-    if not drift:
+def _canary(drift: DriftResult | None) -> pd.DataFrame | None:
+    if drift is None:
         return None
-    rows = [{"class": str(c.get("label")), "support": c.get("support"), "champion": c.get("champion_recall"),
-             "candidate": c.get("candidate_recall"), "delta": c.get("delta")}
-            for c in drift.get("classes") or [] if isinstance(c, dict)]
+    rows = [{"class": str(c.label), "support": c.support, "champion": c.champion_recall,
+             "candidate": c.candidate_recall, "delta": c.delta} for c in drift.classes]
     return pd.DataFrame(rows) if rows else None
 
 
@@ -152,18 +160,16 @@ def plot_data(verdict: Verdict, root: str | Path | None = None) -> dict[str, pd.
     scan, scores = _scan_scores(verdict, root)
     if scores is not None and len(scores):
         out["suspicion_histogram"] = _histogram(scores)
-        assert scan is not None
+        assert scan is not None  # scores are read only when the scan is there
         per_class = _per_class(scan, scores, root)
         if per_class is not None:
             out["flagged_per_class"] = per_class
-    val = verdict.report("validation")
-    shift = _shift_from_scan(scan) if scan else None
+    shift = _shift_from_scan(scan)
     if shift is None:
-        shift = _shift_from_validation(val.data if val else None)
+        shift = _shift_from_validation(_typed(verdict, "validation"))
     if shift is not None:
         out["feature_shift"] = shift
-    drift = verdict.report("drift")
-    canary = _canary(drift.data if drift else None)
+    canary = _canary(_typed(verdict, "drift"))
     if canary is not None:
         out["canary_recall"] = canary
     return out

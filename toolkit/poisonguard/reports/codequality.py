@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._findings import MAX_RESULTS_PER_RULE, collect_findings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..gate import Verdict
+    from ..verdict import Verdict
 
 __all__ = ["code_quality_issues", "render_code_quality"]
 

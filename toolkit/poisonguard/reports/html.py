@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -20,7 +20,10 @@ from ._common import STATUS_LABEL, read_columns, resolve
 from ._plots import PLOTS, plot_data, png_data_uri, render_png
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..gate import Check, LoadedReport, Verdict
+    from ..provenance import ProvenanceResult
+    from ..scan import ScanResult
+    from ..tracking import DriftResult
+    from ..verdict import Check, Verdict
 
 __all__ = ["render_html"]
 
@@ -110,95 +113,86 @@ def _checks_table(checks: list[Check]) -> str:
     return out
 
 
-def _provenance_html(data: dict[str, Any]) -> str:
-    sources = [s for s in data.get("sources") or [] if isinstance(s, dict)]
-    if not sources:
+def _provenance_html(result: ProvenanceResult) -> str:
+    if not result.sources:
         return ""
-    rows = "".join(f"<tr><td><code>{e(s.get('name'))}</code></td><td><code>{e(s.get('sha256'))}</code></td>"
-                   f"<td class='num'>{_fmt(s.get('size'), 'd') if isinstance(s.get('size'), int) else ''}</td>"
-                   f"<td>{e(s.get('status'))}</td></tr>" for s in sources)
-    keys = ", ".join(str(k) for k in data.get("keyids") or [])
+    rows = "".join(f"<tr><td><code>{e(s.name)}</code></td><td><code>{e(s.sha256)}</code></td>"
+                   f"<td class='num'>{_fmt(s.size, 'd') if isinstance(s.size, int) else ''}</td>"
+                   f"<td>{e(s.status)}</td></tr>" for s in result.sources)
+    keys = ", ".join(result.keyids)
     return (f"<p>Valid signature by key <code>{e(keys or 'none')}</code>.</p>"
             f"<div class='scroll'><table><tr><th>source</th><th>sha256</th><th>bytes</th><th>status</th></tr>"
             f"{rows}</table></div>")
 
 
-def _top_rows(rep: LoadedReport, root: Path) -> str:
-    data = rep.data
-    flagged = [r for r in data.get("flagged") or [] if isinstance(r, dict)][:TOP_ROWS]
+def _top_rows(result: ScanResult, root: Path) -> str:
+    flagged = result.flagged[:TOP_ROWS]
     if not flagged:
         return ""
-    q = read_columns(resolve((data.get("outputs") or {}).get("quarantine"), root))
+    q = read_columns(resolve(result.outputs.get("quarantine"), root))
     values: dict[int, dict[str, Any]] = {}
     columns: list[str] = []
     if q is not None and len(q.columns) >= 3:
         row_col = q.columns[-3]
         columns = [str(c) for c in q.columns[:-3]]
-        want = {int(r.get("row", -1)) for r in flagged}
+        want = {r.row for r in flagged}
         sub = q[pd.to_numeric(q[row_col], errors="coerce").isin(want)]
         for _, rec in sub.iterrows():
             values[int(float(rec[row_col]))] = {c: rec[c] for c in columns}
     head = "<tr><th>row</th><th>suspicion</th><th>reasons</th>" + "".join(f"<th>{e(c)}</th>" for c in columns) + "</tr>"
     body = ""
     for r in flagged:
-        row = int(r.get("row", -1))
-        vals = values.get(row, {})
-        reasons = "<br>".join(e(x) for x in r.get("reasons") or [])
-        body += (f"<tr><td class='num'>{row}</td><td class='num'>{_fmt(r.get('suspicion'), '.3f')}</td>"
+        vals = values.get(r.row, {})
+        reasons = "<br>".join(e(x) for x in r.reasons)
+        body += (f"<tr><td class='num'>{r.row}</td><td class='num'>{_fmt(r.suspicion, '.3f')}</td>"
                  f"<td class='reasons'>{reasons}</td>" + "".join(f"<td>{e(vals.get(c, ''))}</td>" for c in columns) + "</tr>")
     note = "" if values else "<p class='muted'>The quarantine file was not found: row values left out.</p>"
-    return (f"<h3>Most suspicious rows (top {len(flagged)} of {e(data.get('n_flagged'))} quarantined)</h3>{note}"
+    return (f"<h3>Most suspicious rows (top {len(flagged)} of {e(result.n_flagged)} quarantined)</h3>{note}"
             f"<div class='scroll'><table>{head}{body}</table></div>")
 
 
-def _scan_html(rep: LoadedReport, root: Path) -> str:
-    data = rep.data
+def _scan_html(result: ScanResult, root: Path) -> str:
     rows = ""
-    for d in data.get("detectors") or []:
-        if not isinstance(d, dict):
-            continue
-        batch = "SUSPECTED: " + str(d.get("reason")) if d.get("suspected") else "clean"
-        rows += (f"<tr><td><code>{e(d.get('name'))}</code></td><td>{e(d.get('family'))}</td>"
-                 f"<td class='num'>{_fmt(d.get('n_flagged'), 'd') if isinstance(d.get('n_flagged'), int) else ''}</td>"
-                 f"<td>{e(batch)}</td></tr>")
+    for d in result.detectors:
+        batch = "SUSPECTED: " + d.reason if d.suspected else "clean"
+        rows += (f"<tr><td><code>{e(d.name)}</code></td><td>{e(d.family)}</td>"
+                 f"<td class='num'>{_fmt(d.n_flagged, 'd')}</td><td>{e(batch)}</td></tr>")
     out = ""
-    dec = data.get("decision") if isinstance(data.get("decision"), dict) else None
+    dec = result.decision
     if dec:
         out += (f"<p>Decision: <strong>{e(dec.get('quarantine'))} quarantined</strong>, {e(dec.get('review'))} for review "
                 f"(kept in the clean split), {e(dec.get('keep'))} kept — Benjamini–Hochberg at level "
                 f"{e(dec.get('level'))} on the combined p-values of {e(dec.get('n_detectors_combined'))} detector(s); "
                 f"expected clean rows in the quarantine at most {e(dec.get('expected_false_quarantine_at_most'))}.</p>")
-    for reason in data.get("reasons") or []:
+    for reason in result.reasons:
         out += f"<p><strong>{e(reason)}</strong></p>"
     if rows:
         out += ("<div class='scroll'><table><tr><th>detector</th><th>family</th><th>own flags</th>"
                 f"<th>batch</th></tr>{rows}</table></div>")
-    for f in data.get("failures") or []:
-        if isinstance(f, dict):
-            out += f"<p>Detector <code>{e(f.get('detector'))}</code> failed: {e(f.get('error'))}: {e(f.get('message'))}</p>"
-    return out + _top_rows(rep, root) + _review_rows(data)
+    for f in result.failures:
+        out += f"<p>Detector <code>{e(f.detector)}</code> failed: {e(f.error)}: {e(f.message)}</p>"
+    return out + _top_rows(result, root) + _review_rows(result)
 
 
-def _review_rows(data: dict[str, Any]) -> str:
-    review = [r for r in data.get("review") or [] if isinstance(r, dict)][:TOP_ROWS]
+def _review_rows(result: ScanResult) -> str:
+    review = result.review[:TOP_ROWS]
     if not review:
         return ""
-    body = "".join(f"<tr><td class='num'>{int(r.get('row', -1))}</td><td class='num'>{_fmt(r.get('suspicion'), '.3f')}</td>"
-                   f"<td class='reasons'>{'<br>'.join(e(x) for x in r.get('reasons') or [])}</td></tr>" for r in review)
-    return (f"<h3>Rows for review (top {len(review)} of {e(data.get('n_review'))}; kept in the clean split)</h3>"
+    body = "".join(f"<tr><td class='num'>{r.row}</td><td class='num'>{_fmt(r.suspicion, '.3f')}</td>"
+                   f"<td class='reasons'>{'<br>'.join(e(x) for x in r.reasons)}</td></tr>" for r in review)
+    return (f"<h3>Rows for review (top {len(review)} of {e(result.n_review)}; kept in the clean split)</h3>"
             f"<div class='scroll'><table><tr><th>row</th><th>suspicion</th><th>reasons</th></tr>{body}</table></div>")
 
 
-def _drift_html(data: dict[str, Any]) -> str:
-    m = data.get("metrics") or {}
-    rows = "".join(f"<tr><td>{e(k)}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in sorted(m.items()))
-    out = (f"<p>Candidate run <code>{e(data.get('run_id'))}</code> against champion run "
-           f"<code>{e(data.get('champion_run_id'))}</code> ({e(data.get('champion_source'))}), on canary "
-           f"<code>{e((data.get('canary') or {}).get('path'))}</code>.</p>")
+def _drift_html(result: DriftResult) -> str:
+    rows = "".join(f"<tr><td>{e(k)}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in sorted(result.metrics.items()))
+    out = (f"<p>Candidate run <code>{e(result.run_id)}</code> against champion run "
+           f"<code>{e(result.champion_run_id)}</code> ({e(result.champion_source)}), on canary "
+           f"<code>{e(result.canary.get('path'))}</code>.</p>")
     if rows:
         out += f"<details><summary>Canary metrics</summary><table><tr><th>metric</th><th>value</th></tr>{rows}</table></details>"
-    if data.get("probes_note"):
-        out += f"<p class='muted'>Trigger probes: {e(data['probes_note'])}</p>"
+    if result.probes_note:
+        out += f"<p class='muted'>Trigger probes: {e(result.probes_note)}</p>"
     return out
 
 
@@ -244,13 +238,7 @@ def render_html(verdict: Verdict, *, root: str | Path | None = None, title: str 
     by_stage: dict[str, list[Check]] = {}
     for ch in verdict.checks:
         by_stage.setdefault(ch.stage, []).append(ch)
-    reports: dict[str, LoadedReport] = {}
-    seen: dict[str, int] = {}
-    from ..gate import _order
-
-    for loaded in sorted(verdict.reports, key=lambda r: _order(r.kind)):
-        seen[loaded.kind] = seen.get(loaded.kind, 0) + 1
-        reports[loaded.kind if seen[loaded.kind] == 1 else f"{loaded.kind}#{seen[loaded.kind]}"] = loaded
+    reports = verdict.labelled_reports()
     shift_source = str(plots["feature_shift"]["source"].iloc[0]) if "feature_shift" in plots else ""
     for s in verdict.stages:
         rep = reports.get(s.stage)
@@ -271,12 +259,13 @@ def render_html(verdict: Verdict, *, root: str | Path | None = None, title: str 
             elif rep.kind == "drift" and s.stage == "drift" and "canary_recall" in plots:
                 figs = ["canary_recall"]
             parts.extend(_figure(n, plots[n]) for n in figs)
-            if rep.kind == "scan":
-                parts.append(_scan_html(rep, root_p))
-            elif rep.kind == "provenance":
-                parts.append(_provenance_html(rep.data))
-            elif rep.kind == "drift":
-                parts.append(_drift_html(rep.data))
+            result = rep.result  # typed by its kind (the gate read it through its result class)
+            if rep.kind == "scan" and result is not None:
+                parts.append(_scan_html(cast("ScanResult", result), root_p))
+            elif rep.kind == "provenance" and result is not None:
+                parts.append(_provenance_html(cast("ProvenanceResult", result)))
+            elif rep.kind == "drift" and result is not None:
+                parts.append(_drift_html(cast("DriftResult", result)))
         parts.append("<h3>Checks</h3>" + _checks_table(by_stage.get(s.stage, [])) + "</section>")
 
     inputs = "".join(f"<tr><td><code>{e(i.get('path'))}</code></td><td>{e(i.get('kind'))}</td><td>{e(i.get('status'))}</td>"

@@ -17,7 +17,7 @@ from .._env import source_date
 from ._common import xml_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..gate import Verdict
+    from ..verdict import Verdict
 
 __all__ = ["render_junit"]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ._common import github_run_url
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..gate import Verdict
+    from ..scan import ScanResult
+    from ..verdict import Verdict
 
 __all__ = ["md_escape", "render_markdown"]
 
@@ -88,17 +89,16 @@ def render_markdown(verdict: Verdict, *, links: Mapping[str, str] | None = None,
             lines.append(f"- … and {len(warnings) - MAX_LISTED} more")
         lines += ["", "</details>", ""]
 
-    scan = verdict.report("scan")
-    if scan is not None:
-        flagged = scan.data.get("flagged") or []
-        if flagged:
-            lines += [f"<details><summary>Most suspicious rows (of {scan.data.get('n_flagged')} quarantined)</summary>",
-                      "", "| row | suspicion | label | reasons |", "| --- | --- | --- | --- |"]
-            for r in flagged[:10]:
-                reasons = "; ".join(map(str, r.get("reasons") or []))
-                lines.append(f"| {int(r.get('row', -1))} | {float(r.get('suspicion') or 0):.3f} | "
-                             f"{md_escape(r.get('label'), 60)} | {md_escape(reasons, 240)} |")
-            lines += ["", "</details>", ""]
+    loaded = verdict.report("scan")
+    scan = cast("ScanResult | None", loaded.result if loaded is not None else None)
+    if scan is not None and scan.flagged:
+        lines += [f"<details><summary>Most suspicious rows (of {scan.n_flagged} quarantined)</summary>",
+                  "", "| row | suspicion | label | reasons |", "| --- | --- | --- | --- |"]
+        for r in scan.flagged[:10]:
+            reasons = "; ".join(map(str, r.reasons))
+            lines.append(f"| {r.row} | {float(r.suspicion or 0):.3f} | "
+                         f"{md_escape(r.label, 60)} | {md_escape(reasons, 240)} |")
+        lines += ["", "</details>", ""]
 
     all_links = dict(links or {})
     run_url = github_run_url()

@@ -36,7 +36,7 @@ from .._version import __version__
 from ._findings import MAX_RESULTS_PER_RULE, RULES, Finding, collect_findings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..gate import Verdict
+    from ..verdict import Verdict
 
 __all__ = ["SARIF_SCHEMA", "render_sarif", "sarif_log"]
 

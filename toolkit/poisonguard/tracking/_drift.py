@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError, TrackingError, UsageError
 from ._canary import Canary, CanaryRecord, canary_metrics, load_canary, read_canary_record
-from ._log import _load_model
+from ._log import load_model_of_run
 from ._result import ClassDrift, DriftResult, TriggerProbe
 from ._store import CHAMPION_ALIAS, Store, open_store
 
@@ -105,11 +105,11 @@ class DriftThresholds:
             v = getattr(self, f.name)
             if f.name.startswith("min_"):
                 if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                    raise UsageError(f"The {f.name!r} parameter of DriftThresholds must be an int >= 1. "
-                                     f"Got {v!r} instead.")
+                    raise ConfigError(f"The {f.name!r} parameter of DriftThresholds must be an int >= 1. "
+                                      f"Got {v!r} instead.")
             elif not isinstance(v, (int, float, np.number)) or isinstance(v, bool) or not (0.0 <= v <= 1.0):
-                raise UsageError(f"The {f.name!r} parameter of DriftThresholds must be a float in [0, 1]. "
-                                 f"Got {v!r} instead.")
+                raise ConfigError(f"The {f.name!r} parameter of DriftThresholds must be a float in [0, 1]. "
+                                  f"Got {v!r} instead.")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> DriftThresholds:
@@ -118,7 +118,7 @@ class DriftThresholds:
         valid = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - valid)
         if unknown:
-            raise UsageError(f"unknown drift threshold(s) {unknown}; the thresholds are: {', '.join(sorted(valid))}")
+            raise ConfigError(f"unknown drift threshold(s) {unknown}; the thresholds are: {', '.join(sorted(valid))}")
         return cls(**values)
 
 
@@ -150,6 +150,13 @@ def compare_predictions(champion: pd.DataFrame, candidate: pd.DataFrame,
     reasons : list of str
         One line per crossed threshold.
     """
+    metrics, classes, coded = _compare(champion, candidate, thresholds)
+    return metrics, classes, [msg for _, msg in coded]
+
+
+def _compare(champion: pd.DataFrame, candidate: pd.DataFrame, thresholds: DriftThresholds | None
+             ) -> tuple[dict[str, float], tuple[ClassDrift, ...], list[tuple[str, str]]]:
+    """:func:`compare_predictions` with each reason as ``(code, message)`` (the codes of ``REASON_CODES``)."""
     t = thresholds or DriftThresholds()
     if len(champion) != len(candidate) or not np.array_equal(champion["row"].to_numpy(), candidate["row"].to_numpy()):
         raise DataError("the two runs' canary predictions are not over the same rows; log both runs with the "
@@ -172,34 +179,34 @@ def compare_predictions(champion: pd.DataFrame, candidate: pd.DataFrame,
         metrics["champion_mean_confidence"] = a["mean_confidence"]
         metrics["candidate_mean_confidence"] = b["mean_confidence"]
         metrics["confidence_shift"] = b["mean_confidence"] - a["mean_confidence"]
-    reasons: list[str] = []
+    reasons: list[tuple[str, str]] = []
     if -metrics["accuracy_delta"] > t.max_accuracy_drop:
-        reasons.append(f"canary accuracy fell by {-metrics['accuracy_delta']:.3f} ({a['accuracy']:.3f} -> "
-                       f"{b['accuracy']:.3f}), more than max_accuracy_drop={t.max_accuracy_drop}")
+        reasons.append(("accuracy_drop", f"canary accuracy fell by {-metrics['accuracy_delta']:.3f} "
+                        f"({a['accuracy']:.3f} -> {b['accuracy']:.3f}), more than max_accuracy_drop={t.max_accuracy_drop}"))
     if -metrics["macro_f1_delta"] > t.max_macro_f1_drop:
-        reasons.append(f"canary macro-F1 fell by {-metrics['macro_f1_delta']:.3f} ({a['macro_f1']:.3f} -> "
-                       f"{b['macro_f1']:.3f}), more than max_macro_f1_drop={t.max_macro_f1_drop}")
+        reasons.append(("macro_f1_drop", f"canary macro-F1 fell by {-metrics['macro_f1_delta']:.3f} "
+                        f"({a['macro_f1']:.3f} -> {b['macro_f1']:.3f}), more than max_macro_f1_drop={t.max_macro_f1_drop}"))
     classes = []
     for c in sorted(a["recall"]):
         ra, rb, n = a["recall"][c], b["recall"].get(c, 0.0), a["support"][c]
         classes.append(ClassDrift(label=c, support=n, champion_recall=ra, candidate_recall=rb, delta=rb - ra))
         if n >= t.min_class_support and ra - rb > t.max_class_recall_drop:
-            reasons.append(f"recall of class {c!r} fell by {ra - rb:.3f} ({ra:.3f} -> {rb:.3f} on {n} canary rows), "
-                           f"more than max_class_recall_drop={t.max_class_recall_drop}")
+            reasons.append(("class_recall_drop", f"recall of class {c!r} fell by {ra - rb:.3f} ({ra:.3f} -> {rb:.3f} "
+                            f"on {n} canary rows), more than max_class_recall_drop={t.max_class_recall_drop}"))
     judged = [c.delta for c in classes if c.support >= t.min_class_support] or [c.delta for c in classes]
     if judged:
         metrics["worst_class_recall_delta"] = min(judged)
     if metrics["churn"] > t.max_churn:
-        reasons.append(f"{metrics['churn']:.1%} of the canary rows changed prediction, more than "
-                       f"max_churn={t.max_churn}")
+        reasons.append(("churn", f"{metrics['churn']:.1%} of the canary rows changed prediction, more than "
+                        f"max_churn={t.max_churn}"))
     if metrics["js_divergence"] > t.max_js:
         shares = ", ".join(f"{c} {x:.1%}->{y:.1%}" for c, x, y in zip(labels, dist_a, dist_b))
-        reasons.append(f"the predicted-class distribution shifted (Jensen-Shannon {metrics['js_divergence']:.4f} > "
-                       f"max_js={t.max_js}: {shares})")
+        reasons.append(("js_divergence", f"the predicted-class distribution shifted (Jensen-Shannon "
+                        f"{metrics['js_divergence']:.4f} > max_js={t.max_js}: {shares})"))
     shift = metrics.get("confidence_shift")
     if shift is not None and abs(shift) > t.max_confidence_shift:
-        reasons.append(f"the mean confidence moved by {shift:+.3f} ({a['mean_confidence']:.3f} -> "
-                       f"{b['mean_confidence']:.3f}), more than max_confidence_shift={t.max_confidence_shift}")
+        reasons.append(("confidence_shift", f"the mean confidence moved by {shift:+.3f} ({a['mean_confidence']:.3f} "
+                        f"-> {b['mean_confidence']:.3f}), more than max_confidence_shift={t.max_confidence_shift}"))
     return metrics, tuple(classes), reasons
 
 
@@ -236,9 +243,11 @@ def load_trigger_rules(source: str | os.PathLike[str] | Sequence[Mapping[str, An
                        ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]], str | None]:
     """Read trigger rules from a scan report JSON, a rules JSON, or a list of dicts.
 
-    In a scan report, the rules are the ``triggers`` (suspected triggers, as the backdoor
-    detector writes them) and ``rules`` lists found in any detector's report section — not
-    the unconfirmed ``candidates``; a bare JSON list, or ``{"rules": [...]}``, also works.
+    In a scan report (read through :meth:`ScanResult.from_dict <poisonguard._result.StageResult.from_dict>`,
+    so a report of a schema this version does not read is refused), the rules are the
+    ``triggers`` (suspected triggers, as the backdoor detector writes them) and ``rules`` lists
+    found in any detector's report section — not the unconfirmed ``candidates``; a bare JSON
+    list, or ``{"rules": [...]}``, also works.
 
     Returns
     -------
@@ -263,12 +272,13 @@ def load_trigger_rules(source: str | os.PathLike[str] | Sequence[Mapping[str, An
         raw = data
     elif isinstance(data, dict) and isinstance(data.get("rules"), list):
         raw = data["rules"]
-    elif isinstance(data, dict):
-        for det in data.get("detectors") or []:
-            section = det.get("section") if isinstance(det, dict) else None
+    elif isinstance(data, dict) and data.get("kind") == "scan":
+        from ..scan import ScanResult  # lazily: drift needs the scan's result class only for this
+
+        for det in ScanResult.from_dict(data, source=str(path)).detectors:  # schema checked, file named
             for key in _RULE_KEYS:
-                if isinstance(section, dict) and isinstance(section.get(key), list):
-                    raw.extend(section[key])
+                if isinstance(det.section.get(key), list):
+                    raw.extend(det.section[key])
     rules, bad = [], []
     for r in raw:
         try:
@@ -461,12 +471,12 @@ def drift(run_id: str, canary: str | os.PathLike[str] | pd.DataFrame | Canary, *
         champ_rec = read_canary_record(store, champ_id)
         _check_canary(cand_rec, can, "candidate")
         _check_canary(champ_rec, can, "champion")
-        metrics, classes, reasons = compare_predictions(champ_rec.predictions, cand_rec.predictions, t)
+        metrics, classes, reasons = _compare(champ_rec.predictions, cand_rec.predictions, t)
         probes: tuple[TriggerProbe, ...] = tuple(
             TriggerProbe(rule=r, target=str(r.get("target")), skipped=why) for r, why in bad)
         if rule_list:
-            cand_model = _load_model(store, run_id, trusted_types)
-            champ_model = _load_model(store, champ_id, trusted_types)
+            cand_model = load_model_of_run(store, run_id, trusted_types)
+            champ_model = load_model_of_run(store, champ_id, trusted_types)
             features = cand_rec.features or champ_rec.features
             probes += probe_triggers(champ_model, cand_model, can, features, rule_list, t)
         ran = [p for p in probes if p.increase is not None]
@@ -474,10 +484,10 @@ def drift(run_id: str, canary: str | os.PathLike[str] | pd.DataFrame | Canary, *
             metrics["max_trigger_increase"] = max(p.increase for p in ran if p.increase is not None)
         for p in probes:
             if p.suspected:
-                reasons.append(f"trigger rule {p.describe()}: the candidate predicts {p.target!r} for "
-                               f"{p.candidate_rate:.1%} of {p.n_rows} stamped canary rows, the champion for "
-                               f"{p.champion_rate:.1%} (increase {p.increase:+.2f} > max_trigger_rate_increase="
-                               f"{t.max_trigger_rate_increase})")
+                reasons.append(("trigger", f"trigger rule {p.describe()}: the candidate predicts {p.target!r} for "
+                                f"{p.candidate_rate:.1%} of {p.n_rows} stamped canary rows, the champion for "
+                                f"{p.champion_rate:.1%} (increase {p.increase:+.2f} > max_trigger_rate_increase="
+                                f"{t.max_trigger_rate_increase})"))
         if rule_list and not ran:
             note = "no trigger probe could run (see the skipped probes)"
         elif rule_list:
@@ -485,7 +495,8 @@ def drift(run_id: str, canary: str | os.PathLike[str] | pd.DataFrame | Canary, *
         result = DriftResult(run_id=run_id, champion_run_id=champ_id, champion_source=source,
                              canary=can.describe(), parameters=dataclasses.asdict(t), metrics=metrics,
                              classes=classes, probes=probes, probes_note=note,
-                             suspected=bool(reasons), reasons=tuple(reasons))
+                             suspected=bool(reasons), reasons=tuple(msg for _, msg in reasons),
+                             reason_codes=tuple(code for code, _ in reasons))
         if record:
             _record(store, result)
     return result

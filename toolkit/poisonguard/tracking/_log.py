@@ -491,10 +491,11 @@ def load_model(run_id: str, *, trusted_types: Sequence[str] = (), tracking_uri: 
         Unknown run, no model, a model not in skops format, or a model holding untrusted types.
     """
     with open_store(tracking_uri) as store:
-        return _load_model(store, run_id, trusted_types)
+        return load_model_of_run(store, run_id, trusted_types)
 
 
-def _load_model(store: Store, run_id: str, trusted_types: Sequence[str] = ()) -> Any:
+def load_model_of_run(store: Store, run_id: str, trusted_types: Sequence[str] = ()) -> Any:
+    """:func:`load_model` on a store already open (the drift comparison loads two models from one)."""
     import mlflow.artifacts
     import skops.io
     from mlflow.models import Model

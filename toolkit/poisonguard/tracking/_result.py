@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._result import StageResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..verdict import CheckBuilder
+
+#: What a drift reason is about (``DriftResult.reason_codes``): the canary threshold it crossed
+#: (named after it in :class:`~poisonguard.tracking.DriftThresholds`), or ``trigger`` for a trigger
+#: probe; ``canary`` for a reason of a schema 1.0 report, which recorded no codes.
+REASON_CODES = ("accuracy_drop", "macro_f1_drop", "class_recall_drop", "churn", "js_divergence", "confidence_shift",
+                "trigger", "canary")
 
 __all__ = ["ClassDrift", "DriftResult", "PromotionResult", "TriggerProbe"]
 
@@ -101,7 +110,11 @@ class DriftResult(StageResult):
     suspected : bool
         Poisoning suspected: at least one threshold crossed.
     reasons : tuple of str
-        One line per crossed threshold.
+        One line per crossed threshold, for people.
+    reason_codes : tuple of str
+        What each reason is about, one per reason, among :data:`REASON_CODES`: the threshold it
+        crossed (``churn``, ``class_recall_drop``...) or ``trigger`` for a trigger probe. The gate
+        reads these, never the wording of ``reasons``.
 
     Examples
     --------
@@ -113,7 +126,7 @@ class DriftResult(StageResult):
     """
 
     KIND: ClassVar[str] = "drift"
-    SCHEMA_VERSION: ClassVar[str] = "1.0"
+    SCHEMA_VERSION: ClassVar[str] = "1.1"  # 1.1: reason_codes
 
     run_id: str
     champion_run_id: str
@@ -126,11 +139,70 @@ class DriftResult(StageResult):
     probes_note: str | None = None
     suspected: bool = False
     reasons: tuple[str, ...] = ()
+    reason_codes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.reason_codes and len(self.reason_codes) != len(self.reasons):
+            raise ValueError(f"reason_codes has {len(self.reason_codes)} codes for {len(self.reasons)} reasons; "
+                             "give one code per reason")
+
+    @classmethod
+    def _upgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
+        """Schema 1.0 recorded no ``reason_codes``: a reason about a trigger probe began with "trigger rule";
+        the others are ``canary``. The only place where the wording of a reason is read."""
+        if "reason_codes" not in data and data.get("reasons"):
+            data["reason_codes"] = ["trigger" if str(r).startswith("trigger rule") else "canary"
+                                    for r in data["reasons"]]
+        return data
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """:attr:`reason_codes`, or ``canary`` for each reason of a result built without codes."""
+        return self.reason_codes or ("canary",) * len(self.reasons)
+
+    @property
+    def canary_reasons(self) -> tuple[str, ...]:
+        """The reasons about the canary comparison (every reason but the trigger probes')."""
+        return tuple(r for r, c in zip(self.reasons, self.codes) if c != "trigger")
 
     @property
     def return_code(self) -> int:
         """1 when poisoning is suspected, else 0."""
         return 1 if self.suspected else 0
+
+    def _canary_line(self) -> str:
+        m = self.metrics
+
+        def f(key: str, fmt: str) -> str:
+            v = m.get(key)
+            return "n/a" if isinstance(v, bool) or not isinstance(v, (int, float)) else format(v, fmt)
+
+        return (f"canary accuracy {f('champion_accuracy', '.3f')} -> {f('candidate_accuracy', '.3f')}, "
+                f"churn {f('churn', '.1%')}, predicted-class JS {f('js_divergence', '.4f')}, "
+                f"confidence shift {f('confidence_shift', '+.3f')}")
+
+    def gate_checks(self, checks: CheckBuilder) -> None:
+        """``canary`` (failed when a canary threshold was crossed), one ``trigger[...]`` per probe
+        (failed when suspected, skipped when it could not run), and ``result`` when the result is
+        suspected and no check says why. Located at the canary file."""
+        loc = self.canary.get("path")
+        other = self.canary_reasons
+        checks.add("canary", "failed" if other else "passed", "; ".join(other) if other else self._canary_line(), loc)
+        for p in self.probes:
+            name = f"trigger[{p.describe()}]"
+            if p.skipped:
+                checks.add(name, "skipped", f"probe skipped: {p.skipped}", loc)
+                continue
+            cr, ca = p.champion_rate, p.candidate_rate
+            text = (f"{p.n_rows} stamped canary rows predicted {p.target!r}: champion "
+                    f"{cr if cr is None else format(cr, '.1%')}, candidate {ca if ca is None else format(ca, '.1%')}")
+            checks.add(name, "failed" if p.suspected else "passed", text, loc)
+        if self.suspected and not checks.any_failed:
+            checks.add("result", "failed", "drift suspected poisoning: " + "; ".join(self.reasons))
+
+    def summary(self) -> str:
+        """``run R vs champion C: canary accuracy a -> b, churn ..., predicted-class JS ..., confidence shift ...``."""
+        return f"run {self.run_id[:12]} vs champion {self.champion_run_id[:12]}: {self._canary_line()}"
 
     def flat_metrics(self) -> dict[str, int | float]:
         """``failed`` (poisoning suspected), every number of :attr:`metrics` (accuracy and macro-F1 of

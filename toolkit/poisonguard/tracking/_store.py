@@ -33,6 +33,7 @@ __all__ = [
     "Store",
     "artifact_root",
     "default_tracking_uri",
+    "display_uri",
     "open_store",
     "project_dir",
     "quiet_mlflow",
@@ -68,6 +69,17 @@ def default_tracking_uri() -> str:
 def tracking_uri() -> str:
     """``$MLFLOW_TRACKING_URI`` when set, else :func:`default_tracking_uri`."""
     return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def display_uri(uri: str) -> str:
+    """``uri`` without user info (``https://user:token@host/`` → ``https://***@host/``): what is printed."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return uri
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def _sqlite_path(uri: str) -> Path | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..data import load_dataset
 from ..errors import ConfigError, UsageError
-from ._run import MAX_ROWS, ValidationResult, _convert, suite_na_values
+from ._run import MAX_ROWS, ValidationResult, convert_outcome, suite_na_values
 
 __all__ = ["validate_checkpoint"]
 
@@ -86,7 +86,7 @@ def validate_checkpoint(data: str | os.PathLike[str], checkpoint: str, *,
     suite_result = next(iter(result.run_results.values()))
     order = {str(e.id): i for i, e in enumerate(vd.suite.expectations)}
     evrs = sorted(suite_result.results, key=lambda r: order.get(str(getattr(r.expectation_config, "id", "")), 1 << 30))
-    outcomes = tuple(_convert(evr, frame, max_rows) for evr in evrs)
+    outcomes = tuple(convert_outcome(evr, frame, max_rows) for evr in evrs)
     failures = tuple({"type": o.type, "column": o.column, "error": o.exception} for o in outcomes if o.exception)
     docs = _docs_urls(context) if any(type(a).__name__ == "UpdateDataDocsAction" for a in cp.actions) else []
     return ValidationResult(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,6 +20,8 @@ from ._suite import read_suite_json, suite_columns, suite_from_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from great_expectations import ExpectationSuite
+
+    from ..verdict import CheckBuilder
 
 __all__ = ["ExpectationOutcome", "ValidationResult", "validate", "validate_frame"]
 
@@ -105,6 +108,28 @@ def _short(value: Any, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _brief(value: Any, limit: int = 160) -> str:
+    """A value as one line of JSON (strings as they are), cut at ``limit`` characters."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _gate_text(o: ExpectationOutcome) -> str:
+    """What an outcome found, for the gate's check message."""
+    if o.exception:
+        return f"could not be evaluated: {o.exception}"
+    n = o.unexpected_count
+    if n:
+        rows = list(o.unexpected_rows)
+        more = " …" if n > min(10, len(rows)) else ""
+        return f"{n} rows broke it: {', '.join(map(str, rows[:10]))}{more}"
+    found = f"observed {_brief(o.observed_value)}"
+    if o.details:
+        found += f" ({_brief(o.details)})"
+    return found
+
+
 @dataclasses.dataclass(frozen=True)
 class ValidationResult(StageResult):
     """The result of validating data against a Great Expectations suite.
@@ -171,6 +196,29 @@ class ValidationResult(StageResult):
         rows = (self.inputs.get("data") or {}).get("rows")
         return {**super().flat_metrics(), "expectations": len(self.outcomes), "expectations_failed": len(self.failed),
                 "critical_failed": len(self.critical_failures), **({"rows": rows} if isinstance(rows, int) else {})}
+
+    def gate_checks(self, checks: CheckBuilder) -> None:
+        """One check per expectation, in suite order: failed when a critical one failed, warning when a
+        non-critical one did. Named ``<type>[<column>]``, located at the validated data file."""
+        loc = (self.inputs.get("data") or {}).get("path")
+        for o in self.outcomes:
+            name = o.type + (f"[{o.column}]" if o.column is not None else "")
+            args = {k: v for k, v in o.kwargs.items() if k not in ("column", "column_A")}
+            what = f"{_brief(args, 120)}: " if args else ""
+            if o.success:
+                checks.add(name, "passed", f"{what}{_gate_text(o)}", loc)
+            elif o.critical:
+                checks.add(name, "failed", f"critical expectation failed: {what}{_gate_text(o)}", loc)
+            else:
+                checks.add(name, "warning", f"{o.severity} expectation failed: {what}{_gate_text(o)}", loc)
+
+    def summary(self) -> str:
+        """``suite 'S': N expectations, C critical failed, W warning(s); data PATH (R rows)``."""
+        data = self.inputs.get("data") or {}
+        crit = len(self.critical_failures)
+        warn = len(self.failed) - crit
+        return (f"suite {self.suite_name!r}: {len(self.outcomes)} expectations, {crit} critical failed, "
+                f"{warn} warning(s); data {data.get('path') or 'in memory'} ({data.get('rows', '?')} rows)")
 
     def outcome(self, type: str, column: str | None = None) -> ExpectationOutcome:
         """The first outcome of expectation ``type`` (on ``column``); KeyError when there is none."""
@@ -313,7 +361,7 @@ def validate_frame(data: TabularDataset | pd.DataFrame,
                      "return_unexpected_index_query": False, "exclude_unexpected_values": False}
     ge_result = batch.validate(suite_obj, result_format=result_format)
     # GE does not return results in suite order; our private copy's ids put them back
-    converted = sorted(((_order(evr, i), _convert(evr, frame, max_rows)) for i, evr in enumerate(ge_result.results)),
+    converted = sorted(((_order(evr, i), convert_outcome(evr, frame, max_rows)) for i, evr in enumerate(ge_result.results)),
                        key=lambda pair: pair[0])
     outcomes = [o for _, o in converted]
     failures = [{"type": o.type, "column": o.column, "error": o.exception} for o in outcomes if o.exception]
@@ -380,7 +428,7 @@ def _check_fits(suite: dict[str, Any], columns: list[str], path: str | None) -> 
                          "`poisonguard expectations infer DATA --label COL --out SUITE`")
 
 
-def _convert(evr: Any, frame: pd.DataFrame, max_rows: int) -> ExpectationOutcome:
+def convert_outcome(evr: Any, frame: pd.DataFrame, max_rows: int) -> ExpectationOutcome:
     """One GE ExpectationValidationResult -> plain ExpectationOutcome (GE objects are not kept)."""
     from great_expectations.util import convert_to_json_serializable
 

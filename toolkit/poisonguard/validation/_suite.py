@@ -21,12 +21,13 @@ import pandas as pd
 from .._io import atomic_write_json
 from .._version import __version__
 from ..data import MISSING_MARKERS, TabularDataset, as_dataset, data_stem, sort_key
-from ..errors import SuiteError, UsageError
+from ..config import Key, Policy
+from ..errors import SuiteError
 
 if TYPE_CHECKING:  # pragma: no cover
     from great_expectations import ExpectationSuite
 
-__all__ = ["infer_suite", "load_suite", "read_suite_json", "suite_columns", "suite_from_dict", "write_suite"]
+__all__ = ["INFER_PARAMS", "infer_suite", "load_suite", "read_suite_json", "suite_columns", "suite_from_dict", "write_suite"]
 
 #: kwargs that name a column of the data.
 _COLUMN_KEYS = ("column", "column_A", "column_B")
@@ -169,6 +170,27 @@ def write_suite(suite: ExpectationSuite, path: str | os.PathLike[str]) -> Path:
 
 
 # -- inference --------------------------------------------------------------------------------
+#: The tuning parameters of :func:`infer_suite`, declared: ``expectations.infer`` in params.yaml
+#: (``poisonguard expectations infer --params params.yaml``; its options win over the file).
+INFER_PARAMS = Policy(
+    "expectations infer",
+    Key("range_margin", "number", 0.1, "margin on each side of numeric ranges, as a share of the trusted range",
+        low=0),
+    Key("tail_quantile", "number", 0.01, "quantile whose distance to the extreme is the least margin", low=0,
+        high=0.5, high_open=True),
+    Key("limit_factor", "number", 3.0, "plausible limits: the trusted range widened by this many widths", low=0),
+    Key("row_count_factor", "number", 5.0, "row-count band: trusted rows divided and multiplied by this", low=1),
+    Key("max_categories", "int", 50, "categorical columns with at most this many values get a value set", low=1),
+    Key("label_tolerance", "number", 0.03, "shift of any label's share accepted beyond sampling noise", low=0,
+        high=1),
+    Key("band_tolerance", "number", 0.1, "shift of a mean or standard deviation accepted, in standard deviations",
+        low=0),
+    Key("sampling_z", "number", 4.0, "allowance for sampling noise, in standard errors", low=0),
+    Key("min_class_rows", "int", 30, "fewest trusted rows of a label for class-conditional ranges", low=1),
+    kind="parameter",
+)
+
+
 def infer_suite(data: TabularDataset | pd.DataFrame | str | os.PathLike[str], *, label: str | None = None,
                 id_column: str | None = None, name: str | None = None, range_margin: float = 0.1,
                 tail_quantile: float = 0.01, limit_factor: float = 3.0, row_count_factor: float = 5.0,
@@ -325,32 +347,17 @@ def infer_suite(data: TabularDataset | pd.DataFrame | str | os.PathLike[str], *,
 
 def _sensitive_kinds(nonnull: pd.Series, col: str) -> list[str]:
     """Kinds of sensitive data among a column's distinct values (see :mod:`poisonguard.detectors.pii`)."""
-    from ..detectors.pii import _SSN_COLUMN, _integer_ssns, find_sensitive
+    from ..detectors.pii import SSN_COLUMN, integer_ssns, find_sensitive
 
     uniq = pd.Series(pd.unique(nonnull.astype(str)), dtype=object)
     kinds = {f.kind for f in find_sensitive(uniq, col)}
-    if pd.api.types.is_integer_dtype(nonnull.dtype) and _SSN_COLUMN.search(col) and _integer_ssns(uniq, col):
+    if pd.api.types.is_integer_dtype(nonnull.dtype) and SSN_COLUMN.search(col) and integer_ssns(uniq, col):
         kinds.add("ssn")
     return sorted(kinds)
 
 
 def _check_params(**params: float) -> None:
-    rules = {
-        "range_margin": (lambda v: v >= 0, "a float >= 0"),
-        "tail_quantile": (lambda v: 0 <= v < 0.5, "a float in [0, 0.5)"),
-        "limit_factor": (lambda v: v >= 0, "a float >= 0"),
-        "row_count_factor": (lambda v: v >= 1, "a float >= 1"),
-        "max_categories": (lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
-        "label_tolerance": (lambda v: 0 <= v <= 1, "a float in [0, 1]"),
-        "band_tolerance": (lambda v: v >= 0, "a float >= 0"),
-        "sampling_z": (lambda v: v >= 0, "a float >= 0"),
-        "min_class_rows": (lambda v: isinstance(v, int) and v >= 1, "an int >= 1"),
-    }
-    for key, value in params.items():
-        check, allowed = rules[key]
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and check(value)
-        if not ok:
-            raise UsageError(f"The {key!r} parameter of infer_suite must be {allowed}. Got {value!r} instead.")
+    INFER_PARAMS.validate(params, where="infer_suite")
 
 
 def _plain(values: list[Any]) -> list[Any]:
