@@ -49,7 +49,8 @@ test: install  ## .ci/test-deps: Debian's chromium for the HTML test (installed 
 	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests notebooks --nbmake --nbmake-timeout=300
 
 # The inner loop: everything but the tests marked `slow` (DVC pipelines and repositories, MLflow,
-# moto's S3 server, headless Chromium, the large-file scans) and the notebooks; `make test` runs them all.
+# moto's S3 server, headless Chromium, the large-file scans, the slowest detection-quality floors) and the
+# notebooks; `make test` runs them all.
 test-fast: install
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -m "not slow" tests
 
