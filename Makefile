@@ -9,12 +9,13 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install constraints demo test bench mlflow-ui clean help
+.PHONY: install constraints demo test test-fast bench mlflow-ui clean help
 
 help:
 	@echo "make demo   - create .venv, install, run the reference DVC pipeline (dvc repro), print the verdict"
 	@echo "make demo ATTACK=backdoor - the same as a DVC experiment with an attack (flips, backdoor, new_source)"
 	@echo "make test   - create .venv, install with the dev extra, run the test suite"
+	@echo "make test-fast - the suite without the slow tests (DVC pipelines, notebooks, MLflow, S3, Chromium)"
 	@echo "make bench  - run the benchmarks by hand (slow; results in benchmarks/RESULTS.md)"
 	@echo "make constraints - rewrite constraints.txt from .venv (see the comment above CONSTRAINTS)"
 	@echo "make mlflow-ui - serve the MLflow UI of ./mlflow.db on 127.0.0.1:5000"
@@ -46,6 +47,12 @@ demo: install  ## ATTACK=backdoor|flips|new_source runs the pipeline as a DVC ex
 test: install  ## .ci/test-deps: Debian's chromium for the HTML test (installed as root, else a one-line hint)
 	bash .ci/test-deps
 	$(PY) -m pytest -q -p no:cacheprovider --durations=25 tests notebooks --nbmake --nbmake-timeout=300
+
+# The inner loop: everything but the tests marked `slow` (DVC pipelines and repositories, MLflow,
+# moto's S3 server, headless Chromium, the large-file scans, the slowest detection-quality floors) and the
+# notebooks; `make test` runs them all.
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -m "not slow" tests
 
 bench: install
 	$(PY) benchmarks/bench_label_flip.py --seeds 0 1 2

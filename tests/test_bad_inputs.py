@@ -55,9 +55,8 @@ def test_corpus_is_large_and_names_are_unique():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input(case: Case, tmp_path, monkeypatch, capsys):
+def test_bad_input(case: Case, tmp_path, monkeypatch, cli):
     from poisonguard import _env
-    from poisonguard.cli import main
 
     work = tmp_path / "w"
     work.mkdir()
@@ -69,12 +68,11 @@ def test_bad_input(case: Case, tmp_path, monkeypatch, capsys):
         monkeypatch.setenv(k, v)
     before = _digests(work)
     try:
-        rc = main(list(case.argv))
+        rc, out, err = cli(*case.argv)
     finally:
         for p in work.rglob("*"):  # give back what a case made unreadable, so tmp_path can be removed
             if not p.is_symlink():
                 os.chmod(p, 0o755 if p.is_dir() else 0o644)
-    out, err = capsys.readouterr()
     as_root = ROOT and case.root_exit is not None  # root reads and writes past file modes
     expected = case.root_exit if as_root else case.exit
     assert "Traceback" not in out + err

@@ -23,11 +23,6 @@ def _fit(ds: TabularDataset, **kw) -> BackdoorTriggerDetector:
     return BackdoorTriggerDetector(random_state=0, **kw).scan_fit(ds, ds.encode(), ds.label_codes())
 
 
-@pytest.fixture(scope="module")
-def banknote(banknote_path) -> TabularDataset:
-    return load_dataset(banknote_path, label="class")
-
-
 def _named(det: BackdoorTriggerDetector, params: dict) -> bool:
     truth = (sorted(params["features"]), str(params["target"]))
     return any((sorted(r.columns), str(r.target)) == truth for r in det.triggers_)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from poisonguard.attacks import poison
-from poisonguard.data import TabularDataset, load_dataset
+from poisonguard.data import TabularDataset
 from poisonguard.detectors import DuplicateDetector
 from poisonguard.detectors.duplicates import near_pairs, row_hashes
 from poisonguard.scan import scan
@@ -18,11 +18,6 @@ from poisonguard.scan import scan
 
 def _fit(ds: TabularDataset, **kw) -> DuplicateDetector:
     return DuplicateDetector(random_state=0, **kw).scan_fit(ds, ds.encode(), None)
-
-
-@pytest.fixture(scope="module")
-def banknote(banknote_path) -> TabularDataset:
-    return load_dataset(banknote_path, label="class")
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -14,7 +14,7 @@ from sklearn.metrics import average_precision_score
 
 from poisonguard import detectors
 from poisonguard.attacks import poison
-from poisonguard.data import TabularDataset, load_dataset
+from poisonguard.data import TabularDataset
 from poisonguard.detectors import BaseDetector, OutlierEnsemble
 from poisonguard.detectors.outliers import TailScore
 from poisonguard.scan import scan
@@ -26,11 +26,6 @@ CLEAN_MAX_FLAG_RATE = 0.01
 
 def _fit(ds: TabularDataset, **kw) -> OutlierEnsemble:
     return OutlierEnsemble(random_state=0, **kw).scan_fit(ds, ds.encode(), None)
-
-
-@pytest.fixture(scope="module")
-def banknote(banknote_path) -> TabularDataset:
-    return load_dataset(banknote_path, label="class")
 
 
 @pytest.mark.parametrize("seed", [0, 1])

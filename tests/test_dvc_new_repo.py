@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +47,6 @@ def _frame(n: int, seed: int) -> pd.DataFrame:
                          "income": np.where(score > 0.3, ">50K", "<=50K")})
 
 
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return run(args, cwd)
-
-
 def test_snippet_has_no_shell_idioms():
     _, pipeline = _snippets()
     for idiom in ("||", "$(", "test $?", "&&"):
@@ -59,7 +54,7 @@ def test_snippet_has_no_shell_idioms():
 
 
 @pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")  # MLflow's SQLAlchemy use
-def test_readme_stages_run_in_a_new_repository(tmp_path):
+def test_readme_stages_run_in_a_new_repository(tmp_path, shell):
     setup, pipeline = _snippets()
     repo = tmp_path / "my-project"
     (repo / "data").mkdir(parents=True)
@@ -69,12 +64,12 @@ def test_readme_stages_run_in_a_new_repository(tmp_path):
     frame.iloc[1600:2100].to_csv(repo / "data" / "canary.csv", index=False)
     (repo / ".gitignore").write_text("/reports/\n/mlflow.db\n/mlartifacts/\n", encoding="utf-8")
 
-    res = _run(["bash", "-euo", "pipefail", "-c", setup], repo)
+    res = shell(["bash", "-euo", "pipefail", "-c", setup], repo)
     assert res.returncode == 0, f"the README's set-up failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     (repo / "dvc.yaml").write_text(pipeline, encoding="utf-8")
     assert not (repo / "params.yaml").exists()  # the stages need none
 
-    res = _run([str(BIN / "dvc"), "repro"], repo)
+    res = shell([str(BIN / "dvc"), "repro"], repo)
     assert res.returncode == 0, f"dvc repro failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
     gate = json.loads((repo / "reports" / "gate.json").read_text(encoding="utf-8"))
     stages = {s["stage"]: (s["role"], s["status"]) for s in gate["stages"]}
@@ -90,14 +85,14 @@ def test_readme_stages_run_in_a_new_repository(tmp_path):
     assert json.loads((repo / "metrics" / "train.json").read_text())["train_rows"] > 0
 
     # the run ids are for MLflow; the rest is reproducible: a second repro does nothing
-    res = _run([str(BIN / "dvc"), "repro"], repo)
+    res = shell([str(BIN / "dvc"), "repro"], repo)
     assert res.returncode == 0 and "Running stage" not in res.stdout, res.stdout[-3000:]
 
     # the gate still fails on what it is given: tamper with the data -> provenance (exit 0: --exit-zero)
     frame = pd.read_csv(repo / "data" / "train.csv")
     frame.loc[0, "income"] = ">50K" if frame.loc[0, "income"] == "<=50K" else "<=50K"
     frame.to_csv(repo / "data" / "train.csv", index=False)
-    res = _run([str(BIN / "dvc"), "repro"], repo)
+    res = shell([str(BIN / "dvc"), "repro"], repo)
     assert res.returncode == 0, res.stderr[-3000:]
     gate = json.loads((repo / "reports" / "gate.json").read_text(encoding="utf-8"))
     assert gate["verdict"] == "fail" and any(r.startswith("provenance/") for r in gate["reasons"]), gate["reasons"]

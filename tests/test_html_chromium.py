@@ -17,6 +17,8 @@ from _report_case import build_case, reports_of
 from poisonguard.gate import gate
 from poisonguard.reports import write_reports
 
+pytestmark = pytest.mark.slow  # headless Chromium; `make test-fast` skips it
+
 PROBE = """JSON.stringify({
   verdict: document.querySelector('#verdict .big') && document.querySelector('#verdict .big').innerText,
   title: document.title,

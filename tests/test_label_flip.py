@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, precision_score, recall_score
 
 from poisonguard.attacks import poison
-from poisonguard.data import TabularDataset, load_dataset
+from poisonguard.data import TabularDataset
 from poisonguard.detectors import ConfidentLearning, KNNLabelDisagreement, LabelFlipDetector
 from poisonguard.detectors.label_flip import confident_joint
 
@@ -38,13 +38,13 @@ def test_blobs_random_flips_found(blobs, seed):
     assert ap >= 0.95 and rec >= 0.9 and prec >= 0.8  # measured: AP 1.00, recall 1.00, precision ~0.95
 
 
-def test_banknote_random_flips_floor(banknote_path):
-    ds = load_dataset(banknote_path, label="class")
-    res = poison(ds, "random_flip", rate=0.1, seed=0)
+def test_banknote_random_flips_floor(banknote):
+    res = poison(banknote, "random_flip", rate=0.1, seed=0)
     ap, rec, prec = _quality(_fit(LabelFlipDetector(random_state=0), res.frame, "class"), res.mask)
     assert ap >= 0.95 and rec >= 0.85 and prec >= 0.85  # measured: AP 1.00, F1 0.96
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_breast_cancer_boundary_flips_floor():
     from sklearn.datasets import load_breast_cancer
 
@@ -56,6 +56,7 @@ def test_breast_cancer_boundary_flips_floor():
     assert ap >= 0.8 and rec >= 0.3
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_class_flip_floor_on_adult(adult_small):
     ds = TabularDataset.from_frame(adult_small, label="income")
     res = poison(ds, "class_flip", rate=0.2, seed=0)
@@ -64,6 +65,7 @@ def test_class_flip_floor_on_adult(adult_small):
     assert ap >= 3 * base_rate  # measured ~0.4 on the full data vs a base rate of ~0.05
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_default_beats_single_views_on_boundary_flips():
     """The ensemble must hold up where confident learning alone is weak (near-boundary flips)."""
     from sklearn.datasets import load_breast_cancer
@@ -83,6 +85,7 @@ def test_confident_joint_counts_rows():
     np.testing.assert_allclose(C.sum(axis=1), np.bincount(y, minlength=3))
 
 
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
 def test_auto_threshold_matches_estimated_errors(blobs):
     ds = TabularDataset.from_frame(blobs, label="label")
     res = poison(ds, "random_flip", rate=0.1, seed=3)
@@ -149,11 +152,11 @@ def test_identical_rows_get_identical_scores():
     np.testing.assert_allclose(det.suspicion_[:10], det.suspicion_[200:])
 
 
-def test_default_detector_flags_stable_under_row_order(banknote_path):
+@pytest.mark.slow  # a detection-quality floor of the default detector: ~10-30 s
+def test_default_detector_flags_stable_under_row_order(banknote):
     """Out-of-fold splits depend on row order, so flags may move a little: documented tolerance
     is a Jaccard similarity of at least 0.8 between the flagged sets."""
-    ds = load_dataset(banknote_path, label="class")
-    res = poison(ds, "random_flip", rate=0.1, seed=0)
+    res = poison(banknote, "random_flip", rate=0.1, seed=0)
     frame = res.frame
     perm = np.random.default_rng(1).permutation(len(frame))
     a = _fit(LabelFlipDetector(random_state=0), frame, "class").labels_ == -1

@@ -29,12 +29,8 @@ FILES = ["dvc.yaml", "params.yaml", "pipelines/prepare.py", "pipelines/train.py"
 pytestmark = pytest.mark.slow
 
 
-def _run(args: list[str], project: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    return run(args, project, timeout)
-
-
 def _repro(project: Path) -> subprocess.CompletedProcess:
-    res = _run([str(BIN / "dvc"), "repro"], project)
+    res = run([str(BIN / "dvc"), "repro"], project)
     assert res.returncode == 0, f"dvc repro failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
     return res
 
@@ -60,20 +56,20 @@ def project(tmp_path_factory):
     # `dvc exp run` (make demo ATTACK=...) needs a commit to base its experiments on
     for args in (["git", "init", "-q"], [str(BIN / "dvc"), "init", "-q"], ["git", "add", "-A"],
                  ["git", "commit", "-q", "-m", "pipeline"]):
-        res = _run(args, proj)
+        res = run(args, proj)
         assert res.returncode == 0, res.stderr
     return proj
 
 
 @pytest.fixture(scope="module")
-def clean_run(project):
+def cleanrun(project):
     _set_params(project, attack="none")
     res = _repro(project)
     # what a user commits after `dvc repro`: dvc.lock and metrics/ (reports/ is git-ignored)
     for args in (["git", "add", "-A"], ["git", "commit", "-q", "-m", "baseline run"]):
-        done = _run(args, project)
+        done = run(args, project)
         assert done.returncode == 0, done.stderr
-    tracked = _run(["git", "ls-files", "metrics"], project).stdout.split()
+    tracked = run(["git", "ls-files", "metrics"], project).stdout.split()
     assert "metrics/scan.json" in tracked and "metrics/gate.json" in tracked, tracked
     return res
 
@@ -81,7 +77,7 @@ def clean_run(project):
 @pytest.fixture(scope="module")
 def flips_exp(project, clean_run):
     # what `make demo ATTACK=flips` runs: a DVC experiment (dvc exp run -S prepare.attack=flips)
-    return _run([sys.executable, "pipelines/demo.py", "--attack", "flips"], project)
+    return run([sys.executable, "pipelines/demo.py", "--attack", "flips"], project)
 
 
 def _gate(project: Path) -> dict:
@@ -119,7 +115,7 @@ def test_second_repro_does_nothing(project, clean_run):
 
 
 def test_dvc_sees_flat_metrics(project, clean_run):
-    res = _run([str(BIN / "dvc"), "metrics", "show", "--json"], project)
+    res = run([str(BIN / "dvc"), "metrics", "show", "--json"], project)
     assert res.returncode == 0, res.stderr
     shown = next(iter(json.loads(res.stdout).values()))["data"]  # the workspace (DVC names it "")
     names = {"prepare", "provenance", "validate", "scan", "quality", "train", "drift", "gate"}
@@ -136,10 +132,10 @@ def test_scan_rerun_is_byte_identical(project, clean_run):
     before = {n: (scan / n).read_bytes() for n in ("report.json", "scores.csv", "clean.csv", "quarantine.csv")}
     lock = (project / "dvc.lock").read_bytes()
     for _ in range(2):
-        res = _run([str(BIN / "dvc"), "repro", "-f", "-s", "scan"], project)
+        res = run([str(BIN / "dvc"), "repro", "-f", "-s", "scan"], project)
         assert res.returncode == 0, res.stderr[-3000:]
         assert {n: (scan / n).read_bytes() for n in before} == before
-    status = _run([str(BIN / "dvc"), "status"], project)
+    status = run([str(BIN / "dvc"), "status"], project)
     assert status.returncode == 0 and "Data and pipelines are up to date" in status.stdout, status.stdout
     assert (project / "dvc.lock").read_bytes() == lock
     timings = json.loads((scan / "timings.json").read_text())
@@ -152,7 +148,7 @@ def test_experiments_compare(project, flips_exp):
     # issue 17.1: dvc exp show / metrics diff / plots diff compare the baseline with the experiment
     assert flips_exp.returncode == 0, flips_exp.stderr[-3000:]
     dvc = str(BIN / "dvc")
-    shown = _run([dvc, "exp", "show", "--json"], project)
+    shown = run([dvc, "exp", "show", "--json"], project)
     assert shown.returncode == 0, shown.stderr
     rows = json.loads(shown.stdout)
     base = next(r for r in rows if r["rev"] != "workspace")
@@ -168,11 +164,11 @@ def test_experiments_compare(project, flips_exp):
     assert metric(base, "prepare", "poisoned") == 0 and metric(exp, "prepare", "poisoned") == 100
     assert metric(exp, "scan", "quarantined") > metric(base, "scan", "quarantined")
     assert metric(exp, "quality", "recall") >= 0.5 and metric(exp, "quality", "average_precision") > 0.3
-    diff = _run([dvc, "metrics", "diff", "--json"], project)  # HEAD (the baseline) vs the applied experiment
+    diff = run([dvc, "metrics", "diff", "--json"], project)  # HEAD (the baseline) vs the applied experiment
     assert diff.returncode == 0, diff.stderr
     gate = json.loads(diff.stdout)["metrics/gate.json"]["failed"]
     assert (gate["old"], gate["new"]) == (0, 1)
-    plots = _run([dvc, "plots", "diff", "--json", "HEAD", exp["name"]], project)
+    plots = run([dvc, "plots", "diff", "--json", "HEAD", exp["name"]], project)
     assert plots.returncode == 0, plots.stderr
     data = json.loads(plots.stdout)
     assert not data.get("errors"), data.get("errors")
@@ -181,7 +177,7 @@ def test_experiments_compare(project, flips_exp):
 
 
 def test_demo_rejects_an_unknown_attack(project):
-    res = _run([sys.executable, "pipelines/demo.py", "--attack", "nope"], project)
+    res = run([sys.executable, "pipelines/demo.py", "--attack", "nope"], project)
     assert res.returncode == 2 and "invalid choice: 'nope'" in res.stderr and "Traceback" not in res.stderr
 
 

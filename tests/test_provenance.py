@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from poisonguard.cli import main
 from poisonguard.errors import UsageError
 from poisonguard.provenance import (
     PAYLOAD_TYPE,
@@ -54,13 +53,6 @@ def demo_data() -> Path:
     return DEMO
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
 def assert_one_line_error(err: str) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
@@ -92,29 +84,29 @@ def project(tmp_path: Path, keys):
 
 
 # -- keys and format ------------------------------------------------------------------------------
-def test_keygen_cli_modes_and_no_overwrite(tmp_path, capsys):
-    rc, out, _ = run(capsys, "keygen", "--out-dir", tmp_path / "k")
+def test_keygen_cli_modes_and_no_overwrite(tmp_path, cli):
+    rc, out, _ = cli("keygen", "--out-dir", tmp_path / "k")
     assert rc == 0
     priv, pub = tmp_path / "k" / "poisonguard.key", tmp_path / "k" / "poisonguard.pub"
     assert stat.S_IMODE(priv.stat().st_mode) == 0o600
     assert stat.S_IMODE(pub.stat().st_mode) == 0o644
     assert key_id(load_public_key(pub)) in out
-    rc, _, err = run(capsys, "keygen", "--out-dir", tmp_path / "k")
+    rc, _, err = cli("keygen", "--out-dir", tmp_path / "k")
     assert rc == 2
     assert_one_line_error(err)
     assert "--force" in err
 
 
-def test_keygen_with_passphrase(tmp_path, monkeypatch, capsys):
+def test_keygen_with_passphrase(tmp_path, monkeypatch, cli):
     monkeypatch.setenv("POISONGUARD_KEY_PASSPHRASE", "correct horse")
-    assert run(capsys, "keygen", "--out-dir", tmp_path / "k")[0] == 0
+    assert cli("keygen", "--out-dir", tmp_path / "k")[0] == 0
     assert b"ENCRYPTED" in (tmp_path / "k" / "poisonguard.key").read_bytes()
     (tmp_path / "f.csv").write_text("a\n1\n")
-    rc, _, _ = run(capsys, "manifest", "create", "f.csv", "--out", tmp_path / "m.json", "--key",
+    rc, _, _ = cli("manifest", "create", "f.csv", "--out", tmp_path / "m.json", "--key",
                    tmp_path / "k" / "poisonguard.key", "--base-dir", tmp_path)
     assert rc == 0
     monkeypatch.setenv("POISONGUARD_KEY_PASSPHRASE", "Zq9-not-it")
-    rc, _, err = run(capsys, "manifest", "sign", tmp_path / "m.json", "--key", tmp_path / "k" / "poisonguard.key")
+    rc, _, err = cli("manifest", "sign", tmp_path / "m.json", "--key", tmp_path / "k" / "poisonguard.key")
     assert rc == 2
     assert_one_line_error(err)
     assert "Zq9-not-it" not in err
@@ -190,10 +182,10 @@ def test_tabular_summary_streams_parquet_and_jsonl(tmp_path):
 
 
 # -- create / verify, clean ------------------------------------------------------------------------
-def test_verify_clean_cli_and_report(project, keys, capsys, tmp_path):
+def test_verify_clean_cli_and_report(project, keys, cli, tmp_path):
     base, m = project
     report = tmp_path / "r.json"
-    rc, out, err = run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", base,
+    rc, out, err = cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", base,
                        "--report", report)
     assert rc == 0, out + err
     assert "OK" in out
@@ -204,46 +196,46 @@ def test_verify_clean_cli_and_report(project, keys, capsys, tmp_path):
     assert back.return_code == 0 and len(back.sources) == 2 and back.sources[0].status == "ok"
 
 
-def test_verify_default_base_is_cwd_and_globs(tmp_path, keys, monkeypatch, capsys):
+def test_verify_default_base_is_cwd_and_globs(tmp_path, keys, monkeypatch, cli):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d").mkdir()
     for n in ("a.csv", "b.csv", "notes.txt"):
         (tmp_path / "d" / n).write_text("c\n1\n")
-    assert run(capsys, "manifest", "create", "d/*.csv", "--out", "m.json", "--key", keys.private_key)[0] == 0
+    assert cli("manifest", "create", "d/*.csv", "--out", "m.json", "--key", keys.private_key)[0] == 0
     assert [s["name"] for s in payload(tmp_path / "m.json")["subject"]] == ["d/a.csv", "d/b.csv"]
-    assert run(capsys, "manifest", "verify", "m.json", "--key", keys.public_key)[0] == 0
+    assert cli("manifest", "verify", "m.json", "--key", keys.public_key)[0] == 0
     (tmp_path / "d" / "c.csv").write_text("c\n9\n")   # matches the glob: unlisted
     (tmp_path / "d" / "other.txt").write_text("x")    # does not match: ignored
-    rc, out, _ = run(capsys, "manifest", "verify", "m.json", "--key", keys.public_key)
+    rc, out, _ = cli("manifest", "verify", "m.json", "--key", keys.public_key)
     assert rc == 1 and "d/c.csv" in out and "other.txt" not in out
 
 
-def test_manifest_inside_listed_folder_is_not_a_source(tmp_path, keys, capsys):
+def test_manifest_inside_listed_folder_is_not_a_source(tmp_path, keys, cli):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.csv").write_text("c\n1\n")
     m = tmp_path / "data" / "manifest.json"
-    assert run(capsys, "manifest", "create", "data", "--out", m, "--key", keys.private_key,
+    assert cli("manifest", "create", "data", "--out", m, "--key", keys.private_key,
                "--base-dir", tmp_path)[0] == 0
     assert [s["name"] for s in payload(m)["subject"]] == ["data/a.csv"]
-    assert run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", tmp_path)[0] == 0
+    assert cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", tmp_path)[0] == 0
 
 
-def test_unsigned_then_sign(tmp_path, keys, capsys):
+def test_unsigned_then_sign(tmp_path, keys, cli):
     (tmp_path / "a.csv").write_text("c\n1\n")
     m = tmp_path / "m.json"
-    rc, out, _ = run(capsys, "manifest", "create", "a.csv", "--out", m, "--base-dir", tmp_path)
+    rc, out, _ = cli("manifest", "create", "a.csv", "--out", m, "--base-dir", tmp_path)
     assert rc == 0 and "unsigned" in out
-    rc, out, _ = run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", tmp_path)
+    rc, out, _ = cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", tmp_path)
     assert rc == 1 and "no signature" in out
-    assert run(capsys, "manifest", "verify", m, "--allow-unsigned", "--base-dir", tmp_path)[0] == 0
-    assert run(capsys, "manifest", "verify", m, "--allow-unsigned", "--key", keys.public_key,
+    assert cli("manifest", "verify", m, "--allow-unsigned", "--base-dir", tmp_path)[0] == 0
+    assert cli("manifest", "verify", m, "--allow-unsigned", "--key", keys.public_key,
                "--base-dir", tmp_path)[0] == 0
-    assert run(capsys, "manifest", "sign", m, "--key", keys.private_key)[0] == 0
-    assert run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", tmp_path)[0] == 0
+    assert cli("manifest", "sign", m, "--key", keys.private_key)[0] == 0
+    assert cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", tmp_path)[0] == 0
 
 
 # -- the tamper suite (local part) -----------------------------------------------------------------
-def test_tamper_one_byte_flipped_in_100mb_file(tmp_path, keys, capsys):
+def test_tamper_one_byte_flipped_in_100mb_file(tmp_path, keys, cli):
     base = tmp_path / "proj"
     base.mkdir()
     big = base / "big.bin"
@@ -252,48 +244,48 @@ def test_tamper_one_byte_flipped_in_100mb_file(tmp_path, keys, capsys):
         for _ in range(100):
             fh.write(block)
     m = tmp_path / "m.json"
-    assert run(capsys, "manifest", "create", "big.bin", "--out", m, "--key", keys.private_key,
+    assert cli("manifest", "create", "big.bin", "--out", m, "--key", keys.private_key,
                "--base-dir", base)[0] == 0
-    assert run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)[0] == 0
+    assert cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)[0] == 0
     with open(big, "r+b") as fh:
         fh.seek(73_456_789)
         b = fh.read(1)
         fh.seek(73_456_789)
         fh.write(bytes([b[0] ^ 0x01]))
-    rc, out, err = run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
+    rc, out, err = cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
     assert rc == 1
     assert "[digest_mismatch] big.bin: SHA-256 mismatch" in out
     assert "Traceback" not in out + err
 
 
-def test_tamper_truncated_file(project, keys, capsys):
+def test_tamper_truncated_file(project, keys, cli):
     base, m = project
     f = base / "data" / "train.csv"
     size = f.stat().st_size
     with open(f, "r+b") as fh:
         fh.truncate(size // 2)
-    rc, out, _ = run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
+    rc, out, _ = cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
     assert rc == 1
     assert "data/train.csv: SHA-256 mismatch" in out and "(truncated)" in out
 
 
-def test_tamper_file_added_to_listed_folder(project, keys, capsys):
+def test_tamper_file_added_to_listed_folder(project, keys, cli):
     base, m = project
     (base / "data" / "sub").mkdir()
     (base / "data" / "sub" / "poison.csv").write_text("x,y\n1,b\n")
-    rc, out, _ = run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
+    rc, out, _ = cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
     assert rc == 1
     assert "[unlisted] data/sub/poison.csv" in out
 
 
-def test_tamper_missing_source(project, keys, capsys):
+def test_tamper_missing_source(project, keys, cli):
     base, m = project
     (base / "data" / "extra.csv").unlink()
-    rc, out, _ = run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
+    rc, out, _ = cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
     assert rc == 1 and "[missing] data/extra.csv" in out
 
 
-def test_tamper_subject_edited_after_signing(project, keys, capsys):
+def test_tamper_subject_edited_after_signing(project, keys, cli):
     base, m = project
     doc = json.loads(m.read_text())
     st = json.loads(base64.b64decode(doc["payload"]))
@@ -302,36 +294,36 @@ def test_tamper_subject_edited_after_signing(project, keys, capsys):
     st["subject"][1]["digest"]["sha256"] = hashlib.sha256((base / "data" / "train.csv").read_bytes()).hexdigest()
     doc["payload"] = base64.b64encode(json.dumps(st).encode()).decode()
     m.write_text(json.dumps(doc))
-    rc, out, _ = run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
+    rc, out, _ = cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
     assert rc == 1
     assert "[bad_signature]" in out and str(m) in out and "modified after signing" in out
     # nothing from the untrusted payload was used: no source was checked
     assert "0 source(s)" in out
 
 
-def test_tamper_signature_from_another_key(project, keys, tmp_path, capsys):
+def test_tamper_signature_from_another_key(project, keys, tmp_path, cli):
     base, m = project
     other = generate_keypair(tmp_path / "other")
     # re-sign with the attacker's key only
     env, _ = manifest_mod.read_envelope(m)
     env = Envelope(env.payload_type, env.payload)
     sign_envelope(env, load_private_key(other.private_key)).write(m)
-    rc, out, _ = run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
+    rc, out, _ = cli("manifest", "verify", m, "--key", keys.public_key, "--base-dir", base)
     assert rc == 1
     assert "[unknown_key]" in out and other.keyid[:16] in out and str(m) in out
 
 
-def test_signature_checked_before_payload_is_parsed(tmp_path, keys, capsys):
+def test_signature_checked_before_payload_is_parsed(tmp_path, keys, cli):
     other = generate_keypair(tmp_path / "other")
     env = sign_envelope(Envelope(PAYLOAD_TYPE, b"{not json"), load_private_key(other.private_key))
     env.write(tmp_path / "m.json")
-    rc, out, err = run(capsys, "manifest", "verify", tmp_path / "m.json", "--key", keys.public_key)
+    rc, out, err = cli("manifest", "verify", tmp_path / "m.json", "--key", keys.public_key)
     assert rc == 1 and "[unknown_key]" in out and not err
 
 
 @pytest.mark.parametrize("name", ["../outside.csv", "data/../../outside.csv", "/etc/passwd", "C:/Windows/win.ini",
                                   "data\\..\\..\\x", "./data/train.csv", "~/x"])
-def test_tamper_path_traversal_and_absolute_names(tmp_path, keys, capsys, name):
+def test_tamper_path_traversal_and_absolute_names(tmp_path, keys, cli, name):
     base = tmp_path / "proj"
     base.mkdir()
     outside = tmp_path / "outside.csv"
@@ -347,13 +339,13 @@ def test_tamper_path_traversal_and_absolute_names(tmp_path, keys, capsys, name):
     # even a manifest signed by the trusted key (a compromised signer) must not reach outside the base
     env = sign_envelope(Envelope.from_statement(statement), load_private_key(keys.private_key))
     env.write(tmp_path / "m.json")
-    rc, out, err = run(capsys, "manifest", "verify", tmp_path / "m.json", "--key", keys.public_key,
+    rc, out, err = cli("manifest", "verify", tmp_path / "m.json", "--key", keys.public_key,
                        "--base-dir", base)
     assert rc == 1, out + err
     assert "[unsafe_name]" in out and repr(name) in out
 
 
-def test_unsafe_collection_name(tmp_path, keys, capsys):
+def test_unsafe_collection_name(tmp_path, keys, cli):
     statement = {
         "_type": STATEMENT_TYPE, "predicateType": PREDICATE_TYPE, "subject": [],
         "predicate": {"schemaVersion": "1", "created": "x", "tool": {}, "sources": [],
@@ -361,16 +353,16 @@ def test_unsafe_collection_name(tmp_path, keys, capsys):
     }
     sign_envelope(Envelope.from_statement(statement), load_private_key(keys.private_key)).write(
         tmp_path / "m.json")
-    rc, out, _ = run(capsys, "manifest", "verify", tmp_path / "m.json", "--key", keys.public_key)
+    rc, out, _ = cli("manifest", "verify", tmp_path / "m.json", "--key", keys.public_key)
     assert rc == 1 and "'../../etc'" in out
 
 
-def test_source_date_epoch_makes_manifests_reproducible(project, keys, tmp_path, monkeypatch, capsys):
+def test_source_date_epoch_makes_manifests_reproducible(project, keys, tmp_path, monkeypatch, cli):
     base, _ = project
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     outs = [tmp_path / "a.json", tmp_path / "b.json"]
     for out in outs:
-        rc, _, err = run(capsys, "manifest", "create", "data", "--out", out, "--key", keys.private_key,
+        rc, _, err = cli("manifest", "create", "data", "--out", out, "--key", keys.private_key,
                          "--base-dir", base)
         assert rc == 0, err
     assert outs[0].read_bytes() == outs[1].read_bytes()  # Ed25519 signatures are deterministic too
@@ -386,7 +378,7 @@ def test_source_date_epoch_makes_manifests_reproducible(project, keys, tmp_path,
 # -- errors: exit 2, one line ----------------------------------------------------------------------
 @pytest.mark.parametrize("case", ["no_manifest", "not_json", "no_key_option", "private_as_public", "bad_source",
                                   "outside_base", "bad_source_date_epoch"])
-def test_errors_are_one_line_exit_2(project, keys, tmp_path, capsys, monkeypatch, case):
+def test_errors_are_one_line_exit_2(project, keys, tmp_path, cli, monkeypatch, case):
     base, m = project
     if case == "bad_source_date_epoch":
         monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
@@ -400,7 +392,7 @@ def test_errors_are_one_line_exit_2(project, keys, tmp_path, capsys, monkeypatch
                          "--base-dir", base],
         "bad_source_date_epoch": ["manifest", "create", "data", "--out", tmp_path / "x.json", "--base-dir", base],
     }[case]
-    rc, out, err = run(capsys, *args)
+    rc, out, err = cli(*args)
     assert rc == 2, out + err
     assert_one_line_error(err)
 
@@ -426,10 +418,10 @@ def _demo_versions(tmp_path: Path, keys) -> tuple[Path, Path, Path]:
     return base, before, after
 
 
-def test_diff_demo_names_added_and_changed(tmp_path, keys, capsys):
+def test_diff_demo_names_added_and_changed(tmp_path, keys, cli):
     _, before, after = _demo_versions(tmp_path, keys)
     report = tmp_path / "diff.json"
-    rc, out, err = run(capsys, "manifest", "diff", before, after, "--key", keys.public_key, "--report", report)
+    rc, out, err = cli("manifest", "diff", before, after, "--key", keys.public_key, "--report", report)
     assert rc == 1, out + err
     assert "[changed] data/holdout.csv: content changed" in out
     assert "[added] data/scraped.csv: added" in out
@@ -442,17 +434,17 @@ def test_diff_demo_names_added_and_changed(tmp_path, keys, capsys):
     assert statuses == {"data/adult.csv.gz": "same", "data/holdout.csv": "changed", "data/scraped.csv": "added"}
 
 
-def test_diff_policy_from_params_and_flags(tmp_path, keys, capsys):
+def test_diff_policy_from_params_and_flags(tmp_path, keys, cli):
     _, before, after = _demo_versions(tmp_path, keys)
     params = tmp_path / "params.yaml"
     params.write_text("provenance:\n  diff:\n    fail_on: [removed]\n    volume_threshold: 5.0\n")
-    rc, out, _ = run(capsys, "manifest", "diff", before, after, "--params", params)
+    rc, out, _ = cli("manifest", "diff", before, after, "--params", params)
     assert rc == 0 and "WARN  [changed] data/holdout.csv" in out
     assert "not checked" in out or "not signed" in out  # no --key: signatures not checked, said so
-    rc, out, _ = run(capsys, "manifest", "diff", before, after, "--params", params, "--fail-on", "added")
+    rc, out, _ = cli("manifest", "diff", before, after, "--params", params, "--fail-on", "added")
     assert rc == 1 and "ERROR [added] data/scraped.csv" in out
     params.write_text("provenance:\n  diff:\n    fail_on: [changed, poisoned]\n")
-    rc, _, err = run(capsys, "manifest", "diff", before, after, "--params", params)
+    rc, _, err = cli("manifest", "diff", before, after, "--params", params)
     assert rc == 2
     assert_one_line_error(err)
     assert "poisoned" in err and "volume_jump" in err
@@ -482,12 +474,12 @@ def test_diff_moved_volume_and_schema(tmp_path, keys):
     assert not any(f.kind == "volume_jump" and f.source == "data/b.csv" for f in relaxed.findings)
 
 
-def test_diff_refuses_a_tampered_manifest(tmp_path, keys, capsys):
+def test_diff_refuses_a_tampered_manifest(tmp_path, keys, cli):
     _, before, after = _demo_versions(tmp_path, keys)
     other = generate_keypair(tmp_path / "other")
     env, _ = manifest_mod.read_envelope(after)
     sign_envelope(Envelope(env.payload_type, env.payload), load_private_key(other.private_key)).write(after)
-    rc, out, _ = run(capsys, "manifest", "diff", before, after, "--key", keys.public_key)
+    rc, out, _ = cli("manifest", "diff", before, after, "--key", keys.public_key)
     assert rc == 1 and "new manifest after.json" in out and "[unknown_key]" in out
     assert "[added]" not in out
 
@@ -534,6 +526,7 @@ def test_dvc_lock_outs(tmp_path, keys):
     assert payload(tmp_path / "m.json")["predicate"]["sources"][0]["dvc"]["file"] == "dvc.lock"
 
 
+@pytest.mark.slow  # a real `dvc init` and `dvc add`
 @pytest.mark.skipif(shutil.which("dvc", path=str(Path(sys.executable).parent)) is None, reason="dvc not installed")
 def test_real_dvc_add(tmp_path, keys):
     dvc = str(Path(sys.executable).parent / "dvc")
@@ -572,8 +565,8 @@ def test_exported_members():
     assert all(hasattr(prov, n) for n in prov.__all__)
 
 
-def test_cli_help_lists_commands(capsys):
-    rc, out, _ = run(capsys, "--help")
+def test_cli_help_lists_commands(cli):
+    rc, out, _ = cli("--help")
     assert rc == 0 and "keygen" in out and "manifest" in out
-    rc, out, _ = run(capsys, "manifest", "--help")
+    rc, out, _ = cli("manifest", "--help")
     assert rc == 0 and all(c in out for c in ("create", "sign", "verify", "diff"))

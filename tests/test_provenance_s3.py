@@ -22,8 +22,9 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
 
-from poisonguard.cli import main  # noqa: E402
 from poisonguard.provenance import create_manifest, diff_manifests, generate_keypair, verify_manifest  # noqa: E402
+
+pytestmark = pytest.mark.slow  # moto's standalone S3 server; `make test-fast` skips it
 
 FAKE_KEY_ID = "AKIAPGFAKE7Q2X9ZTEST"
 FAKE_SECRET = "pgFakeSecret/9f8e7d6c+5b4a3210zyxwvutsrq"
@@ -82,12 +83,6 @@ def keys(tmp_path):
     return generate_keypair(tmp_path / "keys")
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
 def assert_one_line_error(err: str) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("poisonguard: error:") and "Traceback" not in err, err
@@ -98,21 +93,21 @@ def payload(path: Path) -> dict:
 
 
 @pytest.fixture
-def signed(bucket, keys, s3env, tmp_path, capsys):
+def signed(bucket, keys, s3env, tmp_path, cli):
     """A signed manifest of ``s3://bucket/train/``."""
     m = tmp_path / "m.json"
-    rc, out, err = run(capsys, "manifest", "create", f"s3://{bucket}/train", "--out", m, "--key", keys.private_key,
+    rc, out, err = cli("manifest", "create", f"s3://{bucket}/train", "--out", m, "--key", keys.private_key,
                        "--endpoint-url", s3env)
     assert rc == 0, out + err
     return m
 
 
-def verify(capsys, m, keys, endpoint) -> tuple[int, str, str]:
-    return run(capsys, "manifest", "verify", m, "--key", keys.public_key, "--endpoint-url", endpoint)
+def verify(cli, m, keys, endpoint) -> tuple[int, str, str]:
+    return cli("manifest", "verify", m, "--key", keys.public_key, "--endpoint-url", endpoint)
 
 
 # -- clean runs ------------------------------------------------------------------------------------
-def test_create_records_versions_checksums_and_verify_passes(signed, bucket, keys, s3, s3env, capsys):
+def test_create_records_versions_checksums_and_verify_passes(signed, bucket, keys, s3, s3env, cli):
     st = payload(signed)
     assert [s["name"] for s in st["subject"]] == [f"s3://{bucket}/train/a.csv", f"s3://{bucket}/train/b.csv"]
     src = st["predicate"]["sources"][0]
@@ -126,28 +121,28 @@ def test_create_records_versions_checksums_and_verify_passes(signed, bucket, key
     assert set(meta["object_lock"]) == {"mode", "retain_until", "legal_hold"}
     assert st["subject"][0]["digest"]["sha256"] == hashlib.sha256(b"x,y\n1,a\n2,b\n").hexdigest()
     assert st["predicate"]["collections"][0]["type"] == "s3-prefix"
-    rc, out, _ = verify(capsys, signed, keys, s3env)
+    rc, out, _ = verify(cli, signed, keys, s3env)
     assert rc == 0, out
 
 
-def test_endpoint_from_environment_and_from_manifest(bucket, keys, s3env, tmp_path, monkeypatch, capsys):
+def test_endpoint_from_environment_and_from_manifest(bucket, keys, s3env, tmp_path, monkeypatch, cli):
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3env)
     m = tmp_path / "m.json"
-    assert run(capsys, "manifest", "create", f"s3://{bucket}/train/a.csv", "--out", m,
+    assert cli("manifest", "create", f"s3://{bucket}/train/a.csv", "--out", m,
                "--key", keys.private_key)[0] == 0
-    assert run(capsys, "manifest", "verify", m, "--key", keys.public_key)[0] == 0
+    assert cli("manifest", "verify", m, "--key", keys.public_key)[0] == 0
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # falls back to the endpoint recorded in the signed manifest
-    assert run(capsys, "manifest", "verify", m, "--key", keys.public_key)[0] == 0
+    assert cli("manifest", "verify", m, "--key", keys.public_key)[0] == 0
 
 
-def test_whole_bucket(bucket, keys, s3, s3env, tmp_path, capsys):
+def test_whole_bucket(bucket, keys, s3, s3env, tmp_path, cli):
     m = tmp_path / "m.json"
-    assert run(capsys, "manifest", "create", f"s3://{bucket}", "--out", m, "--key", keys.private_key,
+    assert cli("manifest", "create", f"s3://{bucket}", "--out", m, "--key", keys.private_key,
                "--endpoint-url", s3env)[0] == 0
     assert payload(m)["predicate"]["collections"][0]["name"] == f"s3://{bucket}/"
-    assert verify(capsys, m, keys, s3env)[0] == 0
+    assert verify(cli, m, keys, s3env)[0] == 0
     _put(s3, bucket, "anywhere.csv", b"x\n")
-    rc, out, _ = verify(capsys, m, keys, s3env)
+    rc, out, _ = verify(cli, m, keys, s3env)
     assert rc == 1 and f"[unlisted] s3://{bucket}/anywhere.csv" in out
 
 
@@ -164,105 +159,105 @@ def test_object_lock_state_from_head_object(s3, s3env, keys, tmp_path):
 
 
 # -- the tamper suite (S3 part) --------------------------------------------------------------------
-def test_tamper_object_replaced_by_new_version(signed, bucket, keys, s3, s3env, capsys):
+def test_tamper_object_replaced_by_new_version(signed, bucket, keys, s3, s3env, cli):
     new_version = _put(s3, bucket, "train/a.csv", b"x,y\n1,b\n2,b\n")  # a label flipped
-    rc, out, err = verify(capsys, signed, keys, s3env)
+    rc, out, err = verify(cli, signed, keys, s3env)
     assert rc == 1, out + err
     assert f"[version_replaced] s3://{bucket}/train/a.csv: replaced by a new version {new_version}" in out
 
 
-def test_tamper_versioning_suspended(signed, bucket, keys, s3, s3env, capsys):
+def test_tamper_versioning_suspended(signed, bucket, keys, s3, s3env, cli):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
-    rc, out, _ = verify(capsys, signed, keys, s3env)
+    rc, out, _ = verify(cli, signed, keys, s3env)
     assert rc == 1
     assert f"[versioning] s3://{bucket}: bucket versioning is suspended" in out
     assert f"s3://{bucket}/train/a.csv" in out
 
 
-def test_tamper_pinned_version_deleted(signed, bucket, keys, s3, s3env, capsys):
+def test_tamper_pinned_version_deleted(signed, bucket, keys, s3, s3env, cli):
     pinned = payload(signed)["predicate"]["sources"][1]["s3"]["version_id"]
     _put(s3, bucket, "train/b.csv", b"poison\n")
     s3.delete_object(Bucket=bucket, Key="train/b.csv", VersionId=pinned)
-    rc, out, _ = verify(capsys, signed, keys, s3env)
+    rc, out, _ = verify(cli, signed, keys, s3env)
     assert rc == 1
     assert f"[version_gone] s3://{bucket}/train/b.csv: the pinned version {pinned} no longer exists" in out
 
 
-def test_tamper_object_deleted(signed, bucket, keys, s3, s3env, capsys):
+def test_tamper_object_deleted(signed, bucket, keys, s3, s3env, cli):
     s3.delete_object(Bucket=bucket, Key="train/a.csv")  # a delete marker on top
-    rc, out, _ = verify(capsys, signed, keys, s3env)
+    rc, out, _ = verify(cli, signed, keys, s3env)
     assert rc == 1 and f"[missing] s3://{bucket}/train/a.csv: the object was deleted" in out
 
 
-def test_tamper_object_added_under_prefix(signed, bucket, keys, s3, s3env, capsys):
+def test_tamper_object_added_under_prefix(signed, bucket, keys, s3, s3env, cli):
     _put(s3, bucket, "train/zz-poison.csv", b"x,y\n9,a\n")
     _put(s3, bucket, "other/ignored.csv", b"x\n")
-    rc, out, _ = verify(capsys, signed, keys, s3env)
+    rc, out, _ = verify(cli, signed, keys, s3env)
     assert rc == 1 and f"[unlisted] s3://{bucket}/train/zz-poison.csv" in out and "ignored.csv" not in out
 
 
-def test_stored_checksum_that_does_not_match_the_bytes(bucket, keys, s3, s3env, tmp_path, capsys):
+def test_stored_checksum_that_does_not_match_the_bytes(bucket, keys, s3, s3env, tmp_path, cli):
     # moto stores a wrong ChecksumSHA256 without complaint: plant one on a new version
     wrong = base64.b64encode(b"\x00" * 32).decode()
     s3.put_object(Bucket=bucket, Key="train/a.csv", Body=b"x,y\n1,a\n2,a\n", ChecksumAlgorithm="SHA256",
                   ChecksumSHA256=wrong)
     assert s3.head_object(Bucket=bucket, Key="train/a.csv", ChecksumMode="ENABLED")["ChecksumSHA256"] == wrong
     m = tmp_path / "m.json"
-    rc, out, _ = run(capsys, "manifest", "create", f"s3://{bucket}/train", "--out", m, "--key", keys.private_key,
+    rc, out, _ = cli("manifest", "create", f"s3://{bucket}/train", "--out", m, "--key", keys.private_key,
                      "--endpoint-url", s3env)
     assert rc == 1 and f"[checksum_mismatch] s3://{bucket}/train/a.csv" in out
-    rc, out, _ = verify(capsys, m, keys, s3env)
+    rc, out, _ = verify(cli, m, keys, s3env)
     assert rc == 1 and f"[checksum_mismatch] s3://{bucket}/train/a.csv" in out
 
 
-def test_bucket_without_versioning(s3, s3env, keys, tmp_path, capsys):
+def test_bucket_without_versioning(s3, s3env, keys, tmp_path, cli):
     name = f"pg-nover-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name)
     s3.put_object(Bucket=name, Key="d.csv", Body=b"a\n1\n")
     m = tmp_path / "m.json"
-    rc, out, _ = run(capsys, "manifest", "create", f"s3://{name}/d.csv", "--out", m, "--key", keys.private_key,
+    rc, out, _ = cli("manifest", "create", f"s3://{name}/d.csv", "--out", m, "--key", keys.private_key,
                      "--endpoint-url", s3env)
     assert rc == 1 and f"[versioning] s3://{name}: bucket versioning is not enabled" in out
     assert "s3://" + name + "/d.csv" in out
-    rc, out, _ = verify(capsys, m, keys, s3env)
+    rc, out, _ = verify(cli, m, keys, s3env)
     assert rc == 1 and "[versioning]" in out
 
 
 # -- errors ----------------------------------------------------------------------------------------
-def test_no_such_bucket_is_one_line_exit_2(s3env, keys, tmp_path, capsys):
-    rc, _, err = run(capsys, "manifest", "create", "s3://pg-does-not-exist-000/x", "--out", tmp_path / "m.json",
+def test_no_such_bucket_is_one_line_exit_2(s3env, keys, tmp_path, cli):
+    rc, _, err = cli("manifest", "create", "s3://pg-does-not-exist-000/x", "--out", tmp_path / "m.json",
                      "--endpoint-url", s3env)
     assert rc == 2
     assert_one_line_error(err)
     assert "no such bucket" in err
 
 
-def test_missing_bucket_at_verify_is_a_finding(signed, bucket, keys, s3, s3env, capsys):
+def test_missing_bucket_at_verify_is_a_finding(signed, bucket, keys, s3, s3env, cli):
     for v in s3.list_object_versions(Bucket=bucket).get("Versions", []):
         s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
     for d in s3.list_object_versions(Bucket=bucket).get("DeleteMarkers", []):
         s3.delete_object(Bucket=bucket, Key=d["Key"], VersionId=d["VersionId"])
     s3.delete_bucket(Bucket=bucket)
-    rc, out, _ = verify(capsys, signed, keys, s3env)
+    rc, out, _ = verify(cli, signed, keys, s3env)
     assert rc == 1 and f"[missing] s3://{bucket}: the bucket no longer exists" in out
 
 
-def test_no_credentials_is_one_line_exit_2(s3env, monkeypatch, tmp_path, capsys):
+def test_no_credentials_is_one_line_exit_2(s3env, monkeypatch, tmp_path, cli):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    rc, _, err = run(capsys, "manifest", "create", "s3://pg-any-bucket/x", "--out", tmp_path / "m.json",
+    rc, _, err = cli("manifest", "create", "s3://pg-any-bucket/x", "--out", tmp_path / "m.json",
                      "--endpoint-url", s3env)
     assert rc == 2
     assert_one_line_error(err)
     assert "no usable AWS credentials" in err
 
 
-def test_unreachable_endpoint_is_one_line_exit_2(s3env, tmp_path, capsys, monkeypatch):
+def test_unreachable_endpoint_is_one_line_exit_2(s3env, tmp_path, cli, monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
-    rc, _, err = run(capsys, "manifest", "create", "s3://pg-any-bucket/x", "--out", tmp_path / "m.json",
+    rc, _, err = cli("manifest", "create", "s3://pg-any-bucket/x", "--out", tmp_path / "m.json",
                      "--endpoint-url", f"http://127.0.0.1:{port}")
     assert rc == 2
     assert_one_line_error(err)
@@ -302,21 +297,21 @@ def _policy_for(bucket: str) -> dict:
     return json.loads(text.replace("YOUR-TRAINING-DATA-BUCKET", bucket))
 
 
-def test_documented_iam_policy_is_enough(bucket, keys, s3env, iam_user, tmp_path, capsys):
+def test_documented_iam_policy_is_enough(bucket, keys, s3env, iam_user, tmp_path, cli):
     iam_user(_policy_for(bucket))
     m = tmp_path / "m.json"
-    rc, out, err = run(capsys, "manifest", "create", f"s3://{bucket}/train", "--out", m, "--key", keys.private_key,
+    rc, out, err = cli("manifest", "create", f"s3://{bucket}/train", "--out", m, "--key", keys.private_key,
                        "--endpoint-url", s3env)
     assert rc == 0, out + err
-    rc, out, err = verify(capsys, m, keys, s3env)
+    rc, out, err = verify(cli, m, keys, s3env)
     assert rc == 0, out + err
 
 
-def test_access_denied_is_one_line_exit_2(bucket, keys, s3env, iam_user, tmp_path, capsys):
+def test_access_denied_is_one_line_exit_2(bucket, keys, s3env, iam_user, tmp_path, cli):
     policy = _policy_for(bucket)
     policy["Statement"] = [s for s in policy["Statement"] if not any("GetObject" in a for a in s["Action"])]
     iam_user(policy)
-    rc, _, err = run(capsys, "manifest", "create", f"s3://{bucket}/train", "--out", tmp_path / "m.json",
+    rc, _, err = cli("manifest", "create", f"s3://{bucket}/train", "--out", tmp_path / "m.json",
                      "--endpoint-url", s3env)
     assert rc == 2
     assert_one_line_error(err)
@@ -324,7 +319,7 @@ def test_access_denied_is_one_line_exit_2(bucket, keys, s3env, iam_user, tmp_pat
 
 
 # -- credentials never leak ------------------------------------------------------------------------
-def test_credentials_never_in_outputs_logs_or_messages(bucket, keys, s3, s3env, tmp_path, capsys, caplog,
+def test_credentials_never_in_outputs_logs_or_messages(bucket, keys, s3, s3env, tmp_path, cli, caplog,
                                                        monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the unreachable endpoint below fails at once
     caplog.set_level(logging.DEBUG, logger="poisonguard")
@@ -342,7 +337,7 @@ def test_credentials_never_in_outputs_logs_or_messages(bucket, keys, s3, s3env, 
         ["manifest", "create", f"s3://{bucket}/train", "--out", outputs / "y.json",
          "--endpoint-url", f"http://{FAKE_KEY_ID}:{FAKE_SECRET}@127.0.0.1:1"],
     ):
-        rc, out, err = run(capsys, *args)
+        rc, out, err = cli(*args)
         texts += [out, err]
     _put(s3, bucket, "train/a.csv", b"tampered\n")
     r = verify_manifest(m1, keys=[keys.public_key], endpoint_url=s3env)

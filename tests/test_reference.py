@@ -11,8 +11,6 @@ model of adult (see benchmarks/RESULTS.md) and is not asserted.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import pytest
 
 from poisonguard import ScanResult, scan
 from poisonguard.attacks import poison
-from poisonguard.data import TabularDataset, load_dataset
+from poisonguard.data import TabularDataset
 from poisonguard.errors import UsageError
 from poisonguard.reference import compare, js_shift, numeric_shift
 
@@ -40,8 +38,9 @@ def recall_precision(flags: np.ndarray, truth: np.ndarray) -> tuple[float, float
 
 
 @pytest.fixture(scope="module")
-def banknote(banknote_path) -> pd.DataFrame:
-    return load_dataset(banknote_path, label="class").frame
+def banknote(banknote) -> pd.DataFrame:
+    """Here the frame of conftest's shared banknote data set (not modified in place)."""
+    return banknote.frame
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +87,7 @@ def test_flipped_batch_found_adult_sample(adult_small):
     assert r >= 0.88 and p >= 0.75, (r, p)
 
 
+@pytest.mark.slow  # a detection-quality floor on real data: ~20 s
 def test_a_targeted_flip_too_small_for_the_class_rate_is_found_in_the_class_core():
     """15 % of the minority relabelled: the majority's class-wide disagreement stays under its margin,
     but its core (rows the trusted model is surest about, expected 0.25 %) rises to over 3 %."""
@@ -267,35 +267,30 @@ def test_batch_attacks(blobs):
 
 
 # -- --reference-rev through a real git + DVC repository -------------------------------------------
-def _run(args: list[str], cwd: Path) -> None:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_CONFIG_NOSYSTEM": "1"}
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, f"{args}: {proc.stdout}\n{proc.stderr}"
-
-
-def test_reference_rev_compares_two_committed_dvc_versions(cli, blobs, tmp_path):
+@pytest.mark.slow  # a real git + DVC repository
+def test_reference_rev_compares_two_committed_dvc_versions(cli, shell, blobs, tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     dvc = str(Path(sys.executable).with_name("dvc"))
-    _run(["git", "init", "-q"], repo)
-    _run(["git", "config", "user.email", "test@example.invalid"], repo)
-    _run(["git", "config", "user.name", "poisonguard tests"], repo)
-    _run(["git", "config", "commit.gpgsign", "false"], repo)
-    _run([dvc, "init", "-q"], repo)
+    shell(["git", "init", "-q"], repo, timeout=300, check=True)
+    shell(["git", "config", "user.email", "test@example.invalid"], repo, timeout=300, check=True)
+    shell(["git", "config", "user.name", "poisonguard tests"], repo, timeout=300, check=True)
+    shell(["git", "config", "commit.gpgsign", "false"], repo, timeout=300, check=True)
+    shell([dvc, "init", "-q"], repo, timeout=300, check=True)
     data = repo / "data.csv"
     blobs.to_csv(data, index=False)
-    _run([dvc, "add", "-q", "data.csv"], repo)
-    _run(["git", "add", "-A"], repo)
-    _run(["git", "commit", "-q", "-m", "v1: trusted"], repo)
+    shell([dvc, "add", "-q", "data.csv"], repo, timeout=300, check=True)
+    shell(["git", "add", "-A"], repo, timeout=300, check=True)
+    shell(["git", "commit", "-q", "-m", "v1: trusted"], repo, timeout=300, check=True)
     v2 = blobs.copy()
     rng = np.random.default_rng(0)
     b_rows = np.flatnonzero(v2["label"].to_numpy() == "b")
     changed = np.sort(rng.choice(b_rows, size=int(0.6 * b_rows.size), replace=False))
     v2.loc[changed, "label"] = "a"
     v2.to_csv(data, index=False)
-    _run([dvc, "add", "-q", "data.csv"], repo)
-    _run(["git", "add", "-A"], repo)
-    _run(["git", "commit", "-q", "-m", "v2: update"], repo)
+    shell([dvc, "add", "-q", "data.csv"], repo, timeout=300, check=True)
+    shell(["git", "add", "-A"], repo, timeout=300, check=True)
+    shell(["git", "commit", "-q", "-m", "v2: update"], repo, timeout=300, check=True)
 
     rc, out, err = cli("scan", data, "--label", "label", "--reference-rev", "HEAD~1", "--detectors", "outliers",
                        "--out", tmp_path / "out", "--format", "json")

@@ -24,7 +24,8 @@ from poisonguard.data import TabularDataset, load_dataset
 from poisonguard.errors import ConfigError, DataError, TrackingError, UsageError
 
 # third-party noise from MLflow's own use of SQLAlchemy and pandas, not from poisonguard
-pytestmark = [pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
+pytestmark = [pytest.mark.slow,  # MLflow: a real sqlite store and model logging; `make test-fast` skips it
+              pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated"),
               pytest.mark.filterwarnings("ignore:Starting with pandas version 4.0 all arguments")]
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import expit
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -295,13 +295,50 @@ class BaseDetector(BaseEstimator):
             return np.asarray(self._score_raw(X, None if y is None else np.asarray(y)), dtype=np.float64)
 
 
-class OutlierDetectorMixin:
-    """scikit-learn outlier-detector methods for detectors that score ``X`` alone."""
+def _row_keys(X: np.ndarray) -> np.ndarray:
+    """A 64-bit digest of every row's values (equal rows, equal keys; -0.0 counts as 0.0)."""
+    words = np.ascontiguousarray(np.asarray(X, dtype=np.float64) + 0.0).view(np.uint64)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    h = np.full(words.shape[0], 0xCBF29CE484222325, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h = (h ^ words[:, j]) * mult
+            h ^= h >> np.uint64(29)
+    return h
+
+
+class OutlierDetectorMixin(OutlierMixin):
+    """scikit-learn outlier-detector methods for detectors that score ``X`` alone.
+
+    A :class:`sklearn.base.OutlierMixin` (estimator type ``"outlier_detector"``, so scikit-learn's
+    outlier checks apply). The detector is transductive on its training rows, like
+    ``LocalOutlierFactor(novelty=False)``: ``fit_predict`` returns ``labels_``, and a row of ``X``
+    identical to a training row gets the score that row got in ``fit`` (its own copy left out of
+    the density view, its class model applied), so ``fit(X).predict(X)`` equals ``fit_predict(X)``.
+    Other rows are scored as new rows with the fitted state. A subclass calls
+    ``_remember_training_rows(X)`` in ``fit``.
+    """
+
+    def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
+        """Fit and return +1 (inlier) / -1 (flagged) for every training row (``labels_``)."""
+        return self.fit(X, y, **kwargs).labels_  # type: ignore[attr-defined]
+
+    def _remember_training_rows(self, X: np.ndarray) -> None:
+        keys, first = np.unique(_row_keys(X), return_index=True)
+        self._train_keys, self._train_rows = keys, first
 
     def score_samples(self, X: Any) -> np.ndarray:
         """Opposite of the raw score: lower = more abnormal (scikit-learn polarity)."""
         check_is_fitted(self)
-        return -self._score_new(X, None)  # type: ignore[attr-defined]
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)  # type: ignore[arg-type]
+        raw = np.array(self._score_new(X, None), dtype=np.float64)  # type: ignore[attr-defined]
+        keys = getattr(self, "_train_keys", None)
+        if keys is not None and keys.size:
+            q = _row_keys(X)
+            pos = np.minimum(np.searchsorted(keys, q), keys.size - 1)
+            seen = keys[pos] == q
+            raw[seen] = self.raw_scores_[self._train_rows[pos[seen]]]  # type: ignore[attr-defined]
+        return -raw
 
     def decision_function(self, X: Any) -> np.ndarray:
         """``score_samples(X) - offset_``: negative for flagged rows."""

@@ -367,6 +367,7 @@ class OutlierEnsemble(OutlierDetectorMixin, BaseDetector):
         rs = check_random_state(self.random_state)
         seed = int(rs.randint(np.iinfo(np.int32).max))
         n = X.shape[0]
+        self._remember_training_rows(X)
         self.numeric_columns_ = numeric
         self.overall_ = _GroupEnsemble(numeric=numeric, n_estimators=self.n_estimators, n_neighbors=self.n_neighbors,
                                        max_fit_rows=self.max_fit_rows, seed=seed)
