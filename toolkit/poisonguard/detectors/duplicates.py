@@ -166,6 +166,7 @@ class DuplicateDetector(BaseDetector):
     sparse_evidence: ClassVar[bool] = True
     family: ClassVar[str] = "duplicates"
     requires_y: ClassVar[bool] = False
+    requires_features: ClassVar[bool] = False  # exact copies are found on every column, text included
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseDetector._parameter_constraints,
