@@ -74,6 +74,13 @@ def test_sorted_neighbourhood_search_matches_exact_search():
     exact = set(zip(i.tolist(), j.tolist()))
     approx = set(zip(ia.tolist(), ja.tolist()))
     assert approx <= exact and len(approx) >= 0.99 * len(exact) and len(exact) >= 200
+    # each pair once, i < j, in (i, j) order: the dense 1-D case finds each pair in many windows
+    d1 = rng.normal(size=(30_000, 1)).astype(np.float32)
+    i1, j1, m1 = near_pairs(d1, 0.05, exact_rows=1000, random_state=0)
+    key = i1 * d1.shape[0] + j1
+    assert m1 == "sorted-neighbourhood" and i1.size > 30_000
+    assert (i1 < j1).all() and (np.diff(key) > 0).all()
+    assert (np.abs(d1[i1, 0] - d1[j1, 0]) <= 0.05 + 1e-6).all()
 
 
 def test_hash_ignores_label_and_id_but_reads_text():

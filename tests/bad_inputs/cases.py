@@ -236,6 +236,15 @@ CASES: list[Case] = [
     C("scan-no-feature-columns", "scan", "d.csv", "-l", "y", "-d", "label_flip", exit=2, match=r"no feature columns",
       files={"d.csv": lambda: b.csv(b.frame(40)[["y"]].assign(id=range(40)))}),
     C("scan-needs-label", "scan", "d.csv", exit=2, match=r"need labels: pass --label"),
+    C("scan-unlabelled-no-features-outliers", "scan", "d.csv", "--id-column", "id", "-d", "outliers", exit=2,
+      match=r"no feature columns \(the columns are: id \(id\)\); detector outliers needs numeric or categorical "
+            r"columns.*run only --detectors duplicates,sensitive_data",
+      files={"d.csv": lambda: b.csv(b.frame(40)[[]].assign(id=range(40)))}),
+    C("scan-text-only-outliers", "scan", "d.csv", "-d", "outliers,duplicates,sensitive_data", exit=2,
+      match=r"no feature columns \(the columns are: t \((text|id)\)\); detector outliers needs",
+      files={"d.csv": lambda: b.csv(b.frame(40)[[]].assign(t=[f"item-{i * 7919}" for i in range(40)]))}),
+    C("scan-text-only-duplicates-and-pii-run", "scan", "d.csv", "-d", "duplicates,sensitive_data", exit=0,
+      match=r"40 rows", files={"d.csv": lambda: b.csv(b.frame(40)[[]].assign(t=[f"item-{i * 7919}" for i in range(40)]))}),
     C("scan-id-column-missing", *SCAN, "--id-column", "nosuch", exit=2, match=r"no id column 'nosuch'"),
     # -- scan: options ---------------------------------------------------------------------------------
     C("scan-skip-every-default", "scan", "d.csv", "-l", "y", "--skip",

@@ -469,6 +469,11 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     ds = as_dataset(data, label=label, id_column=id_column, require_classes=2 if needs_y else 0)
     if needs_y and ds.label is None:
         raise UsageError(no_labels)
+    featureless = [c.name for c in classes if c.requires_features]
+    if featureless:  # refused before any fit (it would fail, and the verdict could not be clean)
+        others = [n for n in _registry.available() if not _registry.get(n).requires_features]
+        ds.require_features(f"detector {featureless[0]}" if len(featureless) == 1 else f"each of {featureless}",
+                            todo=f"; for such data run only --detectors {','.join(others)}" if others else "")
     prepared = None
     if with_reference:
         trusted, ref_info = _reference.load_reference(ds, reference, reference_rev,

@@ -191,10 +191,19 @@ class TabularDataset:
                             f"distinct values in {n} labelled rows; label-flip detection needs at most "
                             f"{MAX_CLASSES} classes and at least 2 rows per class on average. Check that --label "
                             f"names the class column{other}")
-        if not self.feature_columns:
-            shown = ", ".join(f"{c} ({kind})" for c, kind in list(self.kinds.items())[:10])
-            raise DataError(f"{where}: no feature columns to learn the label from (the columns are: {shown}); "
-                            "label-flip detection needs numeric or categorical columns besides the label")
+        self.require_features("label-flip detection", "to learn the label from")
+
+    def require_features(self, who: str, why: str = "", *, todo: str = "") -> None:
+        """Refuse (:class:`DataError`, one line) data without numeric or categorical feature columns.
+
+        ``who`` names what needs them (``"label-flip detection"``, ``"detector(s) ['outliers']"``).
+        """
+        if self.feature_columns:
+            return
+        where = str(self.path) if self.path else "the data"
+        shown = ", ".join(f"{c} ({kind})" for c, kind in list(self.kinds.items())[:10])
+        raise DataError(f"{where}: no feature columns{' ' + why if why else ''} (the columns are: {shown}); "
+                        f"{who} needs numeric or categorical columns besides the label and id{todo}")
 
     # -- basic views --------------------------------------------------------------------------
     @property

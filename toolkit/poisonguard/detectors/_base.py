@@ -88,6 +88,9 @@ class BaseDetector(BaseEstimator):
         ``"label_flip"``, ``"outlier"``, ``"backdoor"``, ``"duplicates"``, ``"sensitive"``...
     requires_y : bool
         Whether ``fit`` needs labels.
+    requires_features : bool
+        Whether the detector needs numeric or categorical feature columns (the encoded matrix); a
+        scan of data without any is refused up front for it (text-only detectors set False).
 
     Attributes
     ----------
@@ -115,6 +118,7 @@ class BaseDetector(BaseEstimator):
     name: ClassVar[str] = "base"
     family: ClassVar[str] = "generic"
     requires_y: ClassVar[bool] = False
+    requires_features: ClassVar[bool] = True
     #: Whether the detector's flags count towards "poisoning suspected" (the sensitive-data
     #: family reports privacy risk instead, in its own section).
     gates: ClassVar[bool] = True

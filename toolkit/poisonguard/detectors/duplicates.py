@@ -102,8 +102,13 @@ def near_pairs(X: np.ndarray, radius: float, *, exact_rows: int = 20_000, window
                     found_j.append(np.maximum(a, b))
     if not found_i:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), "sorted-neighbourhood"
-    pairs = np.unique(np.column_stack([np.concatenate(found_i), np.concatenate(found_j)]), axis=0)
-    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), "sorted-neighbourhood"
+    # one int64 key per pair (i * n + j < n**2 fits for n < 3e9), sorted and deduplicated by hand:
+    # ``np.unique(axis=0)`` sorts rows as structured records and NumPy 2's 1-D ``np.unique`` hashes
+    # (70 s and 33 s for the 30 M pairs of 1 M rows of one feature; a sort takes 3 s)
+    key = np.concatenate(found_i).astype(np.int64) * n + np.concatenate(found_j)
+    key.sort()
+    key = key[np.concatenate(([True], key[1:] != key[:-1]))]
+    return key // n, key % n, "sorted-neighbourhood"
 
 
 class DuplicateDetector(BaseDetector):
@@ -161,6 +166,7 @@ class DuplicateDetector(BaseDetector):
     sparse_evidence: ClassVar[bool] = True
     family: ClassVar[str] = "duplicates"
     requires_y: ClassVar[bool] = False
+    requires_features: ClassVar[bool] = False  # exact copies are found on every column, text included
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseDetector._parameter_constraints,

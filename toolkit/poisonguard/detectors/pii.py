@@ -427,6 +427,7 @@ class SensitiveDataScanner(BaseDetector):
     sparse_evidence: ClassVar[bool] = True
     family: ClassVar[str] = "sensitive"
     requires_y: ClassVar[bool] = False
+    requires_features: ClassVar[bool] = False  # it reads the text and integer columns themselves
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **BaseDetector._parameter_constraints,
