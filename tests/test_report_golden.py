@@ -61,9 +61,9 @@ def test_gate_reports_match_golden_files(case, cli, tmp_path, monkeypatch, updat
     root.mkdir()
     monkeypatch.chdir(root)
     reports = _stage(root, CASES[case])
-    args = ["gate", *reports, "--out", "out", "--root", root]
+    args = ["gate", *reports, "--out-dir", "out", "--root", root]
     for value in REPORTS.values():
-        args += ["--report", value]
+        args += ["--only", value]
     rc, out, err = cli(*args)
     assert "Traceback" not in err, err
     produced = {name: normalise((root / "out" / name).read_text(encoding="utf-8"), root) for name in REPORTS}
