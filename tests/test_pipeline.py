@@ -62,7 +62,7 @@ def project(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cleanrun(project):
+def clean_run(project):
     _set_params(project, attack="none")
     res = _repro(project)
     # what a user commits after `dvc repro`: dvc.lock and metrics/ (reports/ is git-ignored)
