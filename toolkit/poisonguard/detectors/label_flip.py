@@ -64,13 +64,28 @@ LINEAR_AUTO_MAX_ROWS = 200_000
 MAX_TRAIN_ROWS = 100_000
 
 
-def _default_estimator(random_state: Any = None, min_class_count: int = 100) -> Any:
+#: ``min_samples_leaf`` of the default gradient-boosted model (scikit-learn's default).
+HGB_MIN_SAMPLES_LEAF = 20
+
+
+def _default_estimator(random_state: Any = None, min_class_count: int = 100, n_rows: int | None = None) -> Any:
+    """The default label model for data of ``n_rows`` rows whose smallest class has ``min_class_count``.
+
+    A tree of the boosted model needs ``2 * min_samples_leaf`` (40) rows to make one split; on fewer,
+    each of its 100 rounds adds a single-leaf tree that leaves the baseline unchanged, and its
+    probabilities are exactly the class frequencies of its training rows. There the same numbers
+    come from :class:`~sklearn.dummy.DummyClassifier` (``strategy="prior"``) without the rounds.
+    """
+    if n_rows is not None and n_rows < 2 * HGB_MIN_SAMPLES_LEAF:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="prior")
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     # early stopping holds out a stratified 10 %: only possible when every class has a few members there
     return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, early_stopping=min_class_count >= 40,
                                           validation_fraction=0.1, n_iter_no_change=10,
-                                          random_state=random_state)
+                                          min_samples_leaf=HGB_MIN_SAMPLES_LEAF, random_state=random_state)
 
 
 #: Default batch policy of the label-flip detectors (see ``batch_finding``); override with
@@ -459,7 +474,8 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
     ----------
     estimator : classifier, default=None
         Any scikit-learn classifier with ``predict_proba``; cloned for every fold. None uses
-        a :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with early stopping.
+        a :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with early stopping (on
+        fewer than 40 rows, where it can make no split, the class frequencies it would return).
     cv : int, default=5
         Number of stratified folds for the out-of-fold probabilities.
     contamination : "auto" or float in (0, 0.5], default="auto"
@@ -516,7 +532,7 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
     def _make_estimator(self, seed: int) -> Any:
         if self.estimator is None:
             counts = np.bincount(self._y)
-            return _default_estimator(seed, int(counts[counts > 0].min()))
+            return _default_estimator(seed, int(counts[counts > 0].min()), n_rows=int(self._y.size))
         return clone(self.estimator)
 
     def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
