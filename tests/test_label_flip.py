@@ -260,3 +260,11 @@ def test_tiny_data_model_view_is_the_boosted_models_class_frequencies(n, k):
     np.testing.assert_allclose(fast.predict_proba(X), boosted.predict_proba(X), atol=1e-12)
     assert isinstance(_default_estimator(0, 20, n_rows=40), HistGradientBoostingClassifier)
 
+
+def test_refit_predicts_only_rows_the_neighbourhood_leaves_open(blobs):
+    ds = TabularDataset.from_frame(blobs, label="label")
+    res = poison(ds, "random_flip", rate=0.1, seed=0)
+    det = _fit(LabelFlipDetector(random_state=0), res.frame, "label")
+    open_ = np.isfinite(det.evidence_proba_).all(axis=1)
+    assert 0 < open_.sum() < open_.size
+    assert (det.pvalues_[~open_] == 1.0).all()  # the neighbourhood's p-value alone decides them
