@@ -244,3 +244,30 @@ def test_blocked_neighbour_search_keeps_to_its_pair_budget(monkeypatch):
     seen.clear()
     label_flip.knn_label_proba(X[:1500], y[:1500], 2, n_neighbors=5, random_state=0, exact_rows=1000)
     assert seen == [750, 750]  # within the budget: as few blocks as exact_rows allows
+
+
+@pytest.mark.parametrize("n, k", [(10, 2), (39, 3)])
+def test_tiny_data_model_view_is_the_boosted_models_class_frequencies(n, k):
+    # below 2 * min_samples_leaf rows boosting can make no split: the default model is replaced by the
+    # class frequencies it would return, without its 100 rounds
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from poisonguard.detectors.label_flip import default_estimator
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4))
+    y = np.arange(n) % k
+    fast = default_estimator(0, n // k, n_rows=n).fit(X, y)
+    assert not isinstance(fast, HistGradientBoostingClassifier)
+    boosted = default_estimator(0, n // k).fit(X, y)
+    np.testing.assert_allclose(fast.predict_proba(X), boosted.predict_proba(X), atol=1e-12)
+    assert isinstance(default_estimator(0, 20, n_rows=40), HistGradientBoostingClassifier)
+
+
+def test_refit_predicts_only_rows_the_neighbourhood_leaves_open(blobs):
+    ds = TabularDataset.from_frame(blobs, label="label")
+    res = poison(ds, "random_flip", rate=0.1, seed=0)
+    det = _fit(LabelFlipDetector(random_state=0), res.frame, "label")
+    open_ = np.isfinite(det.evidence_proba_).all(axis=1)
+    assert 0 < open_.sum() < open_.size
+    assert (det.pvalues_[~open_] == 1.0).all()  # the neighbourhood's p-value alone decides them

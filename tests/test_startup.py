@@ -21,6 +21,20 @@ HEAVY = ("numpy", "pandas", "sklearn", "scipy", "pyarrow", "matplotlib", "mlflow
 
 TOOLKIT = Path(__file__).resolve().parents[1] / "toolkit"
 
+#: banknote's first five rows of each class (a scan's fixed cost: benchmarks/bench_startup.py)
+TEN_ROWS = """variance,skewness,curtosis,entropy,class
+3.6216,8.6661,-2.8073,-0.44699,0
+4.5459,8.1674,-2.4586,-1.4621,0
+3.866,-2.6383,1.9242,0.10645,0
+3.4566,9.5228,-4.0112,-3.5944,0
+0.32924,-4.4552,4.5718,-0.9888,0
+-1.3971,3.3191,-1.3927,-1.9948,1
+0.39012,-0.14279,-0.031994,0.35084,1
+-1.6677,-7.1535,7.8929,0.96765,1
+-3.8483,-12.8047,15.6824,-1.281,1
+-3.5681,-8.213,10.083,0.96765,1
+"""
+
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
@@ -138,3 +152,25 @@ def test_unknown_attribute_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         poisonguard.nope  # noqa: B018
+
+
+def _ten_row_scan(tmp_path: Path, *args: str) -> dict:
+    data = tmp_path / "ten.csv"
+    data.write_text(TEN_ROWS)
+    out = _run_main("scan", str(data), "--label", "class", "--out", str(tmp_path / "out"), "--quiet", *args)
+    assert out["rc"] == 0
+    return out
+
+
+def test_ten_row_scan_imports_no_plotting_or_service_library(tmp_path):
+    out = _ten_row_scan(tmp_path)
+    assert not {"matplotlib", "mlflow", "great_expectations", "dvc", "boto3", "botocore"} & {
+        m.split(".")[0] for m in out["heavy"]}
+
+
+@pytest.mark.parametrize("detector", ["label_flip", "duplicates", "sensitive_data"])
+def test_ten_row_scan_without_a_forest_imports_no_sklearn_ensemble(tmp_path, detector):
+    # on fewer than 40 rows boosting can make no split (the label model is the class frequencies);
+    # only the outlier detector's isolation forest needs sklearn.ensemble
+    out = _ten_row_scan(tmp_path, "--detectors", detector)
+    assert not [m for m in out["heavy"] if m.startswith("sklearn.ensemble")]

@@ -65,14 +65,29 @@ LINEAR_AUTO_MAX_ROWS = 200_000
 MAX_TRAIN_ROWS = 100_000
 
 
-def default_estimator(random_state: Any = None, min_class_count: int = 100) -> Any:
-    """The classifier used when no ``estimator`` is given (also the reference comparison's trusted model)."""
+#: ``min_samples_leaf`` of the default gradient-boosted model (scikit-learn's default).
+HGB_MIN_SAMPLES_LEAF = 20
+
+
+def default_estimator(random_state: Any = None, min_class_count: int = 100, n_rows: int | None = None) -> Any:
+    """The default label model for data of ``n_rows`` rows whose smallest class has ``min_class_count``
+    (also the reference comparison's trusted model).
+
+    A tree of the boosted model needs ``2 * min_samples_leaf`` (40) rows to make one split; on fewer,
+    each of its 100 rounds adds a single-leaf tree that leaves the baseline unchanged, and its
+    probabilities are exactly the class frequencies of its training rows. There the same numbers
+    come from :class:`~sklearn.dummy.DummyClassifier` (``strategy="prior"``) without the rounds.
+    """
+    if n_rows is not None and n_rows < 2 * HGB_MIN_SAMPLES_LEAF:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="prior")
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     # early stopping holds out a stratified 10 %: only possible when every class has a few members there
     return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, early_stopping=min_class_count >= 40,
                                           validation_fraction=0.1, n_iter_no_change=10,
-                                          random_state=random_state)
+                                          min_samples_leaf=HGB_MIN_SAMPLES_LEAF, random_state=random_state)
 
 
 #: Batch policy of the label-flip detectors (see ``batch_finding``); override with the ``policy``
@@ -101,7 +116,8 @@ def _encode_y(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, cv: int = 5,
               random_state: Any = None, max_train_rows: int | None = None,
-              held_out: np.ndarray | None = None, _extra: np.ndarray | None = None) -> np.ndarray:
+              held_out: np.ndarray | None = None, wanted: np.ndarray | None = None,
+              _extra: np.ndarray | None = None) -> np.ndarray:
     """Out-of-fold predicted probabilities, shape ``(n, n_classes)``.
 
     Classes with fewer members than ``cv`` reduce the number of folds (at least 2); a
@@ -112,21 +128,28 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     training parts still hold ``max_train_rows`` rows, since more folds would only add fits of
     models of the same size (1,000,000 rows: 2 folds of models fitted on 100,000 rows each).
     ``held_out`` (a boolean mask) names rows that no model is fitted on: each gets the mean of
-    the fold models' probabilities.
+    the fold models' probabilities. ``wanted`` (a boolean mask) names the rows whose
+    probabilities the caller needs: the folds and the fitted models are the same as without it,
+    but only those rows are predicted (prediction is most of the cost on large data); the other
+    rows are NaN.
     """
     n = len(y)
     if held_out is not None and held_out.any():
         keep = np.flatnonzero(~held_out)
+        extra_rows = held_out if wanted is None else held_out & wanted
         proba = oof_proba(estimator, X[keep], y[keep], n_classes, cv=cv, random_state=random_state,
-                          max_train_rows=max_train_rows, held_out=None, _extra=X[held_out])
-        out = np.empty((n, n_classes))
+                          max_train_rows=max_train_rows, held_out=None,
+                          wanted=None if wanted is None else wanted[keep], _extra=X[extra_rows])
+        out = np.full((n, n_classes), np.nan)
         out[keep] = proba[: keep.size]
-        out[held_out] = proba[keep.size:]
+        out[extra_rows] = proba[keep.size:]
         return out
     counts = np.bincount(y, minlength=n_classes)
     prior = counts / counts.sum()
     proba = np.tile(prior, (n, 1))
     extra = np.tile(prior, (0 if _extra is None else len(_extra), 1))
+    if wanted is not None:
+        proba[~wanted] = np.nan
     usable = counts[y] >= 2
     present = counts >= 2
     if present.sum() < 2:
@@ -146,7 +169,9 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
         model = clone(estimator)
         with threads_for(train.size):
             model.fit(Xu[train], yu[train])
-        p = model.predict_proba(Xu[test])
+        if wanted is not None:
+            test = test[wanted[idx[test]]]
+        p = model.predict_proba(Xu[test]) if test.size else np.empty((0, len(model.classes_)))
         proba[idx[test]] = 0.0
         proba[np.ix_(idx[test], model.classes_)] = p
         if extra.shape[0]:
@@ -299,20 +324,30 @@ class _ProbabilisticLabelDetector(BaseDetector):
         neighbourhood is weak evidence (a flip inside a mixed region, very small data); those rows
         stay on the review list.
         Detectors without a refittable estimator score their single-stage probabilities.
+
+        The refitted models predict only the rows whose neighbourhood test leaves the outcome
+        open (its p-value below 1): where the neighbours already accept the label (p = 1), the
+        larger of the two p-values is 1 whatever the model says. The folds and fits are the same
+        either way, so the p-values are too; ``evidence_proba_`` is NaN on the rows not predicted.
         """
         from ..evidence import label_pvalues
 
+        knn = getattr(self, "view_proba_", {}).get("knn")
+        p_knn = None if knn is None else _neighbour_pvalues(knn, self._y, self.n_neighbors)
         candidates = self.labels_ == -1
         if not hasattr(self, "_make_estimator") or not candidates.any() or candidates.all():
             self.evidence_proba_ = self.proba_
+            p = label_pvalues(self.evidence_proba_, self._y)
         else:
+            wanted = None if p_knn is None else p_knn < 1.0
             self.evidence_proba_ = oof_proba(self._make_estimator(self._rs_seed), self._X, self._y, len(self.classes_),
                                              cv=self.cv, random_state=self._rs_seed, max_train_rows=MAX_TRAIN_ROWS,
-                                             held_out=candidates)
-        p = label_pvalues(self.evidence_proba_, self._y)
-        knn = getattr(self, "view_proba_", {}).get("knn")
-        if knn is not None:
-            p = np.maximum(p, _neighbour_pvalues(knn, self._y, self.n_neighbors))
+                                             held_out=candidates, wanted=wanted)
+            p = np.ones(self._y.size)
+            rows = np.arange(self._y.size) if wanted is None else np.flatnonzero(wanted)
+            p[rows] = label_pvalues(self.evidence_proba_[rows], self._y[rows])
+        if p_knn is not None:
+            p = np.maximum(p, p_knn)
         return p
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
@@ -466,7 +501,8 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
     ----------
     estimator : classifier, default=None
         Any scikit-learn classifier with ``predict_proba``; cloned for every fold. None uses
-        a :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with early stopping.
+        a :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with early stopping (on
+        fewer than 40 rows, where it can make no split, the class frequencies it would return).
     cv : int, default=5
         Number of stratified folds for the out-of-fold probabilities.
     contamination : "auto" or float in (0, 0.5], default="auto"
@@ -523,7 +559,7 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
     def _make_estimator(self, seed: int) -> Any:
         if self.estimator is None:
             counts = np.bincount(self._y)
-            return default_estimator(seed, int(counts[counts > 0].min()))
+            return default_estimator(seed, int(counts[counts > 0].min()), n_rows=int(self._y.size))
         return clone(self.estimator)
 
     def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
