@@ -291,3 +291,12 @@ def test_junit_and_html_are_reproducible(case, monkeypatch):
     assert 'timestamp="2026-01-01T00:00:00+00:00"' in render_junit(v)
     assert "at 2026-01-01T00:00:00+00:00." in render_html(v)
 
+
+
+def test_every_registered_detector_and_the_reference_comparison_have_their_own_rule():
+    """Only a plug-in falls under ``scan/other-detector``; the built-ins and ``reference_shift`` have a rule."""
+    from poisonguard import detectors
+    from poisonguard.reference import NAME
+
+    missing = [n for n in [*detectors.available(), NAME] if f"scan/{n}" not in RULES]
+    assert missing == []

@@ -71,6 +71,8 @@ _DETECTORS = {
     "backdoor": ("BackdoorTrigger", "rows carrying a candidate backdoor trigger"),
     "duplicates": ("Duplicates", "exact and near duplicate rows"),
     "sensitive_data": ("SensitiveData", "rows holding personal or secret data"),
+    "reference_shift": ("ReferenceShift", "added or changed rows whose label a model fitted on the trusted version "
+                                          "finds unlikely, or a label the trusted version never had"),
 }
 
 _EXPECTATIONS = {
