@@ -52,7 +52,7 @@ test: install  ## .ci/test-deps: Debian's chromium for the HTML test (installed 
 # moto's S3 server, headless Chromium, the large-file scans, the slowest detection-quality floors) and the
 # notebooks; `make test` runs them all.
 test-fast: install
-	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -m "not slow" tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10 -n auto -m "not slow" tests
 
 bench: install
 	$(PY) benchmarks/bench_label_flip.py --seeds 0 1 2
