@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Key, Policy
+from ._kernel import js_divergence, robust_scale
 from ._result import jsonable
 from ._threads import threads_for
 from .data import Encoder, TabularDataset, as_dataset, load_dataset, sort_key
@@ -394,16 +395,6 @@ def _numeric(ds: TabularDataset, col: str) -> np.ndarray:
     return pd.to_numeric(ds.frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _robust_scale(v: np.ndarray) -> float:
-    if v.size == 0:
-        return 1.0
-    q1, q3 = np.percentile(v, [25, 75])
-    s = float(q3 - q1) / 1.349
-    if not s > 1e-12:
-        s = float(v.std())
-    return s if s > 1e-12 else 1.0
-
-
 def numeric_shift(trusted: np.ndarray, new: np.ndarray, bins: int = 10) -> dict[str, float]:
     """PSI (deciles of ``trusted``, missing values binned apart) and scaled Wasserstein-1 of two samples.
 
@@ -428,7 +419,7 @@ def numeric_shift(trusted: np.ndarray, new: np.ndarray, bins: int = 10) -> dict[
     pn = (cn + 0.5) / (cn.sum() + 0.5 * b)
     psi_raw = float(np.sum((pn - pt) * np.log(pn / pt)))
     null = (b - 1) * (1.0 / max(trusted.size, 1) + 1.0 / max(new.size, 1))
-    w = float(wasserstein_distance(tv, nv) / _robust_scale(tv)) if tv.size and nv.size else 0.0
+    w = float(wasserstein_distance(tv, nv) / robust_scale(tv)) if tv.size and nv.size else 0.0
     return {"psi": max(psi_raw - null, 0.0), "psi_raw": psi_raw, "wasserstein": w,
             "missing_trusted": float(1 - ft.mean()) if trusted.size else 0.0,
             "missing_new": float(1 - fn.mean()) if new.size else 0.0}
@@ -446,14 +437,7 @@ def js_shift(trusted_counts: pd.Series, new_counts: pd.Series) -> dict[str, floa
     na, nb = a.sum(), b.sum()
     if na == 0 or nb == 0:
         return {"js": 0.0, "js_raw": 0.0}
-    p, q = a / na, b / nb
-    m = (p + q) / 2
-
-    def kl(x: np.ndarray) -> float:
-        nz = x > 0
-        return float(np.sum(x[nz] * np.log2(x[nz] / m[nz])))
-
-    jsd = max(0.5 * kl(p) + 0.5 * kl(q), 0.0)
+    jsd = js_divergence(a, b)
     null = (idx.size - 1) * (1 / na + 1 / nb) / (8 * math.log(2))
     return {"js": math.sqrt(max(jsd - null, 0.0)), "js_raw": math.sqrt(jsd)}
 

@@ -52,11 +52,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernel import knn_label_vote, nearest_neighbors, robust_scale
 from ._base import BaseDetector
 from .pii import looks_sensitive
 
@@ -506,8 +506,7 @@ class BackdoorTriggerDetector(BaseDetector):
                     continue
                 table = np.bincount(inv * k + codes[ok], minlength=uniq.size * k).reshape(uniq.size, k)
                 tot = table.sum(axis=1)
-                q1, q3 = np.quantile(v[ok], [0.25, 0.75])
-                unit = float(q3 - q1) / 1.349 or float(np.std(v[ok])) or 1.0
+                unit = robust_scale(v[ok], tol=0, keep_nan=True)  # IQR or std or 1
                 # point masses: values shared by several rows (the most frequent ones); a mass at
                 # either end separated from the other values by a gap is out of range
                 if uniq.size > 2:
@@ -702,18 +701,12 @@ class BackdoorTriggerDetector(BaseDetector):
             cov_t = rng.choice(cov_t, size=m, replace=False)
         kk = int(min(self.n_neighbors, ref.size))
         Xk = X[:, keep]
-        nn = NearestNeighbors(n_neighbors=kk, algorithm="brute" if keep.size > 15 else "auto").fit(Xk[ref])
+        nn = nearest_neighbors(Xk[ref], kk)
         k_cls = len(self.classes_)
         prior = np.bincount(codes[ref], minlength=k_cls) / ref.size
 
         def vote(rows: np.ndarray) -> np.ndarray:
-            if rows.size == 0:
-                return np.zeros((0, k_cls))
-            _, ind = nn.kneighbors(Xk[rows])
-            lab = codes[ref][ind]
-            cnt = np.zeros((rows.size, k_cls))
-            np.add.at(cnt, (np.repeat(np.arange(rows.size), kk), lab.ravel()), 1.0)
-            return (cnt + prior) / (kk + 1.0)
+            return knn_label_vote(nn, codes[ref], Xk[rows], n_classes=k_cls, prior=prior)
 
         p_cov = vote(cov_t)
         other = p_cov.mean(axis=0)
@@ -820,7 +813,7 @@ def _spectral_scores(X: np.ndarray, codes: np.ndarray, n_classes: int, min_rows:
         v = vecs[:, -1]
         proj = (X[idx] @ v.astype(X.dtype) - float(mean @ v)).astype(np.float64) ** 2
         med = float(np.median(proj))
-        mad = float(np.median(np.abs(proj - med))) * 1.4826 or float(proj.std()) or 1.0
+        mad = robust_scale(proj, estimators=("mad", "std"), tol=0, keep_nan=True)  # MAD or std or 1
         out[idx] = (proj - med) / mad
     return out
 
