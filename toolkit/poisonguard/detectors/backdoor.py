@@ -51,13 +51,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._kernel import knn_label_vote, nearest_neighbors, robust_scale
+from ._backdoor_evidence import binom_evidence, distinct_rows, poisson_evidence, spectral_scores
 from ._base import BaseDetector
+from ._trigger_rules import Condition, TriggerRule, plain
 from .pii import looks_sensitive
 
 __all__ = ["BackdoorTriggerDetector", "Condition", "TriggerRule"]
@@ -75,153 +76,6 @@ MAX_EVIDENCE = 300.0
 #: Least difference in neighbour votes for the target between genuine target rows and other rows
 #: for the consistency check to be meaningful.
 MIN_SEPARATION = 0.15
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
-        return int(v)
-    return v
-
-
-@dataclasses.dataclass(frozen=True)
-class Condition:
-    """One condition of a trigger rule: ``column op value``, op in ``==``, ``>=``, ``<=``."""
-
-    column: str
-    op: str
-    value: Any
-
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        """Boolean mask of the rows of ``frame`` that satisfy the condition (missing: False)."""
-        s = frame[self.column]
-        if self.op == "==":
-            if isinstance(self.value, (int, float)) and not isinstance(self.value, bool) \
-                    and pd.api.types.is_numeric_dtype(s.dtype):
-                v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                return np.isclose(v, float(self.value), rtol=1e-9, atol=0.0)
-            return (s.astype(object) == self.value).to_numpy(dtype=bool, na_value=False)
-        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            return v >= float(self.value) if self.op == ">=" else v <= float(self.value)
-
-    def __str__(self) -> str:
-        v = self.value
-        return f"{self.column} {self.op} {v:.6g}" if isinstance(v, float) else f"{self.column} {self.op} {v}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"column": self.column, "op": self.op, "value": _plain(self.value)}
-
-
-@dataclasses.dataclass(frozen=True)
-class TriggerRule:
-    """A suspected (or candidate) trigger: a conjunction of conditions and the label it points to.
-
-    Attributes
-    ----------
-    conditions : tuple of Condition
-        The feature-value conditions, all of which a row must satisfy.
-    label : str
-        The label column.
-    target : object
-        The label the rule's rows carry.
-    n_rows : int
-        Rows satisfying every condition (any label).
-    n_target : int
-        Of those, rows labelled ``target``.
-    purity : float
-        ``n_target / n_rows``.
-    support : float
-        ``n_rows`` / rows in the data.
-    base_rate : float
-        Share of ``target`` in the data.
-    evidence : float
-        ``-log10`` of the rule's p-value (purity under the base rate, times the co-occurrence of
-        its conditions under independence); compared with ``log10(n_tests) + 2``.
-    consistency : float or None
-        Where the rule's rows sit, by their other features, between the other classes (0) and
-        the target class (1); None when not measured.
-    resembles : object or None
-        The class the rule's rows most resemble by their other features.
-    suspected : bool
-        Whether the rule is reported as a trigger (its target-labelled rows are flagged).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from poisonguard.detectors import Condition, TriggerRule
-    >>> rule = TriggerRule(conditions=(Condition("hours", "==", 99),), label="y", target="a")
-    >>> rule.mask(pd.DataFrame({"hours": [40, 99]})).tolist()
-    [False, True]
-    """
-
-    conditions: tuple[Condition, ...]
-    label: str
-    target: Any
-    n_rows: int = 0
-    n_target: int = 0
-    purity: float = 0.0
-    support: float = 0.0
-    base_rate: float = 0.0
-    evidence: float = 0.0
-    consistency: float | None = None
-    resembles: Any = None
-    suspected: bool = False
-
-    @property
-    def columns(self) -> list[str]:
-        """The columns the rule conditions on."""
-        return [c.column for c in self.conditions]
-
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows of ``frame`` that carry the trigger (satisfy every condition)."""
-        m = np.ones(len(frame), dtype=bool)
-        for c in self.conditions:
-            m &= c.mask(frame)
-        return m
-
-    def stamp(self, frame: pd.DataFrame, rows: Any = None) -> pd.DataFrame:
-        """A copy of ``frame`` with the trigger applied to ``rows`` (default all): each
-        condition's column set to its value (the bound, for ``>=`` and ``<=``). Used to probe
-        whether a trained model has learned the trigger."""
-        out = frame.copy()
-        idx = out.index if rows is None else out.index[np.asarray(rows)]
-        for c in self.conditions:
-            out.loc[idx, c.column] = c.value
-        return out
-
-    def text(self) -> str:
-        """``a >= 1 and b == 2 → label = target, 412 rows, 98 % purity``."""
-        cond = " and ".join(str(c) for c in self.conditions)
-        return f"{cond} → {self.label} = {self.target}, {self.n_rows} rows, {self.purity:.0%} purity"
-
-    __str__ = text
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (conditions as data, plus the readable text)."""
-        return {
-            "conditions": [c.to_dict() for c in self.conditions],
-            "label": self.label,
-            "target": _plain(self.target),
-            "n_rows": int(self.n_rows),
-            "n_target": int(self.n_target),
-            "purity": float(self.purity),
-            "support": float(self.support),
-            "base_rate": float(self.base_rate),
-            "evidence": float(self.evidence),
-            "consistency": None if self.consistency is None else float(self.consistency),
-            "resembles": _plain(self.resembles),
-            "suspected": bool(self.suspected),
-            "text": self.text(),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TriggerRule:
-        """Inverse of :meth:`to_dict` (the text is ignored)."""
-        conds = tuple(Condition(c["column"], c["op"], c["value"]) for c in d["conditions"])
-        keys = {f.name for f in dataclasses.fields(cls)} - {"conditions"}
-        return cls(conditions=conds, **{k: v for k, v in d.items() if k in keys})
 
 
 @dataclasses.dataclass
@@ -243,16 +97,6 @@ class _Column:
     kind: str           # "numeric" or "categorical"
     values: np.ndarray  # float64 (numeric, NaN = missing) or object
     encoded: np.ndarray  # indices of the encoded columns it produced
-
-
-def _binom_evidence(k: Any, n: Any, p: Any) -> Any:
-    """-log10 P(X >= k), X ~ Binomial(n, p)."""
-    return -stats.binom.logsf(np.asarray(k) - 1, np.asarray(n), np.clip(np.asarray(p), 1e-12, 1 - 1e-12)) / math.log(10)
-
-
-def _poisson_evidence(k: int, mu: float) -> float:
-    """-log10 P(X >= k), X ~ Poisson(mu)."""
-    return float(-stats.poisson.logsf(k - 1, max(mu, 1e-300)) / math.log(10))
 
 
 class BackdoorTriggerDetector(BaseDetector):
@@ -399,9 +243,9 @@ class BackdoorTriggerDetector(BaseDetector):
         self._codes = codes
         rng = check_random_state(self.random_state)
         self._seed = int(rng.randint(np.iinfo(np.int32).max))
-        self.spectral_ = _spectral_scores(X, codes, k, seed=self._seed)
+        self.spectral_ = spectral_scores(X, codes, k, seed=self._seed)
         # rules are mined over distinct rows: copies of one row are not a pattern (see duplicates)
-        distinct = _distinct_rows(X, codes)
+        distinct = distinct_rows(X, codes)
         ucols = [dataclasses.replace(c, values=c.values[distinct]) for c in cols]
         items = self._items(ucols, codes[distinct]) if k >= 2 else []
         rules = self._join(items, codes[distinct])
@@ -560,7 +404,7 @@ class BackdoorTriggerDetector(BaseDetector):
         keep = np.flatnonzero((lift >= 1.5) & (n_t >= self.min_rows))
         if keep.size == 0:
             return []
-        ev = _binom_evidence(n_t[keep], tot[keep], prior[tgt[keep]])
+        ev = binom_evidence(n_t[keep], tot[keep], prior[tgt[keep]])
         is_tail = np.array([cand[i][3] == "tail" for i in keep.tolist()])
         order = np.argsort(-ev, kind="stable")
         # every kind of condition gets its share of the candidates (pure natural tails abound)
@@ -638,7 +482,7 @@ class BackdoorTriggerDetector(BaseDetector):
                 if (inter.size < self.min_rows or inter.size < 0.5 * rows.size or inter.size < 2.0 * mu_b
                         or (codes[inter] == item.target).mean() < (codes[rows] == item.target).mean() - 0.02):
                     continue
-                cooc += _poisson_evidence(int(inter.size), mu_b)
+                cooc += poisson_evidence(int(inter.size), mu_b)
                 members.append(b)
                 rows = inter
             # prefer exact values to tails: a member tail is replaced by a point mass of the same
@@ -667,7 +511,7 @@ class BackdoorTriggerDetector(BaseDetector):
             seen.add(key)
             t = item.target
             n_t = int((codes[rows] == t).sum())
-            ev = float(_binom_evidence(n_t, rows.size, prior[t])) + cooc
+            ev = float(binom_evidence(n_t, rows.size, prior[t])) + cooc
             rules.append({"items": [items[x] for x in members], "target": t, "evidence": min(ev, MAX_EVIDENCE)})
         rules.sort(key=lambda r: -r["evidence"])
         return rules
@@ -724,16 +568,16 @@ class BackdoorTriggerDetector(BaseDetector):
         return (0.0 if len(rule["items"]) >= 2 else None), resembles
 
     def _as_rule(self, r: dict[str, Any], cols: list[_Column], label: str, n: int) -> TriggerRule:
-        conds = tuple(Condition(cols[it.col].name, it.op, _plain(it.value)) for it in r["items"])
+        conds = tuple(Condition(cols[it.col].name, it.op, plain(it.value)) for it in r["items"])
         t = r["target"]
         cons = r["consistency"]
         # statistics rounded once here, so that to_dict()/from_dict() round-trip exactly
-        return TriggerRule(conditions=conds, label=label, target=_plain(self.classes_[t]), n_rows=int(r["rows"].size),
+        return TriggerRule(conditions=conds, label=label, target=plain(self.classes_[t]), n_rows=int(r["rows"].size),
                            n_target=int(r["n_target"]), purity=round(float(r["purity"]), 4),
                            support=round(r["rows"].size / n, 6), base_rate=round(float(self._prior[t]), 4),
                            evidence=round(float(r["evidence"]), 2),
                            consistency=None if cons is None else round(float(cons), 3),
-                           resembles=_plain(r["resembles"]), suspected=bool(r["suspected"]))
+                           resembles=plain(r["resembles"]), suspected=bool(r["suspected"]))
 
     # ------------------------------------------------------------------ scan hooks
     @property
@@ -787,44 +631,3 @@ def _stamped_beyond_range(items: list[_Item]) -> bool:
     other row's, and those same rows sharing a second exact value: that is how a trigger looks."""
     exact = sum(it.kind in ("mass", "category") for it in items)
     return exact >= 2 and any(it.kind == "mass" and it.outside for it in items)
-
-
-def _spectral_scores(X: np.ndarray, codes: np.ndarray, n_classes: int, min_rows: int = 20,
-                     max_rows: int = 50_000, seed: int = 0) -> np.ndarray:
-    """Per class: robust z of the squared projection on the top singular vector of the centred rows.
-
-    The direction is estimated on at most ``max_rows`` rows of the class (a random sample); every
-    row of the class is projected.
-    """
-    out = np.zeros(codes.size)
-    rng = np.random.default_rng(seed)
-    for c in range(n_classes):
-        idx = np.flatnonzero(codes == c)
-        if idx.size < min_rows:
-            continue
-        fit = idx if idx.size <= max_rows else np.sort(rng.choice(idx, size=max_rows, replace=False))
-        Z = X[fit].astype(np.float64)
-        mean = Z.mean(axis=0)
-        Z -= mean
-        try:
-            _, vecs = np.linalg.eigh(Z.T @ Z)
-        except np.linalg.LinAlgError:
-            continue
-        v = vecs[:, -1]
-        proj = (X[idx] @ v.astype(X.dtype) - float(mean @ v)).astype(np.float64) ** 2
-        med = float(np.median(proj))
-        mad = robust_scale(proj, estimators=("mad", "std"), tol=0, keep_nan=True)  # MAD or std or 1
-        out[idx] = (proj - med) / mad
-    return out
-
-
-def _distinct_rows(X: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Sorted indices of the first occurrence of each distinct (encoded row, label).
-
-    Rows are keyed by a random projection (distinct rows collide with probability ~0) and the label.
-    """
-    proj = np.asarray(X, dtype=np.float64) @ np.random.default_rng(12345).normal(size=X.shape[1])
-    order = np.lexsort((np.arange(codes.size), codes, proj))
-    p, c = proj[order], codes[order]
-    starts = np.r_[True, (p[1:] != p[:-1]) | (c[1:] != c[:-1])]
-    return np.sort(order[starts])
