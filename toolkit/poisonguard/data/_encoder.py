@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._kernel import robust_scale
 from ..errors import DataError, SchemaError
 
 if TYPE_CHECKING:
@@ -73,12 +74,8 @@ class Encoder:
                 if finite.size:
                     with np.errstate(over="ignore", invalid="ignore"):  # 1e308 cells: spreads may overflow
                         med = float(np.median(finite))
-                        q1, q3 = np.percentile(finite, [25, 75])
-                        scale = float((q3 - q1) / 1.349)
-                        if not 1e-12 < scale < np.inf:
-                            scale = float(finite.std())
-                if not 1e-12 < scale < np.inf:  # constant, or a spread too large for float64
-                    scale = 1.0
+                        # IQR, else the standard deviation, else 1 (constant, or a spread too large for float64)
+                        scale = robust_scale(finite, finite=True)
                 has_missing = bool((~np.isfinite(v)).any())
                 self.plan_.append(("numeric", col, (med, scale, has_missing)))
                 self.columns_.append(col)

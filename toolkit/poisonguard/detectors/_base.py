@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._kernel import robust_scale
 from .._threads import threads_for
 from ..config import Policy
 
@@ -45,8 +46,7 @@ def suspicion_scale(raw: np.ndarray, threshold: float) -> float:
     med = float(np.median(finite))
     if threshold > med:
         return (threshold - med) / _LN19
-    q = np.percentile(finite, [25, 75])
-    spread = float(q[1] - q[0]) / 1.349 or float(finite.std())
+    spread = robust_scale(finite, tol=0, keep_nan=True, default=0.0)  # IQR or std
     return spread if spread > 1e-12 else 1.0
 
 
@@ -199,9 +199,8 @@ class BaseDetector(BaseEstimator):
         """Default natural threshold: a robust z-score of 3.5 above the median."""
         finite = raw[np.isfinite(raw)]
         med = float(np.median(finite))
-        mad = float(np.median(np.abs(finite - med))) * 1.4826
-        if mad <= 1e-12:
-            mad = float(finite.std()) or 1.0
+        # the MAD unless <= 1e-12, then the standard deviation unless 0, then 1
+        mad = robust_scale(finite, estimators=("mad", "std"), tol=(1e-12, 0), keep_nan=True)
         return med + 3.5 * mad
 
     # ----------------------------------------------------------------- configuration

@@ -51,208 +51,25 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernel import knn_label_vote, nearest_neighbors
+from ._backdoor_evidence import distinct_rows, spectral_scores
 from ._base import BaseDetector
-from .pii import looks_sensitive
+from ._rule_search import Column, cond_mask, join_items, mine_items, stamped_beyond_range
+from ._trigger_rules import Condition, TriggerRule, plain
 
 __all__ = ["BackdoorTriggerDetector", "Condition", "TriggerRule"]
 
-#: Tail cut points tried for numeric items (quantiles of the column).
-TAIL_QUANTILES: tuple[float, ...] = (0.9, 0.95, 0.98, 0.99, 0.995)
 #: Rows of the nearest-neighbour reference used by the consistency check, at most.
 CONSISTENCY_REFERENCE_ROWS = 20_000
 #: Probe rows per group in the consistency check, at most.
 CONSISTENCY_PROBE_ROWS = 1_000
-#: Most single conditions kept as candidates (plus half as many plain tails).
-MAX_ITEMS = 300
-#: Cap of the evidence (-log10 p), so reports stay finite.
-MAX_EVIDENCE = 300.0
 #: Least difference in neighbour votes for the target between genuine target rows and other rows
 #: for the consistency check to be meaningful.
 MIN_SEPARATION = 0.15
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
-        return int(v)
-    return v
-
-
-@dataclasses.dataclass(frozen=True)
-class Condition:
-    """One condition of a trigger rule: ``column op value``, op in ``==``, ``>=``, ``<=``."""
-
-    column: str
-    op: str
-    value: Any
-
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        """Boolean mask of the rows of ``frame`` that satisfy the condition (missing: False)."""
-        s = frame[self.column]
-        if self.op == "==":
-            if isinstance(self.value, (int, float)) and not isinstance(self.value, bool) \
-                    and pd.api.types.is_numeric_dtype(s.dtype):
-                v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                return np.isclose(v, float(self.value), rtol=1e-9, atol=0.0)
-            return (s.astype(object) == self.value).to_numpy(dtype=bool, na_value=False)
-        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            return v >= float(self.value) if self.op == ">=" else v <= float(self.value)
-
-    def __str__(self) -> str:
-        v = self.value
-        return f"{self.column} {self.op} {v:.6g}" if isinstance(v, float) else f"{self.column} {self.op} {v}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"column": self.column, "op": self.op, "value": _plain(self.value)}
-
-
-@dataclasses.dataclass(frozen=True)
-class TriggerRule:
-    """A suspected (or candidate) trigger: a conjunction of conditions and the label it points to.
-
-    Attributes
-    ----------
-    conditions : tuple of Condition
-        The feature-value conditions, all of which a row must satisfy.
-    label : str
-        The label column.
-    target : object
-        The label the rule's rows carry.
-    n_rows : int
-        Rows satisfying every condition (any label).
-    n_target : int
-        Of those, rows labelled ``target``.
-    purity : float
-        ``n_target / n_rows``.
-    support : float
-        ``n_rows`` / rows in the data.
-    base_rate : float
-        Share of ``target`` in the data.
-    evidence : float
-        ``-log10`` of the rule's p-value (purity under the base rate, times the co-occurrence of
-        its conditions under independence); compared with ``log10(n_tests) + 2``.
-    consistency : float or None
-        Where the rule's rows sit, by their other features, between the other classes (0) and
-        the target class (1); None when not measured.
-    resembles : object or None
-        The class the rule's rows most resemble by their other features.
-    suspected : bool
-        Whether the rule is reported as a trigger (its target-labelled rows are flagged).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from poisonguard.detectors import Condition, TriggerRule
-    >>> rule = TriggerRule(conditions=(Condition("hours", "==", 99),), label="y", target="a")
-    >>> rule.mask(pd.DataFrame({"hours": [40, 99]})).tolist()
-    [False, True]
-    """
-
-    conditions: tuple[Condition, ...]
-    label: str
-    target: Any
-    n_rows: int = 0
-    n_target: int = 0
-    purity: float = 0.0
-    support: float = 0.0
-    base_rate: float = 0.0
-    evidence: float = 0.0
-    consistency: float | None = None
-    resembles: Any = None
-    suspected: bool = False
-
-    @property
-    def columns(self) -> list[str]:
-        """The columns the rule conditions on."""
-        return [c.column for c in self.conditions]
-
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows of ``frame`` that carry the trigger (satisfy every condition)."""
-        m = np.ones(len(frame), dtype=bool)
-        for c in self.conditions:
-            m &= c.mask(frame)
-        return m
-
-    def stamp(self, frame: pd.DataFrame, rows: Any = None) -> pd.DataFrame:
-        """A copy of ``frame`` with the trigger applied to ``rows`` (default all): each
-        condition's column set to its value (the bound, for ``>=`` and ``<=``). Used to probe
-        whether a trained model has learned the trigger."""
-        out = frame.copy()
-        idx = out.index if rows is None else out.index[np.asarray(rows)]
-        for c in self.conditions:
-            out.loc[idx, c.column] = c.value
-        return out
-
-    def text(self) -> str:
-        """``a >= 1 and b == 2 → label = target, 412 rows, 98 % purity``."""
-        cond = " and ".join(str(c) for c in self.conditions)
-        return f"{cond} → {self.label} = {self.target}, {self.n_rows} rows, {self.purity:.0%} purity"
-
-    __str__ = text
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form (conditions as data, plus the readable text)."""
-        return {
-            "conditions": [c.to_dict() for c in self.conditions],
-            "label": self.label,
-            "target": _plain(self.target),
-            "n_rows": int(self.n_rows),
-            "n_target": int(self.n_target),
-            "purity": float(self.purity),
-            "support": float(self.support),
-            "base_rate": float(self.base_rate),
-            "evidence": float(self.evidence),
-            "consistency": None if self.consistency is None else float(self.consistency),
-            "resembles": _plain(self.resembles),
-            "suspected": bool(self.suspected),
-            "text": self.text(),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TriggerRule:
-        """Inverse of :meth:`to_dict` (the text is ignored)."""
-        conds = tuple(Condition(c["column"], c["op"], c["value"]) for c in d["conditions"])
-        keys = {f.name for f in dataclasses.fields(cls)} - {"conditions"}
-        return cls(conditions=conds, **{k: v for k, v in d.items() if k in keys})
-
-
-@dataclasses.dataclass
-class _Item:
-    col: int            # index into the detector's column list
-    op: str
-    value: Any
-    kind: str           # "mass" (numeric ==), "category", "range" (out-of-range tail) or "tail"
-    outside: bool       # the value lies beyond the other values of the column (a gap of a spread or more)
-    rows: np.ndarray    # sorted (distinct-)row indices satisfying the condition
-    target: int
-    n_target: int
-    evidence: float
-
-
-@dataclasses.dataclass
-class _Column:
-    name: str
-    kind: str           # "numeric" or "categorical"
-    values: np.ndarray  # float64 (numeric, NaN = missing) or object
-    encoded: np.ndarray  # indices of the encoded columns it produced
-
-
-def _binom_evidence(k: Any, n: Any, p: Any) -> Any:
-    """-log10 P(X >= k), X ~ Binomial(n, p)."""
-    return -stats.binom.logsf(np.asarray(k) - 1, np.asarray(n), np.clip(np.asarray(p), 1e-12, 1 - 1e-12)) / math.log(10)
-
-
-def _poisson_evidence(k: int, mu: float) -> float:
-    """-log10 P(X >= k), X ~ Poisson(mu)."""
-    return float(-stats.poisson.logsf(k - 1, max(mu, 1e-300)) / math.log(10))
 
 
 class BackdoorTriggerDetector(BaseDetector):
@@ -360,7 +177,7 @@ class BackdoorTriggerDetector(BaseDetector):
         self._validate_params()
         X, y = self._validate_fit_data(X, y)
         assert y is not None
-        cols = [_Column(f"x{j}", "numeric", np.asarray(X[:, j], dtype=np.float64), np.array([j]))
+        cols = [Column(f"x{j}", "numeric", np.asarray(X[:, j], dtype=np.float64), np.array([j]))
                 for j in range(X.shape[1])]
         raw = self._fit_columns(cols, np.asarray(X, dtype=np.float32), y, label="y")
         self._set_threshold(raw)
@@ -382,13 +199,13 @@ class BackdoorTriggerDetector(BaseDetector):
             else:
                 values = s.astype(object).to_numpy()
                 kind = "categorical"
-            cols.append(_Column(str(name), kind, values, np.flatnonzero(src == name)))
+            cols.append(Column(str(name), kind, values, np.flatnonzero(src == name)))
         raw = self._fit_columns(cols, np.asarray(X, dtype=np.float32), yv, label=str(ds.label),
                                 class_names=np.asarray(ds.classes_, dtype=object))
         self._set_threshold(raw)
         return self
 
-    def _fit_columns(self, cols: list[_Column], X: np.ndarray, y: np.ndarray, *, label: str,
+    def _fit_columns(self, cols: list[Column], X: np.ndarray, y: np.ndarray, *, label: str,
                      class_names: np.ndarray | None = None) -> np.ndarray:
         classes, codes = np.unique(y, return_inverse=True)
         self.classes_ = classes if class_names is None else np.asarray(class_names, dtype=object)[classes]
@@ -399,18 +216,20 @@ class BackdoorTriggerDetector(BaseDetector):
         self._codes = codes
         rng = check_random_state(self.random_state)
         self._seed = int(rng.randint(np.iinfo(np.int32).max))
-        self.spectral_ = _spectral_scores(X, codes, k, seed=self._seed)
+        self.spectral_ = spectral_scores(X, codes, k, seed=self._seed)
         # rules are mined over distinct rows: copies of one row are not a pattern (see duplicates)
-        distinct = _distinct_rows(X, codes)
+        distinct = distinct_rows(X, codes)
         ucols = [dataclasses.replace(c, values=c.values[distinct]) for c in cols]
-        items = self._items(ucols, codes[distinct]) if k >= 2 else []
-        rules = self._join(items, codes[distinct])
+        items = mine_items(ucols, codes[distinct], k, min_rows=self.min_rows, max_support=self.max_support,
+                           max_values=self.max_values) if k >= 2 else []
+        rules = join_items(items, codes[distinct], k, min_rows=self.min_rows,
+                           max_conditions=self.max_conditions)
         self.n_tests_ = max(1, len(items) + len(rules))
         need = math.log10(self.n_tests_ / self.alpha)
         scored = []
         n_measured = 0
         for r in rules[: 10 * self.max_candidates]:
-            rows = np.flatnonzero(np.logical_and.reduce([self._cond_mask(cols[it.col], it.op, it.value)
+            rows = np.flatnonzero(np.logical_and.reduce([cond_mask(cols[it.col], it.op, it.value)
                                                          for it in r["items"]]))
             t = r["target"]
             tgt_rows = rows[codes[rows] == t]
@@ -445,7 +264,7 @@ class BackdoorTriggerDetector(BaseDetector):
             if not r["eligible"] or r["purity"] < self.min_purity:
                 continue
             if cons is None:
-                if not _stamped_beyond_range(r["items"]):
+                if not stamped_beyond_range(r["items"]):
                     continue
                 self._beyond_range.add(i)
             elif cons > self.max_consistency:
@@ -481,201 +300,13 @@ class BackdoorTriggerDetector(BaseDetector):
         whether or not it reaches the significance a suspected trigger needs. Where the other
         features cannot be compared with the target class (consistency not measurable), the rule
         counts only when two or more of its exact values are co-stamped and one lies beyond every
-        other row's range (:func:`_stamped_beyond_range`). Every other row gets 1: the spectral
+        other row's range (:func:`~poisonguard.detectors._rule_search.stamped_beyond_range`). Every other row gets 1: the spectral
         signature orders rows, it is never evidence on its own."""
         return np.clip(self._row_p, 1e-300, 1.0)
 
-    # ------------------------------------------------------------------ items
-    def _items(self, cols: list[_Column], codes: np.ndarray) -> list[_Item]:
-        """Single conditions that are rare and enriched in one label (on distinct rows)."""
-        n = codes.size
-        k = len(self.classes_)
-        prior = np.bincount(codes, minlength=k) / n
-        max_rows = max(self.min_rows, int(self.max_support * n))
-        # (col, op, value, kind, outside, per-class counts)
-        cand: list[tuple[int, str, Any, str, bool, np.ndarray]] = []
-        quantiles = [*TAIL_QUANTILES, *(1 - q for q in TAIL_QUANTILES)]
-        for ci, col in enumerate(cols):
-            v = col.values
-            if col.kind == "numeric":
-                ok = np.isfinite(v)
-                if ok.sum() < self.min_rows:
-                    continue
-                uniq, inv = np.unique(v[ok], return_inverse=True)
-                if uniq.size < 2:
-                    continue
-                table = np.bincount(inv * k + codes[ok], minlength=uniq.size * k).reshape(uniq.size, k)
-                tot = table.sum(axis=1)
-                q1, q3 = np.quantile(v[ok], [0.25, 0.75])
-                unit = float(q3 - q1) / 1.349 or float(np.std(v[ok])) or 1.0
-                # point masses: values shared by several rows (the most frequent ones); a mass at
-                # either end separated from the other values by a gap is out of range
-                if uniq.size > 2:
-                    pm = np.flatnonzero((tot >= self.min_rows) & (tot <= max_rows))
-                    pm = pm[np.argsort(-tot[pm], kind="stable")][: self.max_values]
-                    for i in pm.tolist():
-                        outside = ((i == uniq.size - 1 and uniq[i] - uniq[i - 1] >= unit)
-                                   or (i == 0 and uniq[1] - uniq[0] >= unit))
-                        cand.append((ci, "==", float(uniq[i]), "mass", bool(outside), table[i]))
-                # tails: >= a high cut, <= a low cut; out of range when a gap separates them
-                cum = np.cumsum(table, axis=0)
-                total = cum[-1]
-                seen: set[tuple[str, int]] = set()
-                for q, cut in zip(quantiles, np.quantile(v[ok], quantiles).tolist()):
-                    if q > 0.5:
-                        i = int(np.searchsorted(uniq, cut, side="left"))
-                        if i == 0 or i >= uniq.size:
-                            continue
-                        c, op, gap = total - cum[i - 1], ">=", float(uniq[i] - uniq[i - 1])
-                    else:
-                        i = int(np.searchsorted(uniq, cut, side="right")) - 1
-                        if i < 0 or i >= uniq.size - 1:
-                            continue
-                        c, op, gap = cum[i], "<=", float(uniq[i + 1] - uniq[i])
-                    if (op, i) in seen or not (self.min_rows <= c.sum() <= max_rows):
-                        continue
-                    seen.add((op, i))
-                    outside = gap >= unit
-                    cand.append((ci, op, float(uniq[i]), "range" if outside else "tail", bool(outside), c))
-            else:
-                s = pd.Series(v)
-                ok = s.notna().to_numpy()
-                if ok.sum() < self.min_rows:
-                    continue
-                fcodes, uniq = pd.factorize(s[ok], sort=False)
-                table = np.bincount(fcodes * k + codes[ok], minlength=len(uniq) * k).reshape(len(uniq), k)
-                tot = table.sum(axis=1)
-                sel = np.flatnonzero((tot >= self.min_rows) & (tot <= max_rows))
-                sel = sel[np.argsort(-tot[sel], kind="stable")][: self.max_values]
-                # a value that is itself sensitive (an e-mail address...) never becomes a rule condition,
-                # so that no report quotes it
-                cand += [(ci, "==", uniq[i], "category", False, table[i]) for i in sel.tolist()
-                         if not looks_sensitive(str(uniq[i]))]
-        if not cand:
-            return []
-        tables = np.array([c[5] for c in cand], dtype=np.int64)
-        tot = tables.sum(axis=1)
-        tgt = tables.argmax(axis=1)
-        n_t = tables[np.arange(len(cand)), tgt]
-        lift = n_t / tot / prior[tgt]
-        keep = np.flatnonzero((lift >= 1.5) & (n_t >= self.min_rows))
-        if keep.size == 0:
-            return []
-        ev = _binom_evidence(n_t[keep], tot[keep], prior[tgt[keep]])
-        is_tail = np.array([cand[i][3] == "tail" for i in keep.tolist()])
-        order = np.argsort(-ev, kind="stable")
-        # every kind of condition gets its share of the candidates (pure natural tails abound)
-        chosen = np.concatenate([order[~is_tail[order]][:MAX_ITEMS], order[is_tail[order]][: MAX_ITEMS // 2]])
-        items = []
-        for j in chosen.tolist():
-            i = int(keep[j])
-            ci, op, value, kind, outside, _ = cand[i]
-            rows = np.flatnonzero(self._cond_mask(cols[ci], op, value))
-            items.append(_Item(ci, op, value, kind, outside, rows, int(tgt[i]), int(n_t[i]), float(ev[j])))
-        items.sort(key=lambda it: -it.evidence)
-        return items
-
-    @staticmethod
-    def _cond_mask(col: _Column, op: str, value: Any) -> np.ndarray:
-        v = col.values
-        if col.kind == "categorical":
-            return pd.Series(v).eq(value).to_numpy(dtype=bool, na_value=False)
-        with np.errstate(invalid="ignore"):
-            if op == "==":
-                return v == value
-            return v >= value if op == ">=" else v <= value
-
-    # ------------------------------------------------------------------ joining items into rules
-    def _join(self, items: list[_Item], codes: np.ndarray) -> list[dict[str, Any]]:
-        """Join items of one target that co-occur far beyond chance into conjunctions."""
-        from scipy import sparse
-
-        n = codes.size
-        m = len(items)
-        if m == 0:
-            return []
-        prior = np.bincount(codes, minlength=len(self.classes_)) / n
-        indptr = np.cumsum([0] + [it.rows.size for it in items])
-        M = sparse.csr_matrix((np.ones(indptr[-1], dtype=np.float64), np.concatenate([it.rows for it in items]),
-                               indptr), shape=(m, n))
-        both = (M @ M.T).toarray()                      # |A ∩ B|
-        tgt = np.array([it.target for it in items])
-        both_t = np.zeros((m, m))                       # |A ∩ B| labelled with A's target
-        for t in np.unique(tgt).tolist():
-            Mt = M[:, np.flatnonzero(codes == t)]
-            rows_t = np.flatnonzero(tgt == t)
-            both_t[rows_t] = (Mt[rows_t] @ Mt.T).toarray()
-        size = np.array([it.rows.size for it in items], dtype=np.float64)
-        cols = np.array([it.col for it in items])
-        purity = np.diag(both_t) / size
-        kind_rank = np.array([0 if it.kind in ("mass", "category") else 1 if it.kind == "range" else 2
-                              for it in items])
-        outside_mass = np.array([it.kind == "mass" and it.outside for it in items])
-        mu = np.outer(size, size) / n
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pair_ok = ((tgt[:, None] == tgt[None, :]) & (cols[:, None] != cols[None, :])
-                       & (both >= self.min_rows) & (both >= 0.5 * size[:, None])
-                       & (both_t / np.maximum(both, 1) >= purity[:, None] - 0.02) & (both >= 2.0 * mu))
-        absorbed = np.zeros(m, dtype=bool)
-        seen: set[tuple[int, int, int]] = set()
-        rules: list[dict[str, Any]] = []
-        for a in range(m):
-            if absorbed[a]:
-                continue
-            item = items[a]
-            members = [a]
-            rows = item.rows
-            cooc = 0.0
-            partners = np.flatnonzero(pair_ok[a])
-            partners = partners[np.lexsort((-np.array([items[b].evidence for b in partners]), kind_rank[partners]))] \
-                if partners.size else partners
-            for b in partners.tolist():
-                if len(members) >= self.max_conditions:
-                    break
-                if cols[b] in {items[x].col for x in members}:
-                    continue
-                inter = np.intersect1d(rows, items[b].rows, assume_unique=True)
-                mu_b = rows.size * size[b] / n
-                if (inter.size < self.min_rows or inter.size < 0.5 * rows.size or inter.size < 2.0 * mu_b
-                        or (codes[inter] == item.target).mean() < (codes[rows] == item.target).mean() - 0.02):
-                    continue
-                cooc += _poisson_evidence(int(inter.size), mu_b)
-                members.append(b)
-                rows = inter
-            # prefer exact values to tails: a member tail is replaced by a point mass of the same
-            # column that every covered row shares (``bmi >= 47.9`` -> ``bmi == 81.3``)
-            for pos, x in enumerate(members):
-                if items[x].kind not in ("tail", "range"):
-                    continue
-                for b in np.flatnonzero((cols == cols[x]) & (kind_rank == 0) & (tgt == item.target)).tolist():
-                    if np.intersect1d(rows, items[b].rows, assume_unique=True).size == rows.size:
-                        members[pos] = b
-                        break
-            rows = items[members[0]].rows
-            for x in members[1:]:
-                rows = np.intersect1d(rows, items[x].rows, assume_unique=True)
-            # items describing (mostly) the same rows as this rule are not separate candidates; an
-            # out-of-range point mass on a small part of its rows stays one (a trigger stamped on
-            # some rows of a natural tail: ``bland_chromatin == 17`` inside ``bland_chromatin >= 10``)
-            ind = np.zeros(n)
-            ind[rows] = 1.0
-            inside = M @ ind
-            own_part = outside_mass & (inside < 0.5 * rows.size)
-            absorbed |= (tgt == item.target) & (inside >= 0.8 * size) & ~own_part
-            key = (item.target, rows.size, hash(rows.tobytes()))
-            if key in seen:
-                continue
-            seen.add(key)
-            t = item.target
-            n_t = int((codes[rows] == t).sum())
-            ev = float(_binom_evidence(n_t, rows.size, prior[t])) + cooc
-            rules.append({"items": [items[x] for x in members], "target": t, "evidence": min(ev, MAX_EVIDENCE)})
-        rules.sort(key=lambda r: -r["evidence"])
-        return rules
-
     # ------------------------------------------------------------------ consistency check
     def _consistency(self, X: np.ndarray, codes: np.ndarray, rule: dict[str, Any],
-                     cols: list[_Column]) -> tuple[float | None, Any]:
+                     cols: list[Column]) -> tuple[float | None, Any]:
         """Where the rule's rows sit, by their other features, between other classes (0) and the target (1)."""
         n, d = X.shape
         drop = np.concatenate([cols[it.col].encoded for it in rule["items"]])
@@ -702,18 +333,12 @@ class BackdoorTriggerDetector(BaseDetector):
             cov_t = rng.choice(cov_t, size=m, replace=False)
         kk = int(min(self.n_neighbors, ref.size))
         Xk = X[:, keep]
-        nn = NearestNeighbors(n_neighbors=kk, algorithm="brute" if keep.size > 15 else "auto").fit(Xk[ref])
+        nn = nearest_neighbors(Xk[ref], kk)
         k_cls = len(self.classes_)
         prior = np.bincount(codes[ref], minlength=k_cls) / ref.size
 
         def vote(rows: np.ndarray) -> np.ndarray:
-            if rows.size == 0:
-                return np.zeros((0, k_cls))
-            _, ind = nn.kneighbors(Xk[rows])
-            lab = codes[ref][ind]
-            cnt = np.zeros((rows.size, k_cls))
-            np.add.at(cnt, (np.repeat(np.arange(rows.size), kk), lab.ravel()), 1.0)
-            return (cnt + prior) / (kk + 1.0)
+            return knn_label_vote(nn, codes[ref], Xk[rows], n_classes=k_cls, prior=prior)
 
         p_cov = vote(cov_t)
         other = p_cov.mean(axis=0)
@@ -730,17 +355,17 @@ class BackdoorTriggerDetector(BaseDetector):
         # with genuine members: a rule of several co-stamped conditions counts as inconsistent
         return (0.0 if len(rule["items"]) >= 2 else None), resembles
 
-    def _as_rule(self, r: dict[str, Any], cols: list[_Column], label: str, n: int) -> TriggerRule:
-        conds = tuple(Condition(cols[it.col].name, it.op, _plain(it.value)) for it in r["items"])
+    def _as_rule(self, r: dict[str, Any], cols: list[Column], label: str, n: int) -> TriggerRule:
+        conds = tuple(Condition(cols[it.col].name, it.op, plain(it.value)) for it in r["items"])
         t = r["target"]
         cons = r["consistency"]
         # statistics rounded once here, so that to_dict()/from_dict() round-trip exactly
-        return TriggerRule(conditions=conds, label=label, target=_plain(self.classes_[t]), n_rows=int(r["rows"].size),
+        return TriggerRule(conditions=conds, label=label, target=plain(self.classes_[t]), n_rows=int(r["rows"].size),
                            n_target=int(r["n_target"]), purity=round(float(r["purity"]), 4),
                            support=round(r["rows"].size / n, 6), base_rate=round(float(self._prior[t]), 4),
                            evidence=round(float(r["evidence"]), 2),
                            consistency=None if cons is None else round(float(cons), 3),
-                           resembles=_plain(r["resembles"]), suspected=bool(r["suspected"]))
+                           resembles=plain(r["resembles"]), suspected=bool(r["suspected"]))
 
     # ------------------------------------------------------------------ scan hooks
     @property
@@ -786,52 +411,3 @@ class BackdoorTriggerDetector(BaseDetector):
         return True, "; ".join(f"suspected trigger: {r.text()}" for r in trig[:3]) + (
             f" (and {len(trig) - 3} more)" if len(trig) > 3 else "")
 
-
-def _stamped_beyond_range(items: list[_Item]) -> bool:
-    """Two or more conditions on exact values, at least one a point mass beyond the column's range.
-
-    Natural data rarely has several rows sharing one value that lies a spread or more beyond every
-    other row's, and those same rows sharing a second exact value: that is how a trigger looks."""
-    exact = sum(it.kind in ("mass", "category") for it in items)
-    return exact >= 2 and any(it.kind == "mass" and it.outside for it in items)
-
-
-def _spectral_scores(X: np.ndarray, codes: np.ndarray, n_classes: int, min_rows: int = 20,
-                     max_rows: int = 50_000, seed: int = 0) -> np.ndarray:
-    """Per class: robust z of the squared projection on the top singular vector of the centred rows.
-
-    The direction is estimated on at most ``max_rows`` rows of the class (a random sample); every
-    row of the class is projected.
-    """
-    out = np.zeros(codes.size)
-    rng = np.random.default_rng(seed)
-    for c in range(n_classes):
-        idx = np.flatnonzero(codes == c)
-        if idx.size < min_rows:
-            continue
-        fit = idx if idx.size <= max_rows else np.sort(rng.choice(idx, size=max_rows, replace=False))
-        Z = X[fit].astype(np.float64)
-        mean = Z.mean(axis=0)
-        Z -= mean
-        try:
-            _, vecs = np.linalg.eigh(Z.T @ Z)
-        except np.linalg.LinAlgError:
-            continue
-        v = vecs[:, -1]
-        proj = (X[idx] @ v.astype(X.dtype) - float(mean @ v)).astype(np.float64) ** 2
-        med = float(np.median(proj))
-        mad = float(np.median(np.abs(proj - med))) * 1.4826 or float(proj.std()) or 1.0
-        out[idx] = (proj - med) / mad
-    return out
-
-
-def _distinct_rows(X: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Sorted indices of the first occurrence of each distinct (encoded row, label).
-
-    Rows are keyed by a random projection (distinct rows collide with probability ~0) and the label.
-    """
-    proj = np.asarray(X, dtype=np.float64) @ np.random.default_rng(12345).normal(size=X.shape[1])
-    order = np.lexsort((np.arange(codes.size), codes, proj))
-    p, c = proj[order], codes[order]
-    starts = np.r_[True, (p[1:] != p[:-1]) | (c[1:] != c[:-1])]
-    return np.sort(order[starts])

@@ -36,6 +36,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .._kernel import knn_label_vote, nearest_neighbors
 from ..config import Key, Policy
 from ._base import BaseDetector
 
@@ -483,8 +484,8 @@ def _neighbour_disagreement(X: np.ndarray, codes: np.ndarray | None, rows_mask: 
     if ref.size > max_reference:
         ref = np.sort(rng.choice(ref, size=max_reference, replace=False))
     q = np.flatnonzero(rows_mask & (codes >= 0))
-    nn = NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute" if X.shape[1] > 15 else "auto").fit(X[ref])
-    _, ind = nn.kneighbors(X[q])
-    agree = (codes[ref][ind] == codes[q][:, None]).sum(axis=1)
-    out[q] = 1.0 - (agree + 0.5) / (n_neighbors + 1.0)
+    # the vote for each row's own label, with half a pseudo-count
+    n_classes = int(max(codes[ref].max(), codes[q].max(initial=0))) + 1
+    share = knn_label_vote(nearest_neighbors(X[ref], n_neighbors), codes[ref], X[q], n_classes=n_classes, prior=0.5)
+    out[q] = 1.0 - share[np.arange(q.size), codes[q]]
     return out

@@ -28,11 +28,11 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._kernel import knn_label_vote, nearest_neighbors
 from ..config import Key, Policy
 from .._threads import threads_for
 from ._base import BaseDetector
@@ -224,14 +224,8 @@ def _knn_counts(X: np.ndarray, y: np.ndarray, Q: np.ndarray | None, k: int, n_cl
                 prior: np.ndarray) -> np.ndarray:
     transductive = Q is None
     k = int(min(k, X.shape[0] - (1 if transductive else 0)))
-    nn = NearestNeighbors(n_neighbors=k, algorithm="brute" if X.shape[1] > 15 else "auto")
-    nn.fit(X)
-    # kneighbors(None) returns each fitted row's neighbours with the row itself left out
-    _, ind = nn.kneighbors(None if transductive else Q)
-    labels = y[ind]
-    counts = np.zeros((labels.shape[0], n_classes), dtype=np.float64)
-    np.add.at(counts, (np.repeat(np.arange(labels.shape[0]), labels.shape[1]), labels.ravel()), 1.0)
-    return (counts + prior) / (labels.shape[1] + 1.0)
+    # Q None: each fitted row's neighbours with the row itself left out
+    return knn_label_vote(nearest_neighbors(X, k), y, Q, n_classes=n_classes, prior=prior)
 
 
 def _class_thresholds(proba: np.ndarray, y: np.ndarray) -> np.ndarray:

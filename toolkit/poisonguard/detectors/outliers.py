@@ -39,6 +39,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .._kernel import robust_scale
 from ..config import Key, Policy
 from ._base import BaseDetector, OutlierDetectorMixin
 
@@ -116,12 +117,8 @@ def _robust_location_scale(s: np.ndarray) -> tuple[float, float]:
     if s.size == 0:
         return 0.0, 1.0
     med = float(np.median(s))
-    mad = float(np.median(np.abs(s - med))) * 1.4826
-    if not mad > 1e-12:
-        q = np.quantile(s, [0.1, 0.9])
-        mad = float(q[1] - q[0]) / 2.563
-    if not mad > 1e-12:
-        mad = float(s.std()) or 1.0
+    # the MAD, else the 10th-90th percentile range, each unless <= 1e-12 (or NaN); else std or 1
+    mad = robust_scale(s, estimators=("mad", "q10-q90", "std"), tol=(1e-12, 1e-12, 0), keep_nan=(False, False, True))
     return med, mad
 
 

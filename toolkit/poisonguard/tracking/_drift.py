@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _kernel
 from ..errors import ConfigError, DataError, TrackingError, UsageError
 from ._canary import Canary, CanaryRecord, canary_metrics, load_canary, read_canary_record
 from ._log import load_model_of_run
@@ -125,17 +126,7 @@ class DriftThresholds:
 # -- the comparison ---------------------------------------------------------------------------
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen–Shannon divergence (base 2, in [0, 1]) between two distributions."""
-    p = np.asarray(p, dtype=float)
-    q = np.asarray(q, dtype=float)
-    p = p / p.sum() if p.sum() > 0 else p
-    q = q / q.sum() if q.sum() > 0 else q
-    m = (p + q) / 2
-
-    def kl(a: np.ndarray, b: np.ndarray) -> float:
-        mask = a > 0
-        return float(np.sum(a[mask] * np.log2(a[mask] / b[mask])))
-
-    return max(0.0, 0.5 * kl(p, m) + 0.5 * kl(q, m))
+    return _kernel.js_divergence(p, q)
 
 
 def compare_predictions(champion: pd.DataFrame, candidate: pd.DataFrame,

@@ -1,0 +1,197 @@
+"""Preparing both versions (common encoding, common classes, row delta) and the inductive use of the detectors."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data import Encoder, TabularDataset, sort_key
+from ..errors import SchemaError, UsageError
+
+
+
+@dataclasses.dataclass
+class Prepared:
+    """Both versions made comparable (built by :func:`prepare`, shared by the scan and :func:`compare`).
+
+    Attributes
+    ----------
+    new, trusted : TabularDataset
+        The versions; the source column is not a feature; ``new`` caches its encoding by the
+        encoder fitted on ``trusted``.
+    classes : list
+        The trusted classes (sorted) followed by labels seen only in the new version.
+    codes, trusted_codes : ndarray of int or None
+        Label codes into ``classes`` (-1 for missing).
+    status : ndarray of int8
+        Per new row: 0 unchanged, 1 added, 2 changed.
+    removed : ndarray of bool
+        Per trusted row: no longer in the new version.
+    previous_label : ndarray of object or None
+        For changed rows, the label of the matching trusted row (None elsewhere).
+    trusted_duplicated : ndarray of bool
+        Per trusted row: its feature values occur in another trusted row too.
+    schema : dict
+        Columns added, removed, or of another kind in the new version.
+    """
+
+    new: TabularDataset
+    trusted: TabularDataset
+    classes: list[Any]
+    codes: np.ndarray | None
+    trusted_codes: np.ndarray | None
+    status: np.ndarray
+    removed: np.ndarray
+    previous_label: np.ndarray | None
+    schema: dict[str, Any]
+    trusted_duplicated: np.ndarray
+    source_column: str | None = None
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def focus(self) -> np.ndarray:
+        """Mask of new rows that are added or changed: what the detectors look at."""
+        return self.status > 0
+
+    @property
+    def n_classes_trusted(self) -> int:
+        """Number of classes of the trusted data (the first entries of :attr:`classes`)."""
+        return 0 if self.trusted_codes is None else int(len(self.trusted.classes_))
+
+
+def _not_a_feature(ds: TabularDataset, column: str | None) -> TabularDataset:
+    if column is None or column not in ds.frame.columns or ds.kinds.get(column) == "other":
+        return ds
+    return dataclasses.replace(ds, kinds={**ds.kinds, column: "other"})  # a copy encodes anew
+
+
+def _isin(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    return pd.Series(values, dtype=object).isin(pd.Series(pool, dtype=object)).to_numpy()
+
+
+def prepare(new: TabularDataset, trusted: TabularDataset, *, source_column: str | None = None,
+            info: Mapping[str, Any] | None = None) -> Prepared:
+    """Make two versions comparable: one encoder (fitted on ``trusted``), one class list, the row delta.
+
+    Parameters
+    ----------
+    new, trusted : TabularDataset
+        The new and the trusted version, with the same label column.
+    source_column : str, default=None
+        A column naming each row's source; it must be in ``new``. It is not used as a feature.
+    info : mapping, default=None
+        Where the trusted data came from (see :func:`load_reference`).
+
+    Returns
+    -------
+    Prepared
+    """
+    if new.label != trusted.label:
+        raise SchemaError(f"the label columns differ: {new.label!r} in the new data, {trusted.label!r} in the trusted")
+    if source_column is not None and source_column not in new.frame.columns:
+        shown = ", ".join(map(str, list(new.frame.columns)[:30]))
+        raise SchemaError(f"no source column {source_column!r}; the columns are: {shown}. Pass --source-column "
+                          "with one of them")
+    if source_column is not None and source_column == new.label:
+        raise UsageError("the source column cannot be the label column")
+    trusted = _not_a_feature(trusted, source_column)
+    new = _not_a_feature(new, source_column)
+    # the new data must carry the trusted feature columns; Encoder.transform says which are missing
+    encoder: Encoder = trusted.encoder
+    new = new.encoded_by(encoder)
+
+    cols_new, cols_tr = list(new.frame.columns), list(trusted.frame.columns)
+    common = [c for c in cols_tr if c in set(cols_new)]
+    schema = {"added_columns": [c for c in cols_new if c not in set(cols_tr)],
+              "removed_columns": [c for c in cols_tr if c not in set(cols_new)],
+              "kind_changes": {c: [trusted.kinds.get(c), new.kinds.get(c)] for c in common
+                               if trusted.kinds.get(c) != new.kinds.get(c) and c != source_column}}
+
+    # -- classes and codes
+    classes: list[Any] = []
+    codes = tcodes = None
+    if new.label is not None:
+        classes = list(trusted.classes_)
+        seen = set(map(_class_key, classes))
+        unseen = sorted({v for v in new.frame[new.label].dropna().unique().tolist() if _class_key(v) not in seen},
+                        key=sort_key)
+        classes += unseen
+        codes = new.label_codes(classes)
+        tcodes = trusted.label_codes(classes)
+
+    # -- row delta, over the columns both versions have
+    full_new = new.row_digests(common) if common != cols_new or common != cols_tr else new.row_digests()
+    full_tr = trusted.row_digests(common) if common != cols_new or common != cols_tr else trusted.row_digests()
+    unchanged = _isin(full_new, full_tr)
+    previous = None
+    if new.id_column is not None and new.id_column in trusted.frame.columns:
+        ids_new = new.frame[new.id_column].astype(object).to_numpy()
+        ids_tr = trusted.frame[new.id_column].astype(object).to_numpy()
+        known = _isin(ids_new, ids_tr)
+        removed = ~_isin(ids_tr, ids_new)
+        key_new, key_tr = ids_new, ids_tr
+    else:
+        content = [c for c in common if c != new.label]
+        if new.label is not None and content:
+            key_new, key_tr = new.row_digests(content), trusted.row_digests(content)
+            known = _isin(key_new, key_tr)
+        else:
+            key_new, key_tr = full_new, full_tr
+            known = unchanged
+        removed = ~_isin(key_tr, key_new)
+    status = np.where(unchanged, 0, np.where(known, 2, 1)).astype(np.int8)
+    if new.label is not None and (status == 2).any():
+        lookup = pd.Series(trusted.frame[trusted.label].to_numpy(dtype=object), index=pd.Index(key_tr, dtype=object))
+        lookup = lookup[~lookup.index.duplicated()]
+        previous = np.full(new.n_rows, None, dtype=object)
+        ch = np.flatnonzero(status == 2)
+        previous[ch] = lookup.reindex(pd.Index(np.asarray(key_new, dtype=object)[ch])).to_numpy(dtype=object)
+    feats = trusted.feature_columns
+    dup = (pd.Series(trusted.row_digests(feats), dtype=object).duplicated(keep=False).to_numpy() if feats
+           else np.zeros(trusted.n_rows, dtype=bool))
+    return Prepared(new=new, trusted=trusted, classes=classes, codes=codes, trusted_codes=tcodes, status=status,
+                    removed=removed, previous_label=previous, schema=schema, trusted_duplicated=dup,
+                    source_column=source_column, info=dict(info or {}))
+
+
+def _class_key(v: Any) -> Any:
+    return float(v) if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) else v
+
+
+def can_score_new(det: Any) -> bool:
+    """Whether a detector can be fitted on the trusted rows and score new ones (it implements ``_score_raw``)."""
+    from ..detectors import BaseDetector
+
+    return type(det)._score_raw is not BaseDetector._score_raw
+
+
+def fit_inductive(det: Any, prep: Prepared) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Fit ``det`` on the trusted rows and score the new focus rows.
+
+    Returns the new rows scored, their suspicion, and the detector's report section (of its fit).
+    """
+    trusted = prep.trusted
+    Xt = trusted.encode()
+    rows = np.flatnonzero(prep.focus)
+    y_new = None
+    if det.requires_y:
+        assert prep.trusted_codes is not None and prep.codes is not None
+        lab = np.flatnonzero(prep.trusted_codes >= 0)
+        view = trusted if lab.size == trusted.n_rows else trusted.take(lab)
+        det.scan_fit(view, Xt[lab], prep.trusted_codes[lab])
+        rows = rows[prep.codes[rows] >= 0]
+        y_new = prep.codes[rows]
+    else:
+        view = trusted
+        det.scan_fit(trusted, Xt, None)
+        if prep.codes is not None:
+            y_new = prep.codes[rows]
+    X = prep.new.encode()
+    sus = det.suspicion(X[rows], y_new) if rows.size else np.zeros(0)
+    section = {"mode": "inductive: fitted on the trusted reference, scored the added and changed rows",
+               "n_scored": int(rows.size), "fit": det.report_section(view)}
+    return rows, np.asarray(sus, dtype=np.float64), section
