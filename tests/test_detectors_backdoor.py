@@ -107,6 +107,25 @@ def test_condition_semantics():
     assert str(Condition("x", ">=", 99999)) == "x >= 99999"
 
 
+def test_condition_operators_of_hand_written_rules():
+    """The drift stage's rules (a user's rules file) parse into the same Condition."""
+    from poisonguard.errors import ConfigError
+
+    frame = pd.DataFrame({"x": [1, 2, 3], "c": ["a", "b", None]})
+    assert Condition("x", ">", 2).mask(frame).tolist() == [False, False, True]
+    assert Condition("x", "<", 2).mask(frame).tolist() == [True, False, False]
+    assert Condition("c", "in", ["a", "b"]).mask(frame).tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="unknown operator '~'"):
+        Condition("x", "~", 2).mask(frame)
+    assert Condition.parse({"feature": "x", "operator": "=", "threshold": 2}) == Condition("x", "==", 2)
+    assert Condition.parse({"column": "x", "value": 2}).op == "=="
+    with pytest.raises(ConfigError, match="needs 'column' and 'value'"):
+        Condition.parse({"column": "x"})
+    assert Condition("x", ">", 2).stamp_value(frame["x"]) == 3
+    assert Condition("x", "<", 2.5).stamp_value(frame["x"]) < 2.5
+    assert Condition("c", "in", ["b", "a"]).stamp_value(frame["c"]) == "b"
+
+
 def test_plain_fit_on_arrays_and_spectral_scores():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(600, 4))

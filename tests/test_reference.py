@@ -244,7 +244,7 @@ def test_tables_html_and_plots_of_a_sourced_comparison(sourced):
     assert "&lt;script&gt;" in page and "<script>" not in page and "shift suspected" in page
     ax = plots.feature_shift(rep, source="feed_b")
     colours = {p.get_width(): to_hex(p.get_facecolor()) for p in ax.patches}
-    assert colours[max(colours)] == "#dd5555" and len(ax.patches) == len(table)
+    assert colours[max(colours)] == "#e45756" and len(ax.patches) == len(table)
     ax = plots.label_shift(rep)
     assert len(ax.patches) == len(labels)
     assert sum(to_hex(p.get_facecolor()) == "#dd5555" for p in ax.patches) == len(flagged)

@@ -6,6 +6,11 @@ and returns the axes, so notebooks need no plotting boilerplate::
     from poisonguard import plots, scan
     result = scan("data.csv", label="y")
     plots.suspicion_histogram(result)
+
+The four plots the HTML report also embeds (:func:`suspicion_histogram`, :func:`flags_per_class`,
+:func:`feature_shift`, :func:`canary_recall`) are drawn by the report's own functions
+(``poisonguard.reports._plots``: a table, then ``draw_*`` on an Axes), so a notebook and the
+report show the same picture; these helpers build the table from a result and add a title.
 """
 
 from __future__ import annotations
@@ -29,22 +34,17 @@ def _axes(ax: Any, figsize: tuple[float, float] = (6.0, 3.5)) -> Any:
 
 
 def suspicion_histogram(result: Any, *, truth: np.ndarray | None = None, bins: int = 40, ax: Any = None) -> Any:
-    """Histogram of the combined ``suspicion`` (log-scaled counts); with ``truth``, poisoned and
-    clean rows are drawn separately. The dashed line is the flag threshold (0.5)."""
-    ax = _axes(ax)
+    """Histogram of the combined ``suspicion`` (symlog counts), the flagged rows stacked on the
+    others; with ``truth``, the poisoned rows instead. The dashed line is the flag threshold (0.5)."""
+    from .reports._plots import draw_suspicion_histogram, figure_size, suspicion_table
+
     s = result.scores["suspicion"].to_numpy()
-    edges = np.linspace(0, 1, bins + 1)
     if truth is None:
-        ax.hist(s, bins=edges, color="#4c72b0")
+        table, labels = suspicion_table(s, result.scores["flagged"].to_numpy(dtype=bool), bins), ("kept", "flagged")
     else:
-        truth = np.asarray(truth, dtype=bool)
-        ax.hist([s[~truth], s[truth]], bins=edges, stacked=True, color=["#4c72b0", "#dd5555"],
-                label=["clean rows", "poisoned rows"])
-        ax.legend(frameon=False)
-    ax.axvline(0.5, color="k", ls="--", lw=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("suspicion")
-    ax.set_ylabel("rows")
+        table, labels = suspicion_table(s, np.asarray(truth, dtype=bool), bins), ("clean rows", "poisoned rows")
+    ax = _axes(ax, figure_size("suspicion_histogram", table))
+    draw_suspicion_histogram(ax, table, labels=labels)
     ax.set_title(f"{result.n_flagged} of {result.n_rows} rows flagged")
     return ax
 
@@ -53,12 +53,12 @@ def flags_per_class(result: Any, labels: Sequence[Any], *, ax: Any = None) -> An
     """Share of each class's rows that were flagged."""
     import pandas as pd
 
-    ax = _axes(ax)
-    frame = pd.DataFrame({"label": pd.Series(labels, dtype=object).astype(str).to_numpy(),
-                          "flagged": result.scores["flagged"].to_numpy()})
-    rate = frame.groupby("label")["flagged"].mean().sort_values(ascending=False)
-    ax.bar(rate.index.tolist(), rate.to_numpy(), color="#4c72b0")
-    ax.set_ylabel("flagged share")
+    from .reports._plots import draw_flagged_per_class, figure_size, per_class_table
+
+    table = per_class_table(pd.Series(labels, dtype=object).astype(str).to_numpy(),
+                            result.scores["flagged"].to_numpy(dtype=bool))
+    ax = _axes(ax, figure_size("flagged_per_class", table))
+    draw_flagged_per_class(ax, table)
     ax.set_title("flagged rows per class")
     return ax
 
@@ -113,23 +113,16 @@ def precision_recall(result: Any, truth: np.ndarray, *, columns: Sequence[str] |
 
 def canary_recall(drift: Any, *, ax: Any = None) -> Any:
     """Per-class canary recall of the champion and the candidate (a drift result, or its JSON as a dict)."""
+    from .reports._plots import canary_table, draw_canary_recall, figure_size
     from .tracking._result import DriftResult
 
-    ax = _axes(ax)
     result = drift if isinstance(drift, DriftResult) else DriftResult.from_dict(dict(drift))
-    names = [str(c.label) for c in result.classes]
-    champ = [c.champion_recall for c in result.classes]
-    cand = [c.candidate_recall for c in result.classes]
-    x = np.arange(len(names))
-    ax.bar(x - 0.2, champ, 0.4, label="champion", color="#4c72b0")
-    ax.bar(x + 0.2, cand, 0.4, label="candidate", color="#dd8452")
-    ax.set_xticks(x, names)
-    ax.set_ylabel("canary recall")
-    ax.legend(frameon=False)
-    return ax
+    table = canary_table(result)
+    ax = _axes(ax, figure_size("canary_recall", table))
+    return draw_canary_recall(ax, table)
 
 
-_RED, _BLUE, _GREY = "#dd5555", "#4c72b0", "#999999"
+_RED, _BLUE = "#dd5555", "#4c72b0"
 
 
 def feature_shift(report: Any, *, source: str | None = None, top: int = 15, ax: Any = None) -> Any:
@@ -137,12 +130,12 @@ def feature_shift(report: Any, *, source: str | None = None, top: int = 15, ax: 
     or the ``reference`` section of a scan report): effect size over threshold, shifted columns in
     red, the dashed line at 1 where a column counts as shifted. ``source``: one source's columns."""
     from .reference import shift_table
+    from .reports._plots import draw_feature_shift, figure_size
 
-    table = shift_table(report, source).head(top).iloc[::-1]
-    ax = _axes(ax, (6.0, 0.3 * max(len(table), 4) + 1.0))
-    ax.barh(table["feature"], table["shift"], color=[_RED if s else _BLUE for s in table["shifted"]])
-    ax.axvline(1.0, color="k", ls="--", lw=1)
-    ax.set_xlabel("effect size / threshold (PSI and W1 for numeric columns, JS for categorical)")
+    table = shift_table(report, source).head(top)
+    ax = _axes(ax, figure_size("feature_shift", table))
+    draw_feature_shift(ax, table, shifted=table["shifted"],
+                       xlabel="effect size / threshold (PSI and W1 for numeric columns, JS for categorical)")
     ax.set_title("feature shift vs trusted" + (f": source {source}" if source is not None else ""))
     return ax
 

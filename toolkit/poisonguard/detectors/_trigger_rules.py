@@ -2,6 +2,10 @@
 
 The backdoor detector finds them (``BackdoorTriggerDetector.triggers_``, the ``triggers`` of its
 report section); anything that reads or stamps a rule can use these types without the detector.
+The drift stage's trigger probes (``poisonguard.tracking.load_trigger_rules`` / ``stamp_rule``)
+parse the rules they are given -- a scan report's, or a user's rules file -- into the same
+:class:`Condition` with :meth:`Condition.parse`, which also takes the operators and key aliases
+hand-written rules use.
 """
 
 from __future__ import annotations
@@ -9,10 +13,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["Condition", "TriggerRule", "plain"]
+from ..errors import ConfigError
+
+__all__ = ["OPS", "Condition", "TriggerRule", "plain"]
+
+#: The operators of a :class:`Condition` (the backdoor detector writes the first three).
+OPS = ("==", ">=", "<=", ">", "<", "in")
 
 
 def plain(v: Any) -> Any:
@@ -26,15 +37,39 @@ def plain(v: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
-    """One condition of a trigger rule: ``column op value``, op in ``==``, ``>=``, ``<=``."""
+    """One condition of a trigger rule: ``column op value``.
+
+    ``op`` is one of :data:`OPS`: ``==``, ``>=``, ``<=`` (what the backdoor detector finds),
+    ``>``, ``<``, and ``in`` (``value`` a list). Nothing is checked on construction, so a rule
+    read from a file keeps an operator this version does not know until it is used.
+    """
 
     column: str
     op: str
     value: Any
 
+    @classmethod
+    def parse(cls, c: Any) -> Condition:
+        """A condition from a mapping ``{"column", "op", "value"}`` as a rules file gives it:
+        ``feature`` for ``column``, ``operator`` for ``op`` (default ``==``; ``=`` is ``==``),
+        ``values`` or ``threshold`` for ``value``. Raises :class:`ConfigError` when it is not a
+        mapping or has no column or value; the operator is kept as written."""
+        if not isinstance(c, Mapping):
+            raise ConfigError(f"a trigger condition must be a mapping; got {c!r}")
+        column = c.get("column", c.get("feature"))
+        op = str(c.get("op", c.get("operator", "==")))
+        value = c.get("value", c.get("values", c.get("threshold")))
+        if column is None or value is None:
+            raise ConfigError(f"trigger condition {dict(c)!r} needs 'column' and 'value'")
+        return cls(str(column), "==" if op == "=" else op, value)
+
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the rows of ``frame`` that satisfy the condition (missing: False)."""
         s = frame[self.column]
+        if self.op not in OPS:
+            raise ValueError(f"unknown operator {self.op!r} in {self.column!r}; the operators are {', '.join(OPS)}")
+        if self.op == "in":
+            return s.astype(object).isin(list(self.value)).to_numpy(dtype=bool, na_value=False)
         if self.op == "==":
             if isinstance(self.value, (int, float)) and not isinstance(self.value, bool) \
                     and pd.api.types.is_numeric_dtype(s.dtype):
@@ -43,14 +78,48 @@ class Condition:
             return (s.astype(object) == self.value).to_numpy(dtype=bool, na_value=False)
         v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore"):
-            return v >= float(self.value) if self.op == ">=" else v <= float(self.value)
+            compare = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less}[self.op]
+            return compare(v, float(self.value))
+
+    def stamp_value(self, column: pd.Series) -> Any:
+        """The value to write into ``column`` so that a row satisfies the condition: the value
+        for ``==``, ``>=``, ``<=``; the next value past it for ``>`` / ``<`` (±1 for integers);
+        the first listed value for ``in``. A numeric column's value given as a string is read
+        as a number. Raises ``ValueError`` for a condition that cannot be stamped."""
+        op, value = self.op, self.value
+        if op == "in":
+            if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or not value:
+                raise ValueError(f"'in' needs a non-empty list of values, got {value!r}")
+            value = value[0]
+        numeric = pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)
+        if numeric and isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"column {column.name!r} is numeric, the rule's value {value!r} is not") from None
+        if op in (">", "<"):
+            if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+                raise ValueError(f"{op!r} needs a number, got {value!r}")
+            step = 1 if float(value).is_integer() else None
+            if op == ">":
+                value = value + step if step else float(np.nextafter(value, np.inf))
+            else:
+                value = value - step if step else float(np.nextafter(value, -np.inf))
+        if op not in OPS:
+            raise ValueError(f"the operator {op!r} cannot be stamped; stampable operators: {', '.join(OPS)}")
+        return value
 
     def __str__(self) -> str:
         v = self.value
         return f"{self.column} {self.op} {v:.6g}" if isinstance(v, float) else f"{self.column} {self.op} {v}"
 
     def to_dict(self) -> dict[str, Any]:
+        """``{"column", "op", "value"}``, the value as a plain Python scalar (see :func:`plain`)."""
         return {"column": self.column, "op": self.op, "value": plain(self.value)}
+
+    def as_given(self) -> dict[str, Any]:
+        """``{"column", "op", "value"}`` with the value exactly as given (a drift probe's rule)."""
+        return {"column": self.column, "op": self.op, "value": self.value}
 
 
 @dataclasses.dataclass(frozen=True)

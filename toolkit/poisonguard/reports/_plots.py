@@ -14,6 +14,9 @@ Four plots, each computed from the stage results the gate read (and the files th
 ``canary_recall``
     per-class canary recall of the champion and the candidate (drift).
 
+Each plot is drawn by one ``draw_*`` function from its table onto a given Axes (:data:`DRAW`);
+:func:`render_png` and the notebook helpers of :mod:`poisonguard.plots` both call it.
+
 Images are PNG (matplotlib, Agg backend) embedded in the HTML as ``data:`` URIs: no file, no
 network, no script. Plot data never reach the HTML as markup, so labels need no escaping there.
 """
@@ -37,7 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..validation import ValidationResult
     from ..verdict import Verdict
 
-__all__ = ["PLOTS", "plot_data", "render_png", "write_plot_tables"]
+__all__ = ["DRAW", "PLOTS", "canary_table", "draw_canary_recall", "draw_feature_shift", "draw_flagged_per_class",
+           "draw_suspicion_histogram", "figure_size", "per_class_table", "plot_data", "render_png", "suspicion_table",
+           "write_plot_tables"]
 
 #: Plot name -> (title, what it shows).
 PLOTS: dict[str, tuple[str, str]] = {
@@ -78,17 +83,35 @@ def _scan_scores(verdict: Verdict, root: Path) -> tuple[ScanResult | None, pd.Da
     return scan, scores
 
 
-def _histogram(scores: pd.DataFrame) -> pd.DataFrame:
-    edges = np.linspace(0.0, 1.0, _BINS + 1)
-    s = scores["suspicion"].to_numpy(dtype=float)
-    f = scores["flagged"].to_numpy(dtype=bool)
-    idx = np.clip(np.digitize(s, edges[1:-1], right=True), 0, _BINS - 1)
+def suspicion_table(suspicion: Any, flagged: Any, bins: int = _BINS) -> pd.DataFrame:
+    """Rows and ``flagged`` rows per suspicion bin (``bins`` equal bins over [0, 1]): the table
+    :func:`draw_suspicion_histogram` draws (``flagged`` may be any split, e.g. known poison)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    s = np.asarray(suspicion, dtype=float)
+    f = np.asarray(flagged, dtype=bool)
+    idx = np.clip(np.digitize(s, edges[1:-1], right=True), 0, bins - 1)
     return pd.DataFrame({
-        "bin": [f"{edges[i]:.2f}-{edges[i + 1]:.2f}" for i in range(_BINS)],
-        "low": edges[:-1].round(2), "high": edges[1:].round(2),
-        "rows": np.bincount(idx, minlength=_BINS),
-        "flagged": np.bincount(idx[f], minlength=_BINS),
+        "bin": [f"{edges[i]:.2f}-{edges[i + 1]:.2f}" for i in range(bins)],
+        "low": edges[:-1].round(6), "high": edges[1:].round(6),
+        "rows": np.bincount(idx, minlength=bins),
+        "flagged": np.bincount(idx[f], minlength=bins),
     })
+
+
+def _histogram(scores: pd.DataFrame) -> pd.DataFrame:
+    return suspicion_table(scores["suspicion"].to_numpy(dtype=float), scores["flagged"].to_numpy(dtype=bool))
+
+
+def per_class_table(labels: Any, flagged: Any) -> pd.DataFrame:
+    """Rows, flagged rows and the flagged share per class (classes sorted, as strings): the
+    table :func:`draw_flagged_per_class` draws."""
+    y = np.asarray(labels, dtype=object).astype(str)
+    flagged = np.asarray(flagged, dtype=bool)
+    classes = sorted(set(y.tolist()))
+    rows = np.array([(y == c).sum() for c in classes])
+    fl = np.array([((y == c) & flagged).sum() for c in classes])
+    return pd.DataFrame({"class": classes, "rows": rows, "flagged": fl,
+                         "flagged_share": np.round(fl / np.maximum(rows, 1), 6)})
 
 
 def _per_class(scan: ScanResult, scores: pd.DataFrame, root: Path) -> pd.DataFrame | None:
@@ -100,12 +123,7 @@ def _per_class(scan: ScanResult, scores: pd.DataFrame, root: Path) -> pd.DataFra
     if frame is None or len(frame) != len(scores):
         return None
     y = frame[label].astype(str).replace("", "(missing)").to_numpy()
-    flagged = scores.sort_values("row")["flagged"].to_numpy(dtype=bool)
-    classes = sorted(set(y.tolist()))
-    rows = np.array([(y == c).sum() for c in classes])
-    fl = np.array([((y == c) & flagged).sum() for c in classes])
-    return pd.DataFrame({"class": classes, "rows": rows, "flagged": fl,
-                         "flagged_share": np.round(fl / np.maximum(rows, 1), 6)})
+    return per_class_table(y, scores.sort_values("row")["flagged"].to_numpy(dtype=bool))
 
 
 def _shift_from_scan(scan: ScanResult | None) -> pd.DataFrame | None:
@@ -145,12 +163,19 @@ def _shift_from_validation(val: ValidationResult | None) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
+def canary_table(drift: DriftResult) -> pd.DataFrame:
+    """Per-class canary recall of the champion and the candidate: the table
+    :func:`draw_canary_recall` draws (empty when the drift result has no classes)."""
+    rows = [{"class": str(c.label), "support": c.support, "champion": c.champion_recall,
+             "candidate": c.candidate_recall, "delta": c.delta} for c in drift.classes]
+    return pd.DataFrame(rows, columns=["class", "support", "champion", "candidate", "delta"])
+
+
 def _canary(drift: DriftResult | None) -> pd.DataFrame | None:
     if drift is None:
         return None
-    rows = [{"class": str(c.label), "support": c.support, "champion": c.champion_recall,
-             "candidate": c.candidate_recall, "delta": c.delta} for c in drift.classes]
-    return pd.DataFrame(rows) if rows else None
+    table = canary_table(drift)
+    return table if len(table) else None
 
 
 def plot_data(verdict: Verdict, root: str | Path | None = None) -> dict[str, pd.DataFrame]:
@@ -198,52 +223,87 @@ def _figure(width: float = 6.4, height: float = 3.2) -> tuple[Any, Any]:
     return fig, fig.add_subplot()
 
 
+def figure_size(name: str, frame: pd.DataFrame) -> tuple[float, float]:
+    """Width and height (inches) of the plot ``name`` of :data:`PLOTS` drawn from ``frame``."""
+    rows = max(len(frame), 2)
+    heights = {"suspicion_histogram": 3.2, "flagged_per_class": 0.6 + 0.45 * rows,
+               "feature_shift": 0.6 + 0.35 * rows, "canary_recall": 0.8 + 0.6 * rows}
+    if name not in heights:
+        raise KeyError(f"unknown plot {name!r}; the plots are {', '.join(PLOTS)}")
+    return 6.4, heights[name]
+
+
+def draw_suspicion_histogram(ax: Any, frame: pd.DataFrame, *, labels: tuple[str, str] = ("kept", "flagged")) -> Any:
+    """Draw a :func:`suspicion_table` on ``ax``: the ``flagged`` rows stacked on the others
+    (``labels`` names the two), symlog counts, the dashed line at 0.5 (p = 0.01)."""
+    x = frame["low"].to_numpy(dtype=float)
+    width = float(frame["high"].iloc[0] - frame["low"].iloc[0])
+    kept = frame["rows"].to_numpy() - frame["flagged"].to_numpy()
+    ax.bar(x, kept, width=width, align="edge", color="#4c78a8", label=labels[0])
+    ax.bar(x, frame["flagged"], width=width, align="edge", bottom=kept, color="#e45756", label=labels[1])
+    ax.axvline(0.5, color="#333", linestyle="--", linewidth=1)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_xlabel("suspicion")
+    ax.set_ylabel("rows (symlog)")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def draw_flagged_per_class(ax: Any, frame: pd.DataFrame) -> Any:
+    """Draw a :func:`per_class_table` on ``ax``: each class's flagged share, with its counts."""
+    labels = [_label(c) for c in frame["class"]]
+    ax.barh(labels, frame["flagged_share"] * 100, color="#e45756")
+    for i, (n, f) in enumerate(zip(frame["rows"], frame["flagged"])):
+        ax.text(0.2, i, f"{f} of {n}", va="center", fontsize=8)
+    ax.set_xlabel("rows flagged (%)")
+    ax.invert_yaxis()
+    return ax
+
+
+def draw_feature_shift(ax: Any, frame: pd.DataFrame, *, shifted: Any = None, xlabel: str | None = None) -> Any:
+    """Draw a per-feature shift table (``feature``, ``shift``; 1 is the threshold) on ``ax``, the
+    first row on top. A bar is red when ``shifted`` says so (default: ``|shift| > 1``); the
+    x label is ``xlabel``, else the table's ``source``."""
+    v = frame["shift"].to_numpy(dtype=float)
+    marks = [abs(s) > 1 for s in v] if shifted is None else [bool(s) for s in shifted]
+    colors = ["#e45756" if m else "#4c78a8" for m in marks]
+    ax.barh([_label(f) for f in frame["feature"]], v, color=colors)
+    for x in ((1,) if (v >= 0).all() else (-1, 1)):
+        ax.axvline(x, color="#333", linestyle="--", linewidth=1)
+    ax.axvline(0, color="#999", linewidth=0.8)
+    if xlabel is None:
+        xlabel = str(frame["source"].iloc[0]) if "source" in frame else "shift"
+    ax.set_xlabel(xlabel)
+    ax.invert_yaxis()
+    return ax
+
+
+def draw_canary_recall(ax: Any, frame: pd.DataFrame) -> Any:
+    """Draw a :func:`canary_table` on ``ax``: champion and candidate recall per class."""
+    pos = np.arange(len(frame))
+    ax.barh(pos - 0.2, frame["champion"], height=0.4, color="#4c78a8", label="champion")
+    ax.barh(pos + 0.2, frame["candidate"], height=0.4, color="#f58518", label="candidate")
+    ax.set_yticks(pos, [_label(c) for c in frame["class"]])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("recall on the canary")
+    ax.legend(loc="lower right")
+    ax.invert_yaxis()
+    return ax
+
+
+#: Plot name -> the function drawing its table on an Axes (the notebook helpers of
+#: :mod:`poisonguard.plots` call the same functions).
+DRAW = {"suspicion_histogram": draw_suspicion_histogram, "flagged_per_class": draw_flagged_per_class,
+        "feature_shift": draw_feature_shift, "canary_recall": draw_canary_recall}
+
+
 def render_png(name: str, frame: pd.DataFrame) -> bytes:
     """The plot ``name`` of :data:`PLOTS` as PNG bytes."""
-    title = PLOTS[name][0]
-    if name == "suspicion_histogram":
-        fig, ax = _figure()
-        x = frame["low"].to_numpy(dtype=float)
-        width = float(frame["high"].iloc[0] - frame["low"].iloc[0])
-        kept = frame["rows"].to_numpy() - frame["flagged"].to_numpy()
-        ax.bar(x, kept, width=width, align="edge", color="#4c78a8", label="kept")
-        ax.bar(x, frame["flagged"], width=width, align="edge", bottom=kept, color="#e45756", label="flagged")
-        ax.axvline(0.5, color="#333", linestyle="--", linewidth=1)
-        ax.set_yscale("symlog", linthresh=10)
-        ax.set_xlabel("suspicion")
-        ax.set_ylabel("rows (symlog)")
-        ax.legend(loc="upper right")
-    elif name == "flagged_per_class":
-        fig, ax = _figure(6.4, 0.6 + 0.45 * max(len(frame), 2))
-        labels = [_label(c) for c in frame["class"]]
-        ax.barh(labels, frame["flagged_share"] * 100, color="#e45756")
-        for i, (n, f) in enumerate(zip(frame["rows"], frame["flagged"])):
-            ax.text(0.2, i, f"{f} of {n}", va="center", fontsize=8)
-        ax.set_xlabel("rows flagged (%)")
-        ax.invert_yaxis()
-    elif name == "feature_shift":
-        fig, ax = _figure(6.4, 0.6 + 0.35 * max(len(frame), 2))
-        v = frame["shift"].to_numpy(dtype=float)
-        colors = ["#e45756" if abs(s) > 1 else "#4c78a8" for s in v]
-        ax.barh([_label(f) for f in frame["feature"]], v, color=colors)
-        for x in ((1,) if (v >= 0).all() else (-1, 1)):
-            ax.axvline(x, color="#333", linestyle="--", linewidth=1)
-        ax.axvline(0, color="#999", linewidth=0.8)
-        ax.set_xlabel(str(frame["source"].iloc[0]) if "source" in frame else "shift")
-        ax.invert_yaxis()
-    elif name == "canary_recall":
-        fig, ax = _figure(6.4, 0.8 + 0.6 * max(len(frame), 2))
-        pos = np.arange(len(frame))
-        ax.barh(pos - 0.2, frame["champion"], height=0.4, color="#4c78a8", label="champion")
-        ax.barh(pos + 0.2, frame["candidate"], height=0.4, color="#f58518", label="candidate")
-        ax.set_yticks(pos, [_label(c) for c in frame["class"]])
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("recall on the canary")
-        ax.legend(loc="lower right")
-        ax.invert_yaxis()
-    else:
+    if name not in DRAW:
         raise KeyError(f"unknown plot {name!r}; the plots are {', '.join(PLOTS)}")
-    ax.set_title(title, fontsize=10)
+    fig, ax = _figure(*figure_size(name, frame))
+    DRAW[name](ax, frame)
+    ax.set_title(PLOTS[name][0], fontsize=10)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()

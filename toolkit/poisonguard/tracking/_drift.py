@@ -27,7 +27,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,9 @@ from ._canary import Canary, CanaryRecord, canary_metrics, load_canary, read_can
 from ._log import load_model_of_run
 from ._result import ClassDrift, DriftResult, TriggerProbe
 from ._store import CHAMPION_ALIAS, Store, open_store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..detectors._trigger_rules import Condition
 
 __all__ = [
     "DriftThresholds",
@@ -202,13 +205,15 @@ def _compare(champion: pd.DataFrame, candidate: pd.DataFrame, thresholds: DriftT
 
 
 # -- trigger rules and probes -----------------------------------------------------------------
-_OPS = ("==", ">=", "<=", ">", "<", "in")
 #: Keys of a detector's report section that list trigger rules.
 _RULE_KEYS = ("triggers", "rules")
 
 
-def _normalise_rule(rule: Any) -> dict[str, Any]:
-    """``{"conditions": [{"column", "op", "value"}], "target"}`` or :class:`ConfigError`."""
+def _parse_rule(rule: Any) -> tuple[Condition, ...]:
+    """The rule's conditions, parsed into the backdoor detector's :class:`Condition`, or
+    :class:`ConfigError` (no mapping, no ``conditions`` list, no ``target``, a bad condition)."""
+    from ..detectors._trigger_rules import Condition  # lazily: not the detectors' imports on `import tracking`
+
     if not isinstance(rule, Mapping):
         raise ConfigError(f"a trigger rule must be a mapping with 'conditions' and 'target'; got {rule!r}")
     conds = rule.get("conditions")
@@ -217,17 +222,14 @@ def _normalise_rule(rule: Any) -> dict[str, Any]:
                           "[{'column': ..., 'op': ..., 'value': ...}, ...]")
     if "target" not in rule:
         raise ConfigError(f"trigger rule {dict(rule)!r} has no 'target' class")
-    out = []
-    for c in conds:
-        if not isinstance(c, Mapping):
-            raise ConfigError(f"a trigger condition must be a mapping; got {c!r}")
-        column = c.get("column", c.get("feature"))
-        op = str(c.get("op", c.get("operator", "==")))
-        value = c.get("value", c.get("values", c.get("threshold")))
-        if column is None or value is None:
-            raise ConfigError(f"trigger condition {dict(c)!r} needs 'column' and 'value'")
-        out.append({"column": str(column), "op": "==" if op == "=" else op, "value": value})
-    return {**dict(rule), "conditions": out, "target": rule["target"]}
+    return tuple(Condition.parse(c) for c in conds)
+
+
+def _normalise_rule(rule: Any) -> dict[str, Any]:
+    """The rule as given, its conditions in the canonical ``{"column", "op", "value"}`` form
+    (aliases resolved: :meth:`Condition.parse`), or :class:`ConfigError`."""
+    conds = _parse_rule(rule)
+    return {**dict(rule), "conditions": [c.as_given() for c in conds], "target": rule["target"]}
 
 
 def load_trigger_rules(source: str | os.PathLike[str] | Sequence[Mapping[str, Any]]
@@ -280,30 +282,6 @@ def load_trigger_rules(source: str | os.PathLike[str] | Sequence[Mapping[str, An
     return rules, bad, note
 
 
-def _stamp_value(column: pd.Series, op: str, value: Any) -> Any:
-    if op == "in":
-        if not isinstance(value, Sequence) or isinstance(value, (str, bytes)) or not value:
-            raise ValueError(f"'in' needs a non-empty list of values, got {value!r}")
-        value = value[0]
-    numeric = pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)
-    if numeric and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"column {column.name!r} is numeric, the rule's value {value!r} is not") from None
-    if op in (">", "<"):
-        if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
-            raise ValueError(f"{op!r} needs a number, got {value!r}")
-        step = 1 if float(value).is_integer() else None
-        if op == ">":
-            value = value + step if step else float(np.nextafter(value, np.inf))
-        else:
-            value = value - step if step else float(np.nextafter(value, -np.inf))
-    if op not in _OPS:
-        raise ValueError(f"the operator {op!r} cannot be stamped; stampable operators: {', '.join(_OPS)}")
-    return value
-
-
 def stamp_rule(frame: pd.DataFrame, rule: Mapping[str, Any]) -> pd.DataFrame:
     """A copy of ``frame`` with every row made to satisfy the rule's conditions.
 
@@ -311,14 +289,13 @@ def stamp_rule(frame: pd.DataFrame, rule: Mapping[str, Any]) -> pd.DataFrame:
     integers), ``in`` the first listed value. Raises ``ValueError`` for a condition that cannot be
     stamped (an unknown column, another operator).
     """
-    rule = _normalise_rule(rule)
     out = frame.copy()
-    for cond in rule["conditions"]:
-        col = cond["column"]
+    for cond in _parse_rule(rule):
+        col = cond.column
         if col not in out.columns:
             raise ValueError(f"the model does not use column {col!r}")
         s = out[col]
-        value = _stamp_value(s, cond["op"], cond["value"])
+        value = cond.stamp_value(s)
         dtype: Any = s.dtype
         if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype):
             dtype = object  # a stamped category may be new to the column
