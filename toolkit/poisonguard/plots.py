@@ -45,7 +45,7 @@ def suspicion_histogram(result: Any, *, truth: np.ndarray | None = None, bins: i
     ax.set_yscale("log")
     ax.set_xlabel("suspicion")
     ax.set_ylabel("rows")
-    ax.set_title(f"{result.n_flagged} of {result.n_rows} rows flagged")
+    ax.set_title(f"{result.n_quarantined} of {result.n_rows} rows quarantined")
     return ax
 
 
