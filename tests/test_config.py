@@ -225,7 +225,7 @@ def test_gate_a_given_role_takes_a_stage_out_of_a_default_role():
     assert GatePolicy.from_mapping({"required": ["scan", "drift"]}).optional == ()
 
 
-@pytest.mark.parametrize("version", ["0.9", "4.0", None, "x"])
+@pytest.mark.parametrize("version", ["0.9", "5.0", None, "x"])
 def test_gate_refuses_a_stage_result_of_a_stale_schema(version, cli, scan_report, tmp_path):
     d = json.loads(scan_report.read_text())
     if version is None:
@@ -236,7 +236,7 @@ def test_gate_refuses_a_stage_result_of_a_stale_schema(version, cli, scan_report
     stale.write_text(json.dumps(d))
     rc, out, err = cli("gate", str(stale))
     _one_line_exit_2(rc, out, err, r"stale\.json: a scan result with (no )?schema_version.* does not read \(it "
-                                   r"reads scan schema 1\.x, 2\.x, 3\.x\); (upgrade poisonguard, or )?re-run the scan stage")
+                                   r"reads scan schema 1\.x, 2\.x, 3\.x, 4\.x\); (upgrade poisonguard, or )?re-run the scan stage")
     from poisonguard.errors import DataError
     from poisonguard.gate import gate
 

@@ -142,7 +142,7 @@ def test_plain_fit_on_arrays_and_spectral_scores():
 def test_scan_reports_the_trigger(banknote, tmp_path):
     res = poison(banknote, "backdoor", seed=1)
     out = scan(res.frame, label="class", detectors=["backdoor", "outliers"], seed=0, out=tmp_path)
-    assert out.verdict == "suspected" and any(r.startswith("backdoor: suspected trigger") for r in out.reasons)
+    assert out.suspected and any(r.startswith("backdoor: suspected trigger") for r in out.reasons)
     report = json.loads((tmp_path / "report.json").read_text())
     section = next(d for d in report["detectors"] if d["name"] == "backdoor")["section"]
     assert {c["column"] for c in section["triggers"][0]["conditions"]} == set(res.params["features"])

@@ -148,15 +148,15 @@ def test_scan_decision_column_and_clean_split(tmp_path):
     assert set(sc["decision"]) <= {"keep", "review", "quarantine"}
     assert (sc["flagged"] == sc["decision"].eq("quarantine")).all()
     assert sc.loc[:9, "decision"].eq("quarantine").all() and sc.loc[20, "decision"] == "quarantine"
-    assert res.n_flagged == int(sc["flagged"].sum()) and res.n_review == int(sc["decision"].eq("review").sum())
+    assert res.n_quarantined == int(sc["flagged"].sum()) and res.n_review == int(sc["decision"].eq("review").sum())
     clean = pd.read_csv(tmp_path / "clean.csv")
     quarantine = pd.read_csv(tmp_path / "quarantine.csv")
     assert len(clean) + len(quarantine) == n
     assert len(clean) == int(sc["decision"].isin(["keep", "review"]).sum())
-    assert res.decision["level"] == 0.1 and res.decision["quarantine"] == res.n_flagged
+    assert res.decision["level"] == 0.1 and res.decision["quarantine"] == res.n_quarantined
     # the reason says which evidence decided
-    assert any(r.reasons[0].startswith("quarantine: combined p=") for r in res.flagged if r.row < 10)
-    forced = next(r for r in res.flagged if r.row == 20)  # quarantined for its missing label, not by BH
+    assert any(r.reasons[0].startswith("quarantine: combined p=") for r in res.quarantined if r.row < 10)
+    forced = next(r for r in res.quarantined if r.row == 20)  # quarantined for its missing label, not by BH
     assert "label missing" in forced.reasons and not forced.reasons[0].startswith("quarantine: combined p=")
 
 

@@ -17,12 +17,12 @@ from poisonguard.validation import ExpectationOutcome, ValidationResult
 ALL = {"required": ["provenance", "validation", "scan"], "optional": ["drift"]}
 
 
-def scan_result(*, suspected: bool = False, failures: tuple = (), n_flagged: int = 5) -> ScanResult:
-    dets = (DetectorSummary("label_flip", "label_flip", True, n_flagged, suspected,
+def scan_result(*, suspected: bool = False, failures: tuple = (), n_quarantined: int = 5) -> ScanResult:
+    dets = (DetectorSummary("label_flip", "label_flip", True, n_quarantined, suspected,
                             "12% of the labels disagree" if suspected else "", {}),
             DetectorSummary("sensitive_data", "sensitive", False, 0, False, "", {}))
-    return ScanResult(inputs={"data": {"path": "data/in.csv", "label": "y"}}, parameters={}, n_rows=100, n_flagged=n_flagged,
-                      verdict="suspected" if suspected else "clean",
+    return ScanResult(inputs={"data": {"path": "data/in.csv", "label": "y"}}, parameters={}, n_rows=100,
+                      n_quarantined=n_quarantined, suspected=suspected,
                       reasons=("label_flip: 12% of the labels disagree",) if suspected else (),
                       detectors=dets, failures=failures)
 
@@ -140,9 +140,9 @@ def test_detector_error_policy():
 
 
 def test_max_quarantine_share():
-    v = gate([provenance_result(), validation_result(), scan_result(n_flagged=30)], {**ALL, "max_quarantine_share": 0.25})
+    v = gate([provenance_result(), validation_result(), scan_result(n_quarantined=30)], {**ALL, "max_quarantine_share": 0.25})
     assert [c.id for c in v.failed_checks] == ["scan/quarantine-share"]
-    v = gate([provenance_result(), validation_result(), scan_result(n_flagged=20)], {**ALL, "max_quarantine_share": 0.25})
+    v = gate([provenance_result(), validation_result(), scan_result(n_quarantined=20)], {**ALL, "max_quarantine_share": 0.25})
     assert v.verdict == "pass"
 
 

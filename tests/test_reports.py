@@ -58,7 +58,7 @@ def test_sarif_rules_and_row_locations(case):
         assert res["properties"]["check"] in {c.id for c in case["verdict"].checks}
     lines = (case["incoming"]).read_text(encoding="utf-8").splitlines()
     hits = [r for r in run["results"] if r["ruleId"] == "scan/outliers"]
-    assert len(hits) == case["scan_result"].n_flagged
+    assert len(hits) == case["scan_result"].n_quarantined
     for res in hits:
         loc = res["locations"][0]["physicalLocation"]
         assert loc["artifactLocation"] == {"uri": "data/incoming.csv", "uriBaseId": "%SRCROOT%"}
@@ -107,7 +107,7 @@ def test_sarif_of_a_passing_gate_has_no_results_unless_notes_are_asked(case):
     clean_scan = json.loads(case["scan"].read_text(encoding="utf-8"))
     for det in clean_scan["detectors"]:
         det["suspected"] = False
-    clean_scan.update(verdict="clean", return_code=0, reasons=[])
+    clean_scan.update(suspected=False, return_code=0, reasons=[])
     v = gate([case["provenance"], clean_scan], policy)
     assert v.verdict == "pass", v.failed_checks
     run = sarif_log(v, root=case["root"])["runs"][0]
@@ -173,7 +173,7 @@ def test_junit_survives_characters_xml_cannot_hold():
 
     det = DetectorSummary(name="x", family="x", gates=True, n_flagged=1, suspected=True, reason="bad \x00\x1b value",
                           section={})
-    scan = ScanResult(inputs={"data": {}}, parameters={}, n_rows=1, n_flagged=1, verdict="suspected", detectors=(det,))
+    scan = ScanResult(inputs={"data": {}}, parameters={}, n_rows=1, n_quarantined=1, suspected=True, detectors=(det,))
     v = gate([scan.to_dict()], {"required": ["scan"], "optional": []})
     root = ET.fromstring(render_junit(v).encode("utf-8"))
     assert "bad" in root.find(".//failure").get("message")

@@ -3,6 +3,7 @@ schema version this poisonguard does not read is refused, by the gate too, in on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 
@@ -21,10 +22,10 @@ from poisonguard.verdict import Check, StageOutcome, Verdict
 def _scan() -> ScanResult:
     return ScanResult(
         inputs={"data": {"path": "data/in.csv", "sha256": "ab" * 32, "rows": 100, "label": "y"}},
-        parameters={"detectors": ["label_flip"], "seed": 0}, n_rows=100, n_flagged=2, verdict="suspected",
+        parameters={"detectors": ["label_flip"], "seed": 0}, n_rows=100, n_quarantined=2, suspected=True,
         reasons=("label_flip: 12% of the labels disagree",),
         detectors=(DetectorSummary("label_flip", "label_flip", True, 2, True, "12% disagree", {"k": [1, 2]}),),
-        flagged=(FlaggedRow(3, 0.9, ("label_flip: labelled 'a'",), id="r3", label="a"),
+        quarantined=(FlaggedRow(3, 0.9, ("label_flip: labelled 'a'",), id="r3", label="a"),
                  FlaggedRow(7, 0.8, ("label_flip: labelled 'b'",), label="b")),
         n_review=1, review=(FlaggedRow(9, 0.4, ("outliers: far",)),),
         decision={"method": "bh", "level": 0.1, "quarantine": 2, "review": 1, "keep": 97},
@@ -138,18 +139,51 @@ def test_a_report_missing_fields_is_refused_naming_the_file(tmp_path, cli):
     assert rc == 2 and str(path) in err and "not a valid scan result" in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_scan_report_of_schema_2_is_still_read(tmp_path):
-    """Schema 3.0 renamed ``input`` to ``inputs["data"]``; 2.x reports are brought up to date."""
-    new = _scan()
+def _old_scan_report(new: ScanResult, version: str) -> dict:
+    """``new`` as poisonguard wrote it in scan schema ``version`` (1.x to 3.x): 4.0 renamed ``verdict``
+    to the boolean ``suspected``, ``n_flagged`` / ``flagged`` to ``n_quarantined`` / ``quarantined``;
+    3.0 renamed ``input`` to ``inputs["data"]``; 2.0 moved the detectors' ``seconds`` to timings.json."""
     old = new.to_dict()
-    old["schema_version"] = "2.0"
-    old["input"] = old.pop("inputs")["data"]
+    old["schema_version"] = version
+    old["verdict"] = "suspected" if old.pop("suspected") else "clean"
+    old["n_flagged"] = old.pop("n_quarantined")
+    old["flagged"] = old.pop("quarantined")
+    if int(version.split(".")[0]) < 3:
+        old["input"] = old.pop("inputs")["data"]
+    if version.startswith("1."):
+        for det in old["detectors"]:
+            det["seconds"] = 0.0
+    return old
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0", "3.0"])
+def test_an_old_scan_report_is_still_read(tmp_path, version):
+    """Reports of scan schema 1.x, 2.x and 3.x are brought up to date by ``ScanResult._upgrade``, and the
+    gate reads them as it reads a 4.0 report; the 3.x names stay readable as properties."""
+    new = _scan()
+    old = _old_scan_report(new, version)
     back = ScanResult.from_dict(old)
     assert back == new and back.input == new.inputs["data"]
+    assert back.suspected is True and back.n_quarantined == 2 and [r.row for r in back.quarantined] == [3, 7]
+    assert (back.verdict, back.n_flagged, back.flagged) == ("suspected", 2, back.quarantined)
+    clean = ScanResult.from_dict({**old, "verdict": "clean", "failures": []})
+    assert clean.suspected is False and clean.status == "clean" and clean.return_code == 0
     path = tmp_path / "report.json"
     path.write_text(json.dumps(old))
-    v = gate([path])
-    assert [c.location for c in v.checks if c.stage == "scan"][0] == "data/in.csv"
+    v_old, v_new = gate([path]), gate([new])
+    assert [c.location for c in v_old.checks if c.stage == "scan"][0] == "data/in.csv"
+    assert [(c.id, c.status, c.message) for c in v_old.checks] == [(c.id, c.status, c.message) for c in v_new.checks]
+    assert v_old.verdict == v_new.verdict == "fail"
+
+
+def test_the_scan_report_says_suspected_and_quarantined():
+    """Schema 4.0: the batch answer is the boolean ``suspected`` (as in the drift result and each
+    detector), the rows taken out are ``quarantined``; ``verdict`` and ``n_flagged`` are gone from the JSON."""
+    d = _scan().to_dict()
+    assert d["schema_version"] == "4.0" and d["suspected"] is True and d["status"] == "suspected"
+    assert d["n_quarantined"] == 2 and [r["row"] for r in d["quarantined"]] == [3, 7]
+    assert not {"verdict", "n_flagged", "flagged"} & set(d)
+    assert all(isinstance(det["suspected"], bool) and "n_flagged" in det for det in d["detectors"])
 
 
 def test_drift_reasons_are_classified_by_code_not_wording():
@@ -168,3 +202,16 @@ def test_drift_reasons_are_classified_by_code_not_wording():
     with pytest.raises(ValueError, match="one code per reason"):
         DriftResult(run_id="a", champion_run_id="b", champion_source="c", canary={}, parameters={}, metrics={},
                     reasons=("x",), reason_codes=("churn", "trigger"))
+
+
+def test_scan_metrics_for_mlflow_count_every_quarantined_row():
+    """``tracking.result_metrics``: ``scan.n_quarantined`` and ``scan.n_review`` are the counts, not the
+    length of the (top rows) lists; a 3.x report's JSON keeps its own names."""
+    from poisonguard.tracking import result_metrics
+
+    new = dataclasses.replace(_scan(), n_quarantined=40, n_review=9)
+    m = result_metrics(new)
+    assert (m["scan.n_quarantined"], m["scan.n_review"], m["scan.suspected"]) == (40.0, 9.0, 1.0)
+    assert m["scan.quarantined_share"] == 0.4 and "scan.n_flagged" not in m
+    old = result_metrics(_old_scan_report(new, "3.0"))
+    assert (old["scan.n_flagged"], old["scan.flagged_share"], old["scan.suspected"]) == (40.0, 0.4, 1.0)

@@ -50,7 +50,7 @@ def test_outputs_one_line_per_row_and_split(poisoned_blobs, write, tmp_path, nam
     assert report["kind"] == "scan" and report["schema_version"] and report["tool"]["version"]
     assert report["inputs"]["data"]["sha256"] == before and report["inputs"]["data"]["rows"] == len(poisoned_blobs.frame)
     assert report["failures"] == [] and report["detectors"][0]["name"] == "label_flip"
-    assert ScanResult.from_dict(report).n_flagged == result.n_flagged
+    assert ScanResult.from_dict(report).n_quarantined == result.n_quarantined
     recall = poisoned_blobs.mask[q_rows].sum() / poisoned_blobs.mask.sum()
     # the quarantine needs both the refitted model and the neighbourhood to reject a label (three
     # classes: a neighbourhood with no agreeing row is a 1-in-3,000 event); every flip is listed
@@ -60,9 +60,9 @@ def test_outputs_one_line_per_row_and_split(poisoned_blobs, write, tmp_path, nam
 
 
 def test_verdict_suspected_on_flips_and_clean_on_clean(blobs, poisoned_blobs):
-    assert scan(blobs, label="label", detectors=["label_flip"]).verdict == "clean"
+    assert scan(blobs, label="label", detectors=["label_flip"]).suspected is False
     r = scan(poisoned_blobs.frame, label="label", detectors=["label_flip"])
-    assert r.verdict == "suspected" and r.return_code == 1 and r.reasons
+    assert r.suspected and r.status == "suspected" and r.return_code == 1 and r.reasons
 
 
 def test_missing_labels_are_quarantined_not_scored(blobs, tmp_path):
@@ -130,7 +130,7 @@ def test_cli_exit_codes(cli, blobs, poisoned_blobs, write, tmp_path):
     rc, out, _ = cli("scan", clean, "--label", "label", "--out", tmp_path / "a")
     assert rc == 0 and "clean" in out
     rc, out, _ = cli("scan", dirty, "--label", "label", "--out", tmp_path / "b", "--format", "json")
-    assert rc == 1 and json.loads(out)["verdict"] == "suspected"
+    assert rc == 1 and json.loads(out)["suspected"] is True
     # issue 17: --exit-zero for pipeline steps, a flat --metrics file, a missing params file is the defaults
     rc, out, err = cli("scan", dirty, "--label", "label", "--out", tmp_path / "c", "--exit-zero", "--quiet",
                        "--metrics", tmp_path / "metrics" / "scan.json", "--params", tmp_path / "no-params.yaml")
@@ -151,7 +151,7 @@ def test_report_is_byte_identical_and_timings_apart(cli, poisoned_blobs, write, 
         runs.append({n: (tmp_path / "out" / n).read_bytes() for n in names})
     assert runs[0] == runs[1]
     report = json.loads(runs[0]["report.json"])
-    assert report["schema_version"] == "3.0" and all("seconds" not in d for d in report["detectors"])
+    assert report["schema_version"] == "4.0" and all("seconds" not in d for d in report["detectors"])
     timings = json.loads((tmp_path / "out" / "timings.json").read_text())
     assert set(timings["detectors"]) == {"label_flip", "outliers"}
     assert all(v >= 0 for v in timings["detectors"].values()) and timings["unit"] == "seconds"

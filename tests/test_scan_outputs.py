@@ -101,8 +101,8 @@ def _check(out: Path, inputs: dict) -> str | None:
     files = {k: Path(v) for k, v in rep["outputs"].items()}
     assert {p.parent for p in files.values()} == {out}
     assert _lines(files["scores"]) == n
-    assert _lines(files["quarantine"]) == rep["n_flagged"] == n // 100
-    assert _lines(files["clean"]) == n - rep["n_flagged"]
+    assert _lines(files["quarantine"]) == rep["n_quarantined"] == n // 100
+    assert _lines(files["clean"]) == n - rep["n_quarantined"]
     return name
 
 

@@ -368,7 +368,7 @@ def test_scan_report_rules_and_missing_rules(world: Any, tmp_path: Path) -> None
 
     def scan_report(path: Path, *sections: tuple[str, dict]) -> Path:
         dets = tuple(DetectorSummary(name, name, True, 0, False, "", section) for name, section in sections)
-        ScanResult(inputs={"data": {}}, parameters={}, n_rows=10, n_flagged=0, verdict="clean",
+        ScanResult(inputs={"data": {}}, parameters={}, n_rows=10, n_quarantined=0, suspected=False,
                    detectors=dets).write_json(path)
         return path
 

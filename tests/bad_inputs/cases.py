@@ -333,7 +333,7 @@ CASES: list[Case] = [
       setup=b.scan_report),
     C("config-gate-stale-schema-version", "gate", "r.json", exit=2,
       match=r"r\.json: a scan result with schema_version '0\.9', which poisonguard \S+ does not read \(it reads "
-            r"scan schema 1\.x, 2\.x, 3\.x\); re-run the scan stage",
+            r"scan schema 1\.x, 2\.x, 3\.x, 4\.x\); re-run the scan stage",
       files={"r.json": b'{"kind": "scan", "schema_version": "0.9", "return_code": 0, "verdict": "clean"}'}),
     C("config-infer-unknown-param", "expectations", "infer", "d.csv", "--out", "s.json", "--params", "p.yaml",
       exit=2, match=r"p\.yaml: expectations\.infer\.range_margn is not a parameter of expectations infer",

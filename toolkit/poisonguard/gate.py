@@ -67,7 +67,7 @@ Examples
 --------
 >>> from poisonguard.gate import gate
 >>> from poisonguard.scan import ScanResult
->>> scan = ScanResult(inputs={"data": {"path": "in.csv"}}, parameters={}, n_rows=10, n_flagged=0, verdict="clean")
+>>> scan = ScanResult(inputs={"data": {"path": "in.csv"}}, parameters={}, n_rows=10, n_quarantined=0, suspected=False)
 >>> v = gate([scan], {"required": ["scan"], "optional": []})
 >>> v.verdict, v.return_code
 ('pass', 0)

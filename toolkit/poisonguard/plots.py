@@ -45,7 +45,7 @@ def suspicion_histogram(result: Any, *, truth: np.ndarray | None = None, bins: i
         table, labels = suspicion_table(s, np.asarray(truth, dtype=bool), bins), ("clean rows", "poisoned rows")
     ax = _axes(ax, figure_size("suspicion_histogram", table))
     draw_suspicion_histogram(ax, table, labels=labels)
-    ax.set_title(f"{result.n_flagged} of {result.n_rows} rows flagged")
+    ax.set_title(f"{result.n_quarantined} of {result.n_rows} rows quarantined")
     return ax
 
 

@@ -13,14 +13,15 @@ Two levels of answer:
 
 * **rows**: ``decision`` is ``keep``, ``review`` or ``quarantine``; quarantined rows go to the
   quarantine file with their reasons (never deleted);
-* **batch**: ``verdict`` is ``"suspected"`` when a detector's batch policy says so (for
+* **batch**: ``suspected`` is true when a detector's batch policy says so (for
   label flips: see :meth:`poisonguard.detectors.LabelFlipDetector.batch_finding`), not
   whenever a row is quarantined — real data always holds some natural noise.
 
 Outputs of ``scan(..., out=DIR)``: ``report.json`` (the :class:`ScanResult`), ``scores.csv``
 (one line per input row: ``row,suspicion,flagged,decision`` then one column per detector, each
 on the common suspicion scale of :func:`poisonguard.evidence.suspicion_from_p`; ``flagged`` is
-``decision == "quarantine"``), ``clean.<ext>`` (keep and review rows) and ``quarantine.<ext>``
+``decision == "quarantine"``, the rows the report calls ``quarantined``; the column keeps its
+name for the readers of ``scores.csv``), ``clean.<ext>`` (keep and review rows) and ``quarantine.<ext>``
 in the input's format (the quarantine keeps every column plus ``row``, ``suspicion`` and
 ``reasons``).
 
@@ -120,18 +121,19 @@ class ScanResult(StageResult):
         ``inputs`` of the other stage results; schema 2.x called it ``input``, read still).
     parameters : dict
         Detectors, their parameters and the seed.
-    n_rows, n_flagged : int
-        Rows scanned; rows quarantined (the decision ``"quarantine"``).
+    n_rows, n_quarantined : int
+        Rows scanned; rows quarantined (the decision ``"quarantine"``; schema 3.x called it ``n_flagged``).
     n_review : int
         Rows listed for review (unusual, kept in the clean split).
-    verdict : {"clean", "suspected"}
-        The batch-level answer.
+    suspected : bool
+        The batch-level answer: poisoning suspected (as ``suspected`` of the drift result and of each
+        detector; schema 3.x said ``verdict: "suspected"``). :attr:`status` says it for people.
     reasons : tuple of str
         Why the batch is suspected (empty when clean).
     detectors : tuple of DetectorSummary
-        Per detector: flags, batch decision and its report section (its time in memory only: see
-        :meth:`timings`).
-    flagged : tuple of FlaggedRow
+        Per detector: its own flags (``n_flagged``: rows its threshold flags, which may only go to
+        review), batch decision and its report section (its time in memory only: see :meth:`timings`).
+    quarantined : tuple of FlaggedRow
         The quarantined rows with the highest suspicion, at most :data:`MAX_REPORTED_ROWS`.
     review : tuple of FlaggedRow
         The review rows with the highest suspicion, at most :data:`MAX_REPORTED_ROWS`.
@@ -154,23 +156,25 @@ class ScanResult(StageResult):
     >>> from sklearn.datasets import load_iris
     >>> frame = load_iris(as_frame=True).frame
     >>> result = scan(frame, label="target", seed=0)
-    >>> result.verdict, len(result.scores) == len(frame)
-    ('clean', True)
+    >>> result.suspected, result.status, len(result.scores) == len(frame)
+    (False, 'clean', True)
     """
 
     KIND: ClassVar[str] = "scan"
-    #: 2.0: per-detector ``seconds`` moved to timings.json; 3.0: ``input`` became ``inputs["data"]``.
-    SCHEMA_VERSION: ClassVar[str] = "3.0"
-    READS_SCHEMAS: ClassVar[tuple[int, ...] | None] = (1, 2, 3)
+    #: 2.0: per-detector ``seconds`` moved to timings.json; 3.0: ``input`` became ``inputs["data"]``;
+    #: 4.0: ``verdict`` became the boolean ``suspected``, ``n_flagged`` and ``flagged`` became
+    #: ``n_quarantined`` and ``quarantined``.
+    SCHEMA_VERSION: ClassVar[str] = "4.0"
+    READS_SCHEMAS: ClassVar[tuple[int, ...] | None] = (1, 2, 3, 4)
 
     inputs: dict[str, Any]
     parameters: dict[str, Any]
     n_rows: int
-    n_flagged: int
-    verdict: str
+    n_quarantined: int
+    suspected: bool
     reasons: tuple[str, ...] = ()
     detectors: tuple[DetectorSummary, ...] = ()
-    flagged: tuple[FlaggedRow, ...] = ()
+    quarantined: tuple[FlaggedRow, ...] = ()
     n_review: int = 0
     review: tuple[FlaggedRow, ...] = ()
     decision: dict[str, Any] | None = None
@@ -182,9 +186,16 @@ class ScanResult(StageResult):
 
     @classmethod
     def _upgrade(cls, data: dict[str, Any], version: str) -> dict[str, Any]:
-        """Schema 1.x and 2.x: ``input`` -> ``inputs["data"]`` (1.x's per-detector ``seconds`` is read as is)."""
+        """Schema 1.x and 2.x: ``input`` -> ``inputs["data"]`` (1.x's per-detector ``seconds`` is read as
+        is); 1.x to 3.x: ``verdict`` -> ``suspected`` (``verdict == "suspected"``), ``n_flagged`` and
+        ``flagged`` -> ``n_quarantined`` and ``quarantined``."""
         if "input" in data and "inputs" not in data:
             data["inputs"] = {"data": data.pop("input")}
+        if "verdict" in data and "suspected" not in data:
+            data["suspected"] = data.pop("verdict") == "suspected"
+        for old, new in (("n_flagged", "n_quarantined"), ("flagged", "quarantined")):
+            if old in data and new not in data:
+                data[new] = data.pop(old)
         return data
 
     @property
@@ -196,22 +207,35 @@ class ScanResult(StageResult):
         return dict(self.inputs.get("data") or {})
 
     @property
-    def return_code(self) -> int:
-        """1 when poisoning is suspected; 3 when a detector failed and nothing was suspected; else 0."""
-        if self.verdict == "suspected":
-            return 1
-        return 3 if self.failures else 0
+    def verdict(self) -> str:
+        """``"suspected"`` or ``"clean"``: :attr:`suspected` as schema 3.x spelled it.
+
+        Kept for code written against schema 3.x; use :attr:`suspected` (or :attr:`status`, for people).
+        """
+        return "suspected" if self.suspected else "clean"
 
     @property
-    def suspected(self) -> bool:
-        """Whether poisoning is suspected for the batch."""
-        return self.verdict == "suspected"
+    def n_flagged(self) -> int:
+        """:attr:`n_quarantined`, as schema 3.x named it; kept for code written against 3.x."""
+        return self.n_quarantined
+
+    @property
+    def flagged(self) -> tuple[FlaggedRow, ...]:
+        """:attr:`quarantined`, as schema 3.x named it; kept for code written against 3.x."""
+        return self.quarantined
+
+    @property
+    def return_code(self) -> int:
+        """1 when poisoning is suspected; 3 when a detector failed and nothing was suspected; else 0."""
+        if self.suspected:
+            return 1
+        return 3 if self.failures else 0
 
     @property
     def status(self) -> str:
         """``"suspected"``; ``"incomplete"`` when a detector failed and nothing was suspected (never
         "clean" then: exit code 3); else ``"clean"``."""
-        return "incomplete" if self.return_code == 3 else self.verdict
+        return "incomplete" if self.return_code == 3 else ("suspected" if self.suspected else "clean")
 
     def to_dict(self) -> dict[str, Any]:
         """:meth:`StageResult.to_dict` plus ``status`` (see :attr:`status`)."""
@@ -222,8 +246,8 @@ class ScanResult(StageResult):
         ``quarantined_share``, ``review``, ``detector_failures``, and per detector
         ``<name>_suspected`` (0/1) and ``<name>_flagged`` (its own flags)."""
         out: dict[str, int | float] = {
-            **super().flat_metrics(), "rows": self.n_rows, "quarantined": self.n_flagged,
-            "quarantined_share": round(self.n_flagged / self.n_rows, 6) if self.n_rows else 0.0,
+            **super().flat_metrics(), "rows": self.n_rows, "quarantined": self.n_quarantined,
+            "quarantined_share": round(self.n_quarantined / self.n_rows, 6) if self.n_rows else 0.0,
             "review": self.n_review, "detector_failures": len(self.failures)}
         for d in self.detectors:
             out[f"{d.name}_suspected"] = int(d.suspected)
@@ -248,22 +272,22 @@ class ScanResult(StageResult):
         for f in self.failures:
             status = "failed" if checks.policy.fail_on_detector_error else "warning"
             checks.add(f.detector, status, f"the detector raised {f.error}: {f.message}", loc)
-        share = self.n_flagged / self.n_rows if self.n_rows else 0.0
+        share = self.n_quarantined / self.n_rows if self.n_rows else 0.0
         limit = checks.policy.max_quarantine_share
         if limit is not None:
             checks.add("quarantine-share", "failed" if share > limit else "passed",
-                       f"{self.n_flagged} of {self.n_rows} rows quarantined ({share:.1%}); the policy allows {limit:.1%}",
+                       f"{self.n_quarantined} of {self.n_rows} rows quarantined ({share:.1%}); the policy allows {limit:.1%}",
                        loc)
         if self.suspected and not checks.any_failed:
             checks.add("batch", "failed", "poisoning suspected: " + "; ".join(self.reasons), loc)
 
     def summary(self) -> str:
         """Rows, quarantined share and review count, the decision's level and the batch answer, in one line."""
-        share = self.n_flagged / self.n_rows if self.n_rows else 0.0
+        share = self.n_quarantined / self.n_rows if self.n_rows else 0.0
         ref = " against a trusted reference" if self.reference else ""
         level = (self.decision or {}).get("level")
         how = f" (BH at level {level:g})" if isinstance(level, (int, float)) else ""
-        return (f"{self.n_rows} rows of {self.input.get('path') or 'in-memory data'}{ref}: {self.n_flagged} quarantined "
+        return (f"{self.n_rows} rows of {self.input.get('path') or 'in-memory data'}{ref}: {self.n_quarantined} quarantined "
                 f"({share:.1%}){how}, {self.n_review} for review; batch {'SUSPECTED' if self.suspected else 'clean'}")
 
     def timings(self) -> dict[str, Any]:
@@ -278,7 +302,7 @@ class ScanResult(StageResult):
         head = {"suspected": "POISONING SUSPECTED", "incomplete": f"INCOMPLETE ({len(self.failures)} detector(s) "
                 "failed; not a clean result)"}.get(self.status, self.status)
         lines = [f"scan of {src}: {head}",
-                 f"  {self.n_rows} rows: {self.n_flagged} quarantined ({self.n_flagged / max(self.n_rows, 1):.1%}), "
+                 f"  {self.n_rows} rows: {self.n_quarantined} quarantined ({self.n_quarantined / max(self.n_rows, 1):.1%}), "
                  f"{self.n_review} for review (kept in the clean split)"]
         if self.decision:
             lines.append(f"  quarantine: Benjamini-Hochberg at level {self.decision['level']:g} on the combined "
@@ -308,9 +332,9 @@ class ScanResult(StageResult):
             f"<tr><td>{esc(d.name)}</td><td>{esc(d.family)}</td><td>{d.n_flagged}</td><td>{d.seconds:.1f}</td>"
             f"<td>{esc(d.reason) or 'ok'}</td></tr>" for d in self.detectors)
         fl = "".join(f"<tr><td>{r.row}</td><td>{r.suspicion:.3f}</td><td>{esc(str(r.label))}</td>"
-                     f"<td>{esc('; '.join(r.reasons))}</td></tr>" for r in self.flagged[:20])
+                     f"<td>{esc('; '.join(r.reasons))}</td></tr>" for r in self.quarantined[:20])
         return (f"<div><p>Scan of <code>{esc(str(self.input.get('path') or '<frame>'))}</code>: {verdict} — "
-                f"{self.n_rows} rows, {self.n_flagged} flagged.</p>"
+                f"{self.n_rows} rows, {self.n_quarantined} quarantined.</p>"
                 + "".join(f"<p>{esc(r)}</p>" for r in self.reasons)
                 + "<table><tr><th>detector</th><th>family</th><th>flagged</th><th>s</th><th>batch</th></tr>"
                 f"{rows}</table><p>Most suspicious rows:</p><table><tr><th>row</th><th>suspicion</th>"
@@ -620,11 +644,11 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     **({"reference": {"path": prepared.info.get("path"), "rev": prepared.info.get("rev"),
                                       "source_column": source_column, "policy": dict(ref_given or {})}}
                        if prepared is not None else {})},
-        n_rows=n, n_flagged=int(flagged.sum()), n_review=int(review.sum()),
+        n_rows=n, n_quarantined=int(flagged.sum()), n_review=int(review.sum()),
         decision={**dec.summary(), "forced": int(forced.sum()),
                   "combined": sorted(evidence), "own_flags_reviewed": sorted(own_flags)},
-        verdict="suspected" if batch_reasons else "clean",
-        reasons=tuple(batch_reasons), detectors=tuple(summaries), flagged=flagged_rows, review=review_rows,
+        suspected=bool(batch_reasons),
+        reasons=tuple(batch_reasons), detectors=tuple(summaries), quarantined=flagged_rows, review=review_rows,
         failures=tuple(failures), scores=scores, reference=reference_section,
     )
     if out is not None:
@@ -717,7 +741,7 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
                                          reasons=tuple(scrub(list(r.reasons))))
                      for r, i, lab in zip(rows, ids, labels))
 
-    result = dataclasses.replace(result, flagged=masked(result.flagged), review=masked(result.review))
+    result = dataclasses.replace(result, quarantined=masked(result.quarantined), review=masked(result.review))
     report = _scrub_strings(result.to_dict(), scrub)
     with output_set(out, commit=names["report"]) as stage:
         write_frame(result.scores, stage / names["scores"], "csv")

@@ -264,8 +264,8 @@ def _scan(c: _Collector, stage: str, result: ScanResult, checks: list[Check]) ->
     detectors = {d.name for d in result.detectors}
     errored = {f.detector for f in result.failures}
     by_name = {c_.name: c_ for c_ in checks}
-    lines = row_lines(resolve(path, c.root), (r.row for r in result.flagged))
-    for r in result.flagged:
+    lines = row_lines(resolve(path, c.root), (r.row for r in result.quarantined))
+    for r in result.quarantined:
         row = r.row
         label = f" (label {r.label!r})" if r.label is not None else ""
         for reason in [str(x) for x in r.reasons] or ["flagged"]:

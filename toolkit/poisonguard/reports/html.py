@@ -126,7 +126,7 @@ def _provenance_html(result: ProvenanceResult) -> str:
 
 
 def _top_rows(result: ScanResult, root: Path) -> str:
-    flagged = result.flagged[:TOP_ROWS]
+    flagged = result.quarantined[:TOP_ROWS]
     if not flagged:
         return ""
     q = read_columns(resolve(result.outputs.get("quarantine"), root))
@@ -147,7 +147,7 @@ def _top_rows(result: ScanResult, root: Path) -> str:
         body += (f"<tr><td class='num'>{r.row}</td><td class='num'>{_fmt(r.suspicion, '.3f')}</td>"
                  f"<td class='reasons'>{reasons}</td>" + "".join(f"<td>{e(vals.get(c, ''))}</td>" for c in columns) + "</tr>")
     note = "" if values else "<p class='muted'>The quarantine file was not found: row values left out.</p>"
-    return (f"<h3>Most suspicious rows (top {len(flagged)} of {e(result.n_flagged)} quarantined)</h3>{note}"
+    return (f"<h3>Most suspicious rows (top {len(flagged)} of {e(result.n_quarantined)} quarantined)</h3>{note}"
             f"<div class='scroll'><table>{head}{body}</table></div>")
 
 

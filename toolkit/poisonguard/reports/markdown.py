@@ -91,10 +91,10 @@ def render_markdown(verdict: Verdict, *, links: Mapping[str, str] | None = None,
 
     loaded = verdict.report("scan")
     scan = cast("ScanResult | None", loaded.result if loaded is not None else None)
-    if scan is not None and scan.flagged:
-        lines += [f"<details><summary>Most suspicious rows (of {scan.n_flagged} quarantined)</summary>",
+    if scan is not None and scan.quarantined:
+        lines += [f"<details><summary>Most suspicious rows (of {scan.n_quarantined} quarantined)</summary>",
                   "", "| row | suspicion | label | reasons |", "| --- | --- | --- | --- |"]
-        for r in scan.flagged[:10]:
+        for r in scan.quarantined[:10]:
             reasons = "; ".join(map(str, r.reasons))
             lines.append(f"| {r.row} | {float(r.suspicion or 0):.3f} | "
                          f"{md_escape(r.label, 60)} | {md_escape(reasons, 240)} |")

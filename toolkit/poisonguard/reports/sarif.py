@@ -6,10 +6,10 @@ expectation type, a kind of provenance finding, a drift comparison, a stage that
 never one per path, column or value, so the rule set is the same in every run. Its results are
 the findings of :func:`~poisonguard.reports._findings.collect_findings`, each located in a file:
 
-* **scan**: one result per flagged row and per detector that flagged it, located in the scanned
-  data file with a ``region`` whose ``startLine`` is the line where the row starts (CSV: header on
-  line 1, quoted line breaks followed; JSON Lines: one row per line). Parquet rows carry the row
-  without a line;
+* **scan**: one result per quarantined row (``ScanResult.quarantined``) and per detector that
+  gave a reason for it, located in the scanned data file with a ``region`` whose ``startLine``
+  is the line where the row starts (CSV: header on line 1, quoted line breaks followed; JSON
+  Lines: one row per line). Parquet rows carry the row without a line;
 * **validation**: one result per row that broke an expectation, or one per failed expectation
   without rows, located in the validated data file;
 * **provenance**: one result per finding, located at the source it is about (the manifest for

@@ -7,7 +7,7 @@ What one run holds (all readable through ``MlflowClient``):
   SHA-256, or for data that never was a file the SHA-256 of its ordered row digests; cut to
   the 36 characters MLflow stores) and input tags ``poisonguard.sha256`` (the full SHA-256),
   ``poisonguard.content_sha256`` (the row-digest SHA-256) and ``poisonguard.rows``;
-* **metrics**: a summary of each stage result (``scan.n_flagged``, ``validation.return_code``,
+* **metrics**: a summary of each stage result (``scan.n_quarantined``, ``validation.return_code``,
   ...), linked to the LoggedModel and the training input, and the canary metrics
   (``canary.accuracy``, ``canary.macro_f1``, ``canary.recall.<class>``), linked to the LoggedModel
   and the canary input: they show on the run and on the model (``MlflowClient.get_logged_model``);
@@ -167,9 +167,13 @@ def result_metrics(result: StageResult | Mapping[str, Any]) -> dict[str, float]:
 
     Works on a result object or its JSON (``to_dict()``, a ``report.json``):
     ``<kind>.return_code`` and ``<kind>.passed``; every top-level number or boolean
-    (``scan.n_flagged``); ``<kind>.n_<field>`` for every list (``provenance.n_findings``);
-    ``<kind>.suspected`` from a ``verdict``; for result objects also the properties
-    ``suspected``, ``errors``, ``failed`` and ``critical_failures``.
+    (``scan.n_quarantined``, ``scan.suspected``); ``<kind>.n_<field>`` for every list
+    (``provenance.n_findings``) unless a number of that name is already there (the scan's
+    ``n_quarantined`` is the count, its ``quarantined`` list only the top rows);
+    ``<kind>.suspected`` from a ``verdict`` (a scan report of schema 3.x or older); for result
+    objects also the properties ``suspected``, ``errors``, ``failed`` and ``critical_failures``;
+    ``<kind>.quarantined_share`` (``flagged_share`` from a 3.x report's ``n_flagged``).
+    A report's JSON is logged under its own field names: an old scan report gives ``scan.n_flagged``.
     """
     data = result.to_dict() if isinstance(result, StageResult) else dict(result)
     kind = metric_key(str(data.get("kind") or "result"))
@@ -181,7 +185,10 @@ def result_metrics(result: StageResult | Mapping[str, Any]) -> dict[str, float]:
         elif isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value):
             out[f"{kind}.{name}"] = float(value)
         elif isinstance(value, (list, tuple)):
-            out[f"{kind}.n_{name}"] = float(len(value))
+            counted = any(k == f"n_{name}" and isinstance(v, (int, float)) and not isinstance(v, bool)
+                          for k, v in data.items())
+            if not counted:
+                out[f"{kind}.n_{name}"] = float(len(value))
 
     for key, value in data.items():
         if key not in ("schema_version", "tool", "kind"):
@@ -194,8 +201,9 @@ def result_metrics(result: StageResult | Mapping[str, Any]) -> dict[str, float]:
         for prop in ("suspected", "errors", "failed", "critical_failures"):
             if isinstance(getattr(type(result), prop, None), property):
                 put(prop, getattr(result, prop))
-    if out.get(f"{kind}.n_rows", 0) > 0 and f"{kind}.n_flagged" in out:
-        out[f"{kind}.flagged_share"] = out[f"{kind}.n_flagged"] / out[f"{kind}.n_rows"]
+    for count, share in (("n_quarantined", "quarantined_share"), ("n_flagged", "flagged_share")):
+        if out.get(f"{kind}.n_rows", 0) > 0 and f"{kind}.{count}" in out:
+            out[f"{kind}.{share}"] = out[f"{kind}.{count}"] / out[f"{kind}.n_rows"]
     return out
 
 
