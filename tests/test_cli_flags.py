@@ -126,12 +126,10 @@ def test_json_output_of_the_commands_that_print_no_stage_result(tmp_path, capsys
 
 
 @pytest.fixture
-def banknote_csv(tmp_path):
+def banknote_csv(tmp_path, banknote_path):
     import pandas as pd
 
-    src = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "banknote.csv.gz"
-    if not src.exists():  # the shared data sit beside the project (see tests/test_shared_data.py)
-        pytest.fail(f"{src} is missing: the tests need ../shared/datasets beside the project")
+    src = banknote_path  # conftest: the shared dataset, failing loudly when ../shared is absent
     p = tmp_path / "banknote.csv"
     pd.read_csv(src).sample(300, random_state=0).to_csv(p, index=False)  # both classes: the file is sorted
     return p

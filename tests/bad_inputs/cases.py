@@ -412,7 +412,7 @@ CASES: list[Case] = [
     C("attack-set-malformed", "attack", "d.csv", "-l", "y", "-a", "random_flip", "--set", "rate=[", "--out", "p.csv",
       exit=2, match=r"not valid YAML"),
     C("attack-set-no-equals", "attack", "d.csv", "-l", "y", "-a", "random_flip", "--set", "rate", "--out", "p.csv",
-      exit=2, match=r"expected PARAM=VALUE"),
+      exit=2, match=r"--set 'rate': expected KEY=VALUE, e\.g\. rate=0\.2"),
     C("attack-set-unknown-param", "attack", "d.csv", "-l", "y", "-a", "random_flip", "--set", "nosuch=1", "--out",
       "p.csv", exit=2, match=r"nosuch"),
     C("attack-label-missing-option", "attack", "d.csv", "-a", "random_flip", "--out", "p.csv", exit=2,

@@ -30,13 +30,6 @@ def load_params(path: Path | None, section: str) -> dict[str, Any]:
     return _load(existing_params(path), section)
 
 
-def yaml_value(item: str, value: str) -> Any:
-    """The ``VALUE`` of a ``--set ...=VALUE`` option read as YAML; malformed YAML is a ConfigError (exit 2)."""
-    from ..config import parse_value
-
-    return parse_value(item, value)
-
-
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True, help="How to print the result on standard output.")
 

@@ -34,8 +34,8 @@ def attack(data: Path, label: str, name: str, rate: float | None, seed: int, set
     from .._io import atomic_open, atomic_write_json, guard_outputs
     from ..attacks import poison
     from ..data import detect_format, load_dataset, write_frame
+    from ..config import parse_set
     from ..errors import UsageError
-    from ._common import yaml_value
 
     truth = truth or out.with_name(out.name.split(".")[0] + ".truth.csv")
     guard_outputs(inputs=[("DATA", data)],
@@ -44,10 +44,8 @@ def attack(data: Path, label: str, name: str, rate: float | None, seed: int, set
     detect_format(out)  # an unknown output type is refused before the work
     params = {}
     for item in sets:
-        k, sep, v = item.partition("=")
-        if not sep or not k.strip():
-            raise UsageError(f"--set {item!r}: expected PARAM=VALUE")
-        params[k.strip()] = yaml_value(item, v)
+        parts, value = parse_set(item, min_parts=1, example="rate=0.2")
+        params[".".join(parts)] = value
     if rate is not None:
         params["rate"] = rate
     ds = load_dataset(data, label=label)

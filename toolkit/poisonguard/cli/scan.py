@@ -144,10 +144,7 @@ def _configure(params: Path | None, detectors: tuple[str, ...], skip: tuple[str,
         parts, value = parse_set(item)
         det = parts[0]
         if det not in (DECISION_KEY, REFERENCE):
-            try:
-                registry.get(det)  # unknown detector names are an error
-            except ConfigError as exc:
-                raise ConfigError(f"--set {item!r}: {exc}") from None
+            known(det, f"--set {item!r}")
             if det not in names:
                 raise UsageError(f"--set {item!r}: {det} is not run (the detectors run are: {', '.join(names)}); "
                                  "drop the --set or run that detector")
