@@ -227,12 +227,12 @@ def test_no_private_name_is_used_across_modules():
 
 
 @pytest.mark.parametrize("source, expected", [
-    ("from ..gate import _stage_name\n", ["poisonguard.reports.html:1: from poisonguard.gate import _stage_name"]),
+    ("from ..gate import _load\n", ["poisonguard.reports.html:1: from poisonguard.gate import _load"]),
     ("from .._io import _helper\n", ["poisonguard.reports.html:1: from poisonguard._io import _helper"]),
     ("from .. import _io\nfrom .._io import atomic_write_text\nfrom .._version import __version__\n"
      "from . import _common\nimport poisonguard._io as io_\n", []),
-    ("from .. import gate as g\nx = g._stage_name\n",
-     ["poisonguard.reports.html:2: g._stage_name (poisonguard.gate._stage_name)"]),
+    ("from .. import gate as g\nx = g._load\n",
+     ["poisonguard.reports.html:2: g._load (poisonguard.gate._load)"]),
 ])
 def test_the_private_name_rule(monkeypatch, tmp_path, source, expected):
     """The rule itself, on a planted module (``reports/html.py`` rewritten in a copy of the list)."""

@@ -98,7 +98,6 @@ __all__ = ["Check", "GatePolicy", "LoadedReport", "StageOutcome", "Verdict", "ga
 #: The roles a stage can be given in the policy (one role per stage).
 ROLES = ("required", "optional", "advisory")
 
-_stage_name = stage_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +145,7 @@ class GatePolicy:
                 if isinstance(v, str) or not isinstance(v, Sequence):
                     raise ConfigError(f"The 'gate.{key}' policy key must be a list of stage names "
                                       f"(e.g. [provenance, validation, scan]). Got {v!r} instead.")
-                kwargs[key] = tuple(dict.fromkeys(_stage_name(s) for s in v))
+                kwargs[key] = tuple(dict.fromkeys(stage_name(s) for s in v))
         # a stage has one role: two roles given for it is an error; a default role yields to a given one
         given = {key: set(kwargs[key]) for key in ROLES if key in kwargs}
         for i, a in enumerate(ROLES):
