@@ -264,10 +264,13 @@ def test_tiny_data_model_view_is_the_boosted_models_class_frequencies(n, k):
     assert isinstance(default_estimator(0, 20, n_rows=40), HistGradientBoostingClassifier)
 
 
-def test_label_evidence_is_the_neighbourhood_test_at_its_data_size(blobs):
-    """The default detector's p-values are the binomial neighbourhood test on
-    ``neighbour_test_size(n)`` neighbours, ties broken by the ranking margin (never smaller)."""
-    from poisonguard.detectors.label_flip import _neighbour_pvalues, knn_label_proba, neighbour_test_size
+def test_label_evidence_is_the_calibrated_neighbourhood_test_at_its_data_size(blobs):
+    """The default detector's p-value: the larger of the binomial neighbourhood test on
+    ``neighbour_test_size(n)`` neighbours and its class-conditional conformal calibration,
+    ties broken by the ranking margin (never smaller)."""
+    from poisonguard.detectors.label_flip import (_neighbour_pvalues, class_conformal_pvalues, knn_label_proba,
+                                                  neighbour_test_size)
+    from poisonguard.evidence import bh_threshold
 
     ds = TabularDataset.from_frame(blobs, label="label")
     res = poison(ds, "random_flip", rate=0.1, seed=0)
@@ -277,18 +280,63 @@ def test_label_evidence_is_the_neighbourhood_test_at_its_data_size(blobs):
     assert det.evidence_neighbors_ == k > det.n_neighbors
     # the strongest evidence the test can give survives BH over all rows
     assert 2 * (2 / 3) ** k <= 0.01 / n < 2 * (2 / 3) ** (k - 1)
-    plain = _neighbour_pvalues(knn_label_proba(det._X, det._y, len(det.classes_), n_neighbors=k, random_state=det._rs_seed), det._y, k)
+    knn = knn_label_proba(det._X, det._y, len(det.classes_), n_neighbors=k, random_state=det._rs_seed)
+    test = _neighbour_pvalues(knn, det._y, k)
+    plain = np.maximum(test, class_conformal_pvalues(-np.log(test), det._y, det.proba_.argmax(axis=1) == det._y))
     assert (det.pvalues_ >= plain).all() and (det.pvalues_ <= np.minimum(1.0, plain * 1.001) + 1e-15).all()
-    tied = plain == plain.min()
-    assert tied.sum() > 1  # counts are discrete: the margin orders the tied rows
-    top = np.flatnonzero(tied)
-    assert np.array_equal(np.argsort(det.pvalues_[top], kind="stable"), np.argsort(-det.raw_scores_[top], kind="stable"))
+    tied = np.flatnonzero(plain == plain.min())
+    assert tied.size > 1  # discrete evidence: the margin orders the tied rows
+    assert np.array_equal(np.argsort(det.pvalues_[tied], kind="stable"), np.argsort(-det.raw_scores_[tied], kind="stable"))
     # Benjamini-Hochberg at 0.1 on this evidence alone finds most flips and leaves the clean rows
-    # (measured: 59 of 60 flips, no clean row)
-    from poisonguard.evidence import bh_threshold
-
     q = det.pvalues_ <= bh_threshold(det.pvalues_, 0.1)
     assert q[res.mask].mean() >= 0.9 and q[~res.mask].mean() <= 0.01
+
+
+def test_class_conformal_pvalues_rank_within_the_class_reference():
+    from poisonguard.detectors.label_flip import class_conformal_pvalues
+
+    stat = np.array([5.0, 1.0, 2.0, 3.0, 9.0, 0.5, 0.5])
+    y = np.array([0, 0, 0, 0, 1, 1, 1])
+    ref = np.array([False, True, True, True, False, False, True])
+    p = class_conformal_pvalues(stat, y, ref)
+    # row 0 (not in the reference) lies beyond all 3 reference rows of class 0 (1, 2, 3): the tail
+    # from 1 / (1 + 3), scale = mean excess of the top tenth (2, 3) over its start = 0.5
+    assert p[0] == pytest.approx(np.exp(-(5 - 3) / 0.5) / 4)
+    assert p[2] == pytest.approx((1 + 1) / (1 + 2))  # row 2 (2.0): one other reference row (3) beyond it
+    # row 1 is in the reference: the other two (2, 3) are at least as extreme, of 2: (1 + 2) / (1 + 2)
+    assert p[1] == pytest.approx(1.0)
+    assert p[3] == pytest.approx((1 + 0) / (1 + 2))
+    # class 1: one reference row (0.5); row 5 ties it (ties count as at least as extreme); row 4 lies
+    # beyond it, and one value holds no spread to extrapolate with: p = 0, the caller's test decides
+    assert p[5] == pytest.approx(1.0) and p[4] == 0.0
+    # past the largest reference value an exponential tail continues from 1 / (1 + N)
+    ref_stat = np.arange(10.0)
+    stat2 = np.concatenate([ref_stat, [9.0, 10.0, 12.0]])
+    p2 = class_conformal_pvalues(stat2, np.zeros(13, dtype=int), np.arange(13) < 10)
+    assert p2[10] == pytest.approx(2 / 11)  # ties the largest: counted (1 + 1) / (1 + 10), not extrapolated
+    scale = np.mean([0.0, 1.0])  # top tenth (8, 9) over its 90th percentile (8)
+    assert p2[11] == pytest.approx(np.exp(-1 / scale) / 11) and p2[12] == pytest.approx(np.exp(-3 / scale) / 11)
+    assert p2[12] < p2[11] < p2[10]
+    # a class without reference rows carries no calibrated evidence
+    assert (class_conformal_pvalues(stat, y, np.zeros(7, dtype=bool)) == 1.0).all()
+
+
+def test_diffuse_minority_label_is_not_quarantined():
+    """Labels independent of the features, 12 % of one class: the binomial neighbourhood test
+    alone rejects rows of the minority class (its neighbours are mostly of the other class), but
+    they are natural, and the class-conditional calibration leaves them (the blend never favours
+    that class, so it has no reference). Adult's high incomes looked like this to the test alone."""
+    from poisonguard.detectors.label_flip import _neighbour_pvalues, knn_label_proba, neighbour_test_size
+    from poisonguard.evidence import bh_threshold
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(2000, 3))
+    y = (rng.uniform(size=2000) < 0.12).astype(int)
+    det = LabelFlipDetector(random_state=0).fit(X, y)
+    k = neighbour_test_size(y.size)
+    test = _neighbour_pvalues(knn_label_proba(X, y, 2, n_neighbors=k, random_state=det._rs_seed), y, k)
+    assert (test <= bh_threshold(test, 0.1)).sum() > 0  # the uncalibrated test alone would quarantine
+    assert (det.pvalues_ <= bh_threshold(det.pvalues_, 0.1)).sum() == 0
 
 
 def test_refit_without_candidates_chooses_its_model_from_the_rows_it_fits_on():
