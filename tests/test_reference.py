@@ -322,3 +322,25 @@ def test_invariant_to_the_order_of_new_rows(blobs):
     assert a.delta == b.delta and a.reasons == b.reasons
     assert np.isfinite(a.suspicion).all() and a.suspicion.shape == (len(new),)
     np.testing.assert_allclose(a.suspicion[perm], b.suspicion)
+
+
+def test_inductive_evidence_is_decided_with_the_others(banknote, tmp_path):
+    """Against a trusted version, a fitted-on-trusted detector's evidence for a new row is a
+    split-conformal p-value of its suspicion among the trusted rows', decided by the one BH step:
+    an untouched batch loses at most 1 % of its rows (measured: 1 of 549; its merely unusual rows go to review; the demo
+    lost 6.3 % of its clean rows when each detector's own threshold quarantined), injected
+    outliers are quarantined."""
+    from poisonguard.evidence import suspicion_from_p
+
+    trusted, new = split_60_40(banknote, "class", 0)
+    clean = scan(new, label="class", reference=trusted, detectors=["outliers"], seed=0, out=tmp_path / "clean")
+    assert clean.n_quarantined <= 0.01 * len(new) and not clean.suspected
+    att = poison(TabularDataset.from_frame(new, label="class"), "outliers", rate=0.02, seed=0)
+    res = scan(att.frame, label="class", reference=trusted, detectors=["outliers"], seed=0, out=tmp_path / "att")
+    sc = res.scores
+    q = (sc["decision"] == "quarantine").to_numpy()
+    assert q[att.mask].mean() >= 0.9 and q[~att.mask].mean() <= 0.01
+    # the column is the common scale of that p-value, like every detector's column
+    assert res.decision["combined"] == ["outliers"]
+    p = res.decision["p_threshold"]
+    assert (sc["outliers"].to_numpy()[q] >= suspicion_from_p(np.array([p]))[0] - 1e-9).all()

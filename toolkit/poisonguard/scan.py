@@ -29,8 +29,10 @@ in the input's format (the quarantine keeps every column plus ``row``, ``suspici
 encoded by the encoder fitted on the trusted data; detectors that can score new rows (they
 implement ``_score_raw``) are fitted on the trusted rows and score the added and changed rows
 (inductive mode, no batch decision of their own); the others run on the new data as usual.
-Inductive detectors and the comparison score on the trusted rows' scale, not as p-values: the rows
-their own thresholds flag are quarantined. Rows already in the trusted version are never flagged. :func:`poisonguard.reference.compare`
+An inductive detector's evidence for a new row is a split-conformal p-value of its suspicion
+against the suspicions it gives the trusted rows (:func:`poisonguard.reference.inductive_pvalues`),
+decided with the other detectors' p-values (rows its own threshold flags go to review); the
+comparison's rows (``reference_shift`` above 0.5) are quarantined. Rows already in the trusted version are never flagged. :func:`poisonguard.reference.compare`
 adds the ``reference_shift`` column (label shift seen by a trusted model, unseen labels) and the
 report's ``reference`` section (row delta, label and distribution shift, per source); its policy
 (``params["reference_shift"]``) can make the batch suspected.
@@ -534,8 +536,12 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     flagged_local = np.flatnonzero(sus > 0.5)
                     row_reasons = [f"{name}: suspicion {v:.2f} (fitted on the trusted reference)"
                                    for v in sus[flagged_local].tolist()]
+                    own_local = np.ones(flagged_local.size, dtype=bool)
                     suspected, why = False, ""  # the batch decision against a reference is the comparison's
-                    pv = None  # scored on the trusted rows' scale: its own flags quarantine (see the docstring)
+                    # evidence against the trusted rows' own suspicions, decided with the others
+                    pv = np.ones(n)
+                    pv[idx] = _reference.inductive_pvalues(det, prepared, idx, sus)
+                    col = suspicion_from_p(pv)
                 else:
                     if det.requires_y:
                         assert y is not None

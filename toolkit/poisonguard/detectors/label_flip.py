@@ -769,7 +769,7 @@ def neighbour_test_size(n: int) -> int:
     return int(math.ceil(math.log(2.0 * max(n, 1) / NEIGHBOUR_TEST_P) / -math.log(1.0 - share)))
 
 
-def class_conformal_pvalues(stat: np.ndarray, y: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def class_conformal_pvalues(stat: np.ndarray, y: np.ndarray, reference: np.ndarray, *, flat: float = 0.0) -> np.ndarray:
     """Class-conditional conformal p-values of ``stat`` (higher = more extreme), with an exponential
     tail beyond the reference's largest value.
 
@@ -781,7 +781,8 @@ def class_conformal_pvalues(stat: np.ndarray, y: np.ndarray, reference: np.ndarr
     ``1 / (1 + N) * exp(-(stat - M) / s)``, with ``s`` the mean excess of the reference's top
     tenth over its 90th percentile (an exponential tail's maximum-likelihood scale; when those
     values are all equal, ``s`` = 0 and the reference holds no value to compare beyond ``M``:
-    p = 0 there, so the caller's own test decides). A class without reference rows gives p = 1.
+    p = ``flat / (1 + N)`` there — 0 by default, so that a caller's own test decides; 1 keeps the
+    count's floor). A class without reference rows gives p = 1.
     Sorting per class: ``O(n log n)``.
     """
     stat = np.asarray(stat, dtype=np.float64)
@@ -801,7 +802,7 @@ def class_conformal_pvalues(stat: np.ndarray, y: np.ndarray, reference: np.ndarr
         if beyond.any():
             excess = stat[rows][beyond] - ref[-1]
             with np.errstate(over="ignore", divide="ignore"):
-                pc[beyond] = (np.exp(-excess / scale) if scale > 0 else 0.0) / (1.0 + ref.size)
+                pc[beyond] = (np.exp(-excess / scale) if scale > 0 else flat) / (1.0 + ref.size)
         p[rows] = pc
     return np.clip(p, 0.0, 1.0)
 

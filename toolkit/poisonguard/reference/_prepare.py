@@ -195,3 +195,29 @@ def fit_inductive(det: Any, prep: Prepared) -> tuple[np.ndarray, np.ndarray, dic
     section = {"mode": "inductive: fitted on the trusted reference, scored the added and changed rows",
                "n_scored": int(rows.size), "fit": det.report_section(view)}
     return rows, np.asarray(sus, dtype=np.float64), section
+
+
+def inductive_pvalues(det: Any, prep: Prepared, rows: np.ndarray, sus: np.ndarray) -> np.ndarray:
+    """p-values of the new rows' suspicion (from :func:`fit_inductive`) against the trusted rows'.
+
+    Split conformal (Vovk et al. 2005; for anomalies Laxhammar & Falkman 2015): the trusted rows
+    are clean by assumption, so a new row's suspicion is ranked among the suspicions the fitted
+    detector gave the trusted rows (``suspicion_``; per class for the detectors that read the
+    label), ``(1 + #{trusted at least as suspicious}) / (1 + #trusted)``, continued by an
+    exponential tail past the most suspicious trusted row
+    (:func:`~poisonguard.detectors.label_flip.class_conformal_pvalues`; where the trusted rows'
+    top suspicions are all equal, the count's floor ``1 / (1 + #trusted)``). These p-values enter
+    the scan's one decision like any detector's.
+    """
+    from ..detectors.label_flip import class_conformal_pvalues
+
+    cal = np.asarray(det.suspicion_, dtype=np.float64)
+    if det.requires_y:
+        assert prep.trusted_codes is not None and prep.codes is not None
+        yc = prep.trusted_codes[prep.trusted_codes >= 0]
+        yn = prep.codes[rows]
+    else:
+        yc, yn = np.zeros(cal.size, dtype=np.int64), np.zeros(rows.size, dtype=np.int64)
+    stat = np.concatenate([cal, np.asarray(sus, dtype=np.float64)])
+    ref = np.concatenate([np.ones(cal.size, dtype=bool), np.zeros(rows.size, dtype=bool)])
+    return class_conformal_pvalues(stat, np.concatenate([yc, yn]), ref, flat=1.0)[cal.size:]
