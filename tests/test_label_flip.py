@@ -268,9 +268,8 @@ def test_label_evidence_is_the_calibrated_neighbourhood_test_at_its_data_size(bl
     """The default detector's p-value: the larger of the binomial neighbourhood test on
     ``neighbour_test_size(n)`` neighbours and its class-conditional conformal calibration,
     ties broken by the ranking margin (never smaller)."""
-    from poisonguard.detectors.label_flip import (_neighbour_pvalues, class_conformal_pvalues, knn_label_proba,
-                                                  neighbour_test_size)
-    from poisonguard.evidence import bh_threshold
+    from poisonguard.detectors.label_flip import _neighbour_pvalues, knn_label_proba, neighbour_test_size
+    from poisonguard.evidence import bh_threshold, class_conformal_pvalues
 
     ds = TabularDataset.from_frame(blobs, label="label")
     res = poison(ds, "random_flip", rate=0.1, seed=0)
@@ -293,7 +292,7 @@ def test_label_evidence_is_the_calibrated_neighbourhood_test_at_its_data_size(bl
 
 
 def test_class_conformal_pvalues_rank_within_the_class_reference():
-    from poisonguard.detectors.label_flip import class_conformal_pvalues
+    from poisonguard.evidence import class_conformal_pvalues
 
     stat = np.array([5.0, 1.0, 2.0, 3.0, 9.0, 0.5, 0.5])
     y = np.array([0, 0, 0, 0, 1, 1, 1])

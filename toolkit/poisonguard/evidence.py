@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_DECISION",
     "Decision",
     "bh_threshold",
+    "class_conformal_pvalues",
     "combine_pvalues",
     "decide",
     "decision_levels",
@@ -125,6 +126,44 @@ def tail_pvalues(raw: np.ndarray, *, bulk: tuple[float, float] = (0.5, 0.975)) -
     p = np.where(raw > a, tail, 1.0)
     p = np.where(np.isnan(raw), 1.0, p)
     return np.clip(p, P_FLOOR, 1.0)
+
+
+def class_conformal_pvalues(stat: np.ndarray, y: np.ndarray, reference: np.ndarray, *, flat: float = 0.0) -> np.ndarray:
+    """Class-conditional conformal p-values of ``stat`` (higher = more extreme), with an exponential
+    tail beyond the reference's largest value.
+
+    Row ``i``'s p-value is ``(1 + #{j in R_c, j != i : stat_j >= stat_i}) / (1 + |R_c \\ {i}|)``
+    with ``c = y_i`` and ``R_c`` the rows of class ``c`` where ``reference`` is true — valid when
+    a null row's statistic is exchangeable with those of its class's reference rows. Past the
+    largest reference value ``M`` the count is 0 and the p-value would stop at ``1 / (1 + N)``,
+    too weak for the error control over many rows when a class is small; there it continues as
+    ``1 / (1 + N) * exp(-(stat - M) / s)``, with ``s`` the mean excess of the reference's top
+    tenth over its 90th percentile (an exponential tail's maximum-likelihood scale; when those
+    values are all equal, ``s`` = 0 and the reference holds no value to compare beyond ``M``:
+    p = ``flat / (1 + N)`` there — 0 by default, so that a caller's own test decides; 1 keeps the
+    count's floor). A class without reference rows gives p = 1.
+    Sorting per class: ``O(n log n)``.
+    """
+    stat = np.asarray(stat, dtype=np.float64)
+    reference = np.asarray(reference, dtype=bool)
+    p = np.ones(stat.size)
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        ref = np.sort(stat[rows[reference[rows]]])
+        if ref.size == 0:
+            continue
+        own = reference[rows]
+        at_least = ref.size - np.searchsorted(ref, stat[rows], side="left") - own
+        pc = (1.0 + at_least) / (1.0 + ref.size - own)
+        top = ref[int(np.floor(0.9 * (ref.size - 1))):]
+        scale = float(np.mean(top - top[0]))
+        beyond = stat[rows] > ref[-1]
+        if beyond.any():
+            excess = stat[rows][beyond] - ref[-1]
+            with np.errstate(over="ignore", divide="ignore"):
+                pc[beyond] = (np.exp(-excess / scale) if scale > 0 else flat) / (1.0 + ref.size)
+        p[rows] = pc
+    return np.clip(p, 0.0, 1.0)
 
 
 def label_pvalues(proba: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -531,8 +531,6 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
             try:
                 if prepared is not None and _reference.can_score_new(det):
                     idx, sus, section = _reference.fit_inductive(det, prepared)
-                    col = np.zeros(n)
-                    col[idx] = sus
                     flagged_local = np.flatnonzero(sus > 0.5)
                     row_reasons = [f"{name}: suspicion {v:.2f} (fitted on the trusted reference)"
                                    for v in sus[flagged_local].tolist()]
@@ -562,16 +560,13 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     own_local = det.labels_[flagged_local] == -1
                     suspected, why = det.batch_finding(view) if det.gates else (False, "")
                     section = det.report_section(view)
-                if pv is None:
-                    own_local = np.ones(flagged_local.size, dtype=bool)
                 if prepared is not None and det.gates:  # rows of the trusted version are not flagged again
                     keep = prepared.focus[idx[flagged_local]]
                     row_reasons = [r for r, k in zip(row_reasons, keep.tolist()) if k]
                     flagged_local = flagged_local[keep]
                     own_local = own_local[keep]
                     col[~prepared.focus] = 0.0
-                    if pv is not None:
-                        pv[~prepared.focus] = 1.0
+                    pv[~prepared.focus] = 1.0
             except (KeyboardInterrupt, UsageError):
                 raise
             except Exception as exc:  # noqa: BLE001 - one detector failing must not lose the scan
@@ -586,11 +581,8 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                 own = np.zeros(n, dtype=bool)
                 own[idx[flagged_local[own_local]]] = True
                 own_flags[name] = own
-                if pv is None:
-                    forced |= own
-                else:
-                    evidence[name] = pv
-                    sparse.append(bool(getattr(det, "sparse_evidence", False)))
+                evidence[name] = pv
+                sparse.append(bool(getattr(det, "sparse_evidence", False)))
             if suspected:
                 batch_reasons.append(f"{name}: {why}")
             summaries.append(DetectorSummary(name=name, family=det.family, gates=det.gates,

@@ -116,8 +116,7 @@ def _encode_y(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, cv: int = 5,
               random_state: Any = None, max_train_rows: int | None = None,
-              held_out: np.ndarray | None = None, wanted: np.ndarray | None = None,
-              _extra: np.ndarray | None = None) -> np.ndarray:
+              held_out: np.ndarray | None = None, _extra: np.ndarray | None = None) -> np.ndarray:
     """Out-of-fold predicted probabilities, shape ``(n, n_classes)``.
 
     Classes with fewer members than ``cv`` reduce the number of folds (at least 2); a
@@ -128,28 +127,21 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     training parts still hold ``max_train_rows`` rows, since more folds would only add fits of
     models of the same size (1,000,000 rows: 2 folds of models fitted on 100,000 rows each).
     ``held_out`` (a boolean mask) names rows that no model is fitted on: each gets the mean of
-    the fold models' probabilities. ``wanted`` (a boolean mask) names the rows whose
-    probabilities the caller needs: the folds and the fitted models are the same as without it,
-    but only those rows are predicted (prediction is most of the cost on large data); the other
-    rows are NaN.
+    the fold models' probabilities.
     """
     n = len(y)
     if held_out is not None and held_out.any():
         keep = np.flatnonzero(~held_out)
-        extra_rows = held_out if wanted is None else held_out & wanted
         proba = oof_proba(estimator, X[keep], y[keep], n_classes, cv=cv, random_state=random_state,
-                          max_train_rows=max_train_rows, held_out=None,
-                          wanted=None if wanted is None else wanted[keep], _extra=X[extra_rows])
+                          max_train_rows=max_train_rows, held_out=None, _extra=X[held_out])
         out = np.full((n, n_classes), np.nan)
         out[keep] = proba[: keep.size]
-        out[extra_rows] = proba[keep.size:]
+        out[held_out] = proba[keep.size:]
         return out
     counts = np.bincount(y, minlength=n_classes)
     prior = counts / counts.sum()
     proba = np.tile(prior, (n, 1))
     extra = np.tile(prior, (0 if _extra is None else len(_extra), 1))
-    if wanted is not None:
-        proba[~wanted] = np.nan
     usable = counts[y] >= 2
     present = counts >= 2
     if present.sum() < 2:
@@ -169,8 +161,6 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
         model = clone(estimator)
         with threads_for(train.size):
             model.fit(Xu[train], yu[train])
-        if wanted is not None:
-            test = test[wanted[idx[test]]]
         p = model.predict_proba(Xu[test]) if test.size else np.empty((0, len(model.classes_)))
         proba[idx[test]] = 0.0
         proba[np.ix_(idx[test], model.classes_)] = p
@@ -705,7 +695,7 @@ class LabelFlipDetector(ConfidentLearning):
            its class, the rows labelled so whose label the blend's probabilities favour (the
            row itself left out): ``(1 + #{reference rows at least as extreme}) / (1 + #reference)``,
            continued by an exponential tail past the reference's largest value (so that a small
-           class is not held to ``1 / (1 + #reference)``; see :func:`class_conformal_pvalues`).
+           class is not held to ``1 / (1 + #reference)``; see :func:`poisonguard.evidence.class_conformal_pvalues`).
            Where the class's plausible rows often have few like-labelled neighbours, so does a
            natural row and the evidence is weak; a class the blend never favours has no reference
            and gets p = 1.
@@ -728,6 +718,8 @@ class LabelFlipDetector(ConfidentLearning):
         knn = self.view_proba_["knn"] if k == self.n_neighbors else knn_label_proba(
             self._X, y, len(self.classes_), n_neighbors=k, random_state=self._rs_seed)
         p_test = _neighbour_pvalues(knn, y, k)
+        from ..evidence import class_conformal_pvalues
+
         p = np.maximum(p_test, class_conformal_pvalues(-np.log(p_test), y, self.proba_.argmax(axis=1) == y))
         order = np.argsort(np.argsort(-np.asarray(raw, dtype=np.float64), kind="stable"), kind="stable")
         rank = 1.0 - order / max(raw.size, 1)  # 1 for the highest margin
@@ -767,44 +759,6 @@ def neighbour_test_size(n: int) -> int:
 
     share = NEIGHBOUR_RATIO / (1.0 + NEIGHBOUR_RATIO)
     return int(math.ceil(math.log(2.0 * max(n, 1) / NEIGHBOUR_TEST_P) / -math.log(1.0 - share)))
-
-
-def class_conformal_pvalues(stat: np.ndarray, y: np.ndarray, reference: np.ndarray, *, flat: float = 0.0) -> np.ndarray:
-    """Class-conditional conformal p-values of ``stat`` (higher = more extreme), with an exponential
-    tail beyond the reference's largest value.
-
-    Row ``i``'s p-value is ``(1 + #{j in R_c, j != i : stat_j >= stat_i}) / (1 + |R_c \\ {i}|)``
-    with ``c = y_i`` and ``R_c`` the rows of class ``c`` where ``reference`` is true — valid when
-    a null row's statistic is exchangeable with those of its class's reference rows. Past the
-    largest reference value ``M`` the count is 0 and the p-value would stop at ``1 / (1 + N)``,
-    too weak for the error control over many rows when a class is small; there it continues as
-    ``1 / (1 + N) * exp(-(stat - M) / s)``, with ``s`` the mean excess of the reference's top
-    tenth over its 90th percentile (an exponential tail's maximum-likelihood scale; when those
-    values are all equal, ``s`` = 0 and the reference holds no value to compare beyond ``M``:
-    p = ``flat / (1 + N)`` there — 0 by default, so that a caller's own test decides; 1 keeps the
-    count's floor). A class without reference rows gives p = 1.
-    Sorting per class: ``O(n log n)``.
-    """
-    stat = np.asarray(stat, dtype=np.float64)
-    reference = np.asarray(reference, dtype=bool)
-    p = np.ones(stat.size)
-    for c in np.unique(y):
-        rows = np.flatnonzero(y == c)
-        ref = np.sort(stat[rows[reference[rows]]])
-        if ref.size == 0:
-            continue
-        own = reference[rows]
-        at_least = ref.size - np.searchsorted(ref, stat[rows], side="left") - own
-        pc = (1.0 + at_least) / (1.0 + ref.size - own)
-        top = ref[int(np.floor(0.9 * (ref.size - 1))):]
-        scale = float(np.mean(top - top[0]))
-        beyond = stat[rows] > ref[-1]
-        if beyond.any():
-            excess = stat[rows][beyond] - ref[-1]
-            with np.errstate(over="ignore", divide="ignore"):
-                pc[beyond] = (np.exp(-excess / scale) if scale > 0 else flat) / (1.0 + ref.size)
-        p[rows] = pc
-    return np.clip(p, 0.0, 1.0)
 
 
 #: The neighbourhood test's effect size: a label is implausible where it is less than this share

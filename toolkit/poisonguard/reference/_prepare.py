@@ -205,11 +205,11 @@ def inductive_pvalues(det: Any, prep: Prepared, rows: np.ndarray, sus: np.ndarra
     detector gave the trusted rows (``suspicion_``; per class for the detectors that read the
     label), ``(1 + #{trusted at least as suspicious}) / (1 + #trusted)``, continued by an
     exponential tail past the most suspicious trusted row
-    (:func:`~poisonguard.detectors.label_flip.class_conformal_pvalues`; where the trusted rows'
+    (:func:`~poisonguard.evidence.class_conformal_pvalues`; where the trusted rows'
     top suspicions are all equal, the count's floor ``1 / (1 + #trusted)``). These p-values enter
     the scan's one decision like any detector's.
     """
-    from ..detectors.label_flip import class_conformal_pvalues
+    from ..evidence import class_conformal_pvalues
 
     cal = np.asarray(det.suspicion_, dtype=np.float64)
     if det.requires_y:
