@@ -5,7 +5,8 @@ of the data's own clean bulk scores at least as high (small = strong evidence of
 "1 in 10,000 under the clean bulk" then means the same for outliers, triggers, duplicates and
 labels. Each detector picks the null that fits its score (see ``_pvalues`` of each detector);
 the generic one, :func:`tail_pvalues`, fits an exponential tail to the upper half of the
-scores.
+scores; :func:`class_conformal_pvalues` ranks a score among those of reference rows taken to be
+clean (the label evidence's plausible rows, or the trusted rows of ``scan --reference``).
 
 The scan then decides once, here, for all detectors (``decide``):
 
