@@ -3,7 +3,8 @@
 Run by hand:  .venv/bin/python benchmarks/bench_reference.py [--datasets banknote adult] [--skip-scale]
                                                              [--scale-rows 1000000] [--json out.json]
 
-Protocol (the issue's acceptance), on every shared dataset with at least 1,000 rows:
+Protocol (issue 4's acceptance, restated by issue 14), on every shared dataset (``--datasets all``;
+the default is the four with at least 1,000 rows):
 
 * trusted base = a stratified 60 % of the dataset (clean); new batch = the other 40 %, in which
   60 % of the rows of one class are relabelled to another (attack ``batch_class_flip``). Two
@@ -13,7 +14,11 @@ Protocol (the issue's acceptance), on every shared dataset with at least 1,000 r
   reference=trusted, detectors=["label_flip"])``; recall and precision of the flipped rows among
   the rows the ``reference_shift`` column flags and among all flagged rows; ``P@R.9`` is the best
   precision any threshold on the ``reference_shift`` score reaches at recall >= 0.9 (a ceiling for
-  this trusted model), and the verdict's exit code.
+  this trusted model), and the verdict's exit code. Issue 14's yardstick: ``F1`` of the scan's
+  quarantine against ``oracle_F1`` — gradient boosting fitted on the trusted base, flagging the
+  batch rows whose label it finds least likely, at its best threshold (``F1/oracle`` >= 0.90 and
+  exit 1 pass). ``--detectors`` chooses the scan's detectors (default: ``label_flip`` alone, as
+  issue 4 measured; ``default`` for the scan users run).
 * no false alarm: the same split of clean data, seeds 0-4; the exit code must be 0.
 * scale: a 1,000,000-row synthetic clean batch against a 200,000-row trusted base from the same
   generator (20 features, 4 classes, 5 % natural label noise), through the real CLI in a
@@ -38,16 +43,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, SHARED, markdown_table, single_thread_note  # noqa: E402
+from _common import ROOT, SHARED_DATASETS, load_frame, markdown_table, single_thread_note  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "_work"
-# name -> (file, label): the shared datasets with at least 1,000 rows
-DATASETS: dict[str, tuple[str, str]] = {
-    "adult_train": ("adult_train.csv.gz", "income"),
-    "adult_test": ("adult_test.csv.gz", "income"),
-    "wine-white": ("winequality_white.csv.gz", "quality"),
-    "banknote": ("banknote.csv.gz", "class"),
-}
+# the shared datasets with at least 1,000 rows (the default; ``all`` asks for every shared dataset)
+DATASETS = ("adult", "adult-test", "wine-white", "banknote")
 
 
 def split_60_40(frame, label: str, seed: int):
@@ -65,13 +65,41 @@ def precision_at_recall(truth: np.ndarray, score: np.ndarray, recall: float = 0.
     return float(p[ok].max()) if ok.any() else 0.0
 
 
-def flip_case(name: str, direction: str, seed: int = 0) -> dict[str, Any]:
+def oracle_f1(trusted, new, label: str, truth: np.ndarray, seed: int) -> tuple[float, float]:
+    """Best F1 (over thresholds) and AP of gradient boosting fitted on the trusted base, scoring
+    each batch row by how unlikely it finds the row's label (-log P(label))."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    feats = [c for c in trusted.columns if c != label]
+    both = pd.concat([trusted[feats], new[feats]], ignore_index=True)
+    for c in feats:
+        if not pd.api.types.is_numeric_dtype(both[c]):
+            both[c] = both[c].astype("category")
+    Xt, Xn = both.iloc[:len(trusted)], both.iloc[len(trusted):]
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed)
+    model.fit(Xt, trusted[label].astype(str))
+    proba = model.predict_proba(Xn)
+    col = {c: i for i, c in enumerate(model.classes_)}
+    own = proba[np.arange(len(new)), [col.get(str(v), -1) for v in new[label]]]
+    score = -np.log(np.clip(own, 1e-12, 1.0))
+    p, r, _ = precision_recall_curve(truth, score)
+    f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)
+    return float(f1.max()), float(average_precision_score(truth, score))
+
+
+def _f1(flags: np.ndarray, truth: np.ndarray) -> float:
+    tp = float((flags & truth).sum())
+    return 2 * tp / max(float(flags.sum() + truth.sum()), 1.0)
+
+
+def flip_case(name: str, direction: str, seed: int = 0, detectors: tuple[str, ...] | None = ("label_flip",)) -> dict[str, Any]:
     from poisonguard import scan
     from poisonguard.attacks import poison
-    from poisonguard.data import TabularDataset, load_dataset
+    from poisonguard.data import TabularDataset
 
-    file, label = DATASETS[name]
-    frame = load_dataset(SHARED / file, label=label).frame
+    frame, label = load_frame(name)
     trusted, new = split_60_40(frame, label, seed)
     counts = new[label].value_counts()
     order = counts.index.tolist()
@@ -84,9 +112,10 @@ def flip_case(name: str, direction: str, seed: int = 0) -> dict[str, Any]:
     att = poison(TabularDataset.from_frame(new, label=label), "batch_class_flip", rate=0.6, source=src, target=tgt,
                  seed=seed)
     t0 = time.perf_counter()
-    res = scan(att.frame, label=label, reference=trusted, detectors=["label_flip"], seed=seed)
+    res = scan(att.frame, label=label, reference=trusted, detectors=None if detectors is None else list(detectors), seed=seed)
     secs = time.perf_counter() - t0
     truth = att.mask
+    o_f1, o_ap = oracle_f1(trusted, att.frame, label, truth, seed)
     ref = res.scores["reference_shift"].to_numpy()
     fl_ref, fl_all = ref > 0.5, res.scores["flagged"].to_numpy()
 
@@ -98,20 +127,20 @@ def flip_case(name: str, direction: str, seed: int = 0) -> dict[str, Any]:
     r_all, p_all = rp(fl_all)
     return {"dataset": name, "flip": f"{direction}: {src} -> {tgt}", "rows_new": len(new), "flipped": int(truth.sum()),
             "recall": r_ref, "precision": p_ref, "P@R.9": precision_at_recall(truth, ref),
-            "recall_all": r_all, "precision_all": p_all, "exit": res.return_code,
-            "pass": bool(r_ref >= 0.9 and p_ref >= 0.8 and res.return_code == 1), "s": round(secs, 1)}
+            "recall_all": r_all, "precision_all": p_all, "F1": _f1(fl_all, truth), "oracle_F1": o_f1,
+            "oracle_AP": o_ap, "F1/oracle": _f1(fl_all, truth) / max(o_f1, 1e-12), "exit": res.return_code,
+            "pass": bool(_f1(fl_all, truth) >= 0.9 * o_f1 and res.return_code == 1), "s": round(secs, 1)}
 
 
-def clean_case(name: str, seed: int) -> dict[str, Any]:
+def clean_case(name: str, seed: int, detectors: tuple[str, ...] | None = ("label_flip",)) -> dict[str, Any]:
     from poisonguard import scan
-    from poisonguard.data import load_dataset
 
-    file, label = DATASETS[name]
-    frame = load_dataset(SHARED / file, label=label).frame
+    frame, label = load_frame(name)
     trusted, new = split_60_40(frame, label, seed)
     t0 = time.perf_counter()
-    res = scan(new, label=label, reference=trusted, detectors=["label_flip"], seed=seed)
+    res = scan(new, label=label, reference=trusted, detectors=None if detectors is None else list(detectors), seed=seed)
     return {"dataset": name, "seed": seed, "exit": res.return_code, "flagged_ref": int((res.scores["reference_shift"] > 0.5).sum()),
+            "quarantined": int(res.scores["flagged"].sum()), "rows_new": len(new),
             "reasons": "; ".join(res.reasons)[:200], "s": round(time.perf_counter() - t0, 1)}
 
 
@@ -157,7 +186,11 @@ def scale_case(rows: int, trusted_rows: int, detectors: list[str]) -> dict[str, 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    ap.add_argument("--datasets", nargs="*", default=list(DATASETS), help="names, or 'all' for every shared dataset")
+    ap.add_argument("--detectors", nargs="*", default=["label_flip"],
+                    help="the scan's detectors; 'default' for the scan's default set")
+    ap.add_argument("--directions", nargs="*", default=None,
+                    help="flip directions (default, reverse, into_rare); default: default and reverse, into_rare on wine-white")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--scale-rows", type=int, default=1_000_000)
@@ -166,17 +199,21 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     flips, cleans = [], []
-    for name in args.datasets:
-        directions = ["default", "reverse"] + (["into_rare"] if name == "wine-white" else [])
+    names = list(SHARED_DATASETS) if "all" in args.datasets else args.datasets
+    detectors = None if args.detectors == ["default"] else args.detectors
+    for name in names:
+        directions = args.directions or (["default", "reverse"] + (["into_rare"] if name == "wine-white" else []))
         for direction in directions:
-            flips.append(flip_case(name, direction))
+            flips.append(flip_case(name, direction, detectors=detectors))
             print(json.dumps(flips[-1]), flush=True)
         for seed in range(args.seeds):
-            cleans.append(clean_case(name, seed))
+            cleans.append(clean_case(name, seed, detectors=detectors))
             print(json.dumps(cleans[-1]), flush=True)
     print("\n" + markdown_table(flips, ["dataset", "flip", "rows_new", "flipped", "recall", "precision", "P@R.9",
-                                        "recall_all", "precision_all", "exit", "pass", "s"]))
-    print("\n" + markdown_table(cleans, ["dataset", "seed", "exit", "flagged_ref", "s", "reasons"]))
+                                        "recall_all", "precision_all", "F1", "oracle_F1", "F1/oracle", "oracle_AP", "exit",
+                                        "pass", "s"]))
+    print("\n" + markdown_table(cleans, ["dataset", "seed", "exit", "rows_new", "quarantined", "flagged_ref", "s",
+                                         "reasons"]))
     scale = None
     if not args.skip_scale:
         scale = scale_case(args.scale_rows, args.scale_trusted, args.scale_detectors)

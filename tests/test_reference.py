@@ -344,3 +344,97 @@ def test_inductive_evidence_is_decided_with_the_others(banknote, tmp_path):
     assert res.decision["combined"] == ["outliers"]
     p = res.decision["p_threshold"]
     assert (sc["outliers"].to_numpy()[q] >= suspicion_from_p(np.array([p]))[0] - 1e-9).all()
+
+
+# -- the quarantine level chosen on the trusted rows (issue 14, point 4) ------------------------------
+@pytest.fixture(scope="module")
+def haberman() -> pd.DataFrame:
+    """Haberman's survival data (306 rows, 3 numeric features, label ``survival``): classes that
+    barely separate, so each flipped row's own evidence is weak."""
+    from conftest import shared_path
+
+    from poisonguard.data import load_dataset
+
+    return load_dataset(shared_path("haberman.csv.gz"), label="survival").frame
+
+
+def test_quarantine_level_is_chosen_by_accuracy_on_the_trusted_rows(haberman):
+    """60 % of the majority class relabelled as the minority: the batch is suspected but no row
+    passes BH at 0.1 (each row's evidence is weak on this data). The level whose kept rows train
+    the model most accurate on the trusted rows quarantines them (measured: 48 rows, F1 0.63,
+    against 0.74 for an oracle model of the trusted rows at its best threshold); the untouched
+    batch keeps the configured level."""
+    trusted, new = split_60_40(haberman, "survival", 0)
+    counts = new["survival"].value_counts().index.tolist()
+    att = poison(TabularDataset.from_frame(new, label="survival"), "batch_class_flip", rate=0.6,
+                 source=counts[0], target=counts[1], seed=0)
+    fixed = scan(att.frame, label="survival", reference=trusted, seed=0, params={"decision": {"choose_level": False}})
+    res = scan(att.frame, label="survival", reference=trusted, seed=0)
+    assert fixed.suspected and res.suspected
+    assert fixed.n_quarantined <= 0.1 * att.mask.sum()
+    choice = res.decision["level_choice"]
+    assert res.decision["level"] == choice["chosen_level"] > 0.1 and res.decision["level_chosen_on_trusted"]
+    table = {row["level"]: row for row in choice["levels"]}
+    won = table[choice["chosen_level"]]
+    assert won["z"] > choice["z_needed"] and won["accuracy"] >= table[0.1]["accuracy"] + 0.1
+    q = res.scores["flagged"].to_numpy()
+    tp = float((q & att.mask).sum())
+    assert 2 * tp / (q.sum() + att.mask.sum()) >= 0.55
+    assert won["quarantined"] == int(q.sum())
+    # the reasons say which level quarantined a row and that it was chosen on the trusted rows
+    assert any("chosen on the trusted rows" in r for row in res.quarantined for r in row.reasons)
+    assert f"level {choice['chosen_level']:g} chosen on the trusted rows" in str(res)
+
+    clean = scan(new, label="survival", reference=trusted, seed=0)
+    assert not clean.suspected and "level_choice" not in clean.decision and clean.decision["level"] == 0.1
+    assert clean.n_quarantined == scan(new, label="survival", reference=trusted, seed=0,
+                                       params={"decision": {"choose_level": False}}).n_quarantined
+
+
+def test_level_is_not_loosened_for_a_batch_no_test_suspects():
+    """Breast cancer (Ljubljana; categorical features that say little about the label), an
+    untouched batch: a model trained without many minority rows predicts the majority class and
+    is significantly *more* accurate on the trusted rows (36 of 115 clean rows would go), so the
+    level is only chosen for a suspected batch."""
+    from conftest import shared_path
+
+    from poisonguard.data import load_dataset
+    from poisonguard.reference import choose_level, prepare
+
+    frame = load_dataset(shared_path("breast_cancer_ljubljana.csv.gz"), label="class").frame
+    trusted, new = split_60_40(frame, "class", 0)
+    res = scan(new, label="class", reference=trusted, seed=0)
+    assert not res.suspected and res.n_quarantined == 0 and "level_choice" not in res.decision
+    # what the gate prevents: asked anyway, the trusted rows favour a looser level
+    prep = prepare(TabularDataset.from_frame(new, label="class"), TabularDataset.from_frame(trusted, label="class"))
+    from poisonguard.evidence import p_from_suspicion
+
+    p = p_from_suspicion(res.scores["suspicion"].to_numpy(float))
+    forced = choose_level(prep, p, np.zeros(len(new), bool), level=0.1, seed=0)
+    assert forced is not None and forced.level > 0.1 and forced.quarantine.sum() >= 0.2 * len(new)
+
+
+def test_bh_adjusted_pvalues_reproduce_every_bh_level():
+    from poisonguard.evidence import bh_threshold
+    from poisonguard.reference import bh_adjusted
+
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(size=900), rng.uniform(0, 1e-3, size=100)])
+    q = bh_adjusted(p)
+    for c in (0.01, 0.1, 0.3, 0.9):
+        t = bh_threshold(p, c)
+        assert np.array_equal(q <= c, p <= t if t > 0 else np.zeros(p.size, bool))
+    assert (q >= p).all() and q.max() <= 1.0
+
+
+def test_relevel_only_widens_the_quarantine():
+    from poisonguard import evidence
+
+    P = np.array([[1e-6], [0.2], [0.5], [1.0]])
+    dec = evidence.decide(P, level=0.1)
+    assert dec.quarantine.tolist() == [True, False, False, False]
+    wider = evidence.relevel(dec, np.array([True, True, False, False]), 0.5)
+    assert wider.decision.tolist()[:2] == ["quarantine", "quarantine"] and wider.level == 0.5 and wider.relevelled
+    assert wider.summary()["level_chosen_on_trusted"] is True
+    with pytest.raises(ValueError, match="widens"):
+        evidence.relevel(dec, np.zeros(4, bool), 0.5)

@@ -21,7 +21,10 @@ The scan then decides once, here, for all detectors (``decide``):
    at most ``level`` when the null p-values are valid (Benjamini & Hochberg, JRSS-B 1995);
 3. **review** — rows that BH accepts only at the looser ``review_level`` (default 0.25), or that
    a detector's own threshold flags, and that are not quarantined: merely unusual rows, listed
-   ranked for a person, kept in the clean split.
+   ranked for a person, kept in the clean split;
+4. **level** — with a trusted reference (``scan --reference``) and a suspected batch, a looser BH level replaces
+   ``level`` when a model trained on the rows it keeps is significantly more accurate on the
+   trusted rows (:func:`poisonguard.reference.choose_level`, applied by :func:`relevel`).
 
 ``suspicion`` in [0, 1] is a fixed monotone map of the combined p-value,
 ``s = L / (L + 2)`` with ``L = -log10 p``: p = 1 gives 0, p = 0.01 gives 0.5, p = 1e-4 gives
@@ -50,18 +53,23 @@ __all__ = [
     "decision_levels",
     "label_pvalues",
     "p_from_suspicion",
+    "relevel",
     "suspicion_from_p",
     "tail_pvalues",
     "tested_mask",
 ]
 
-#: The scan's decision levels (``params.yaml``: ``scan: decision: {level, review_level}``).
+#: The scan's decision levels (``params.yaml``: ``scan: decision: {level, review_level, choose_level}``).
 DECISION = Policy(
     "the scan's decision",
     Key("level", "number", 0.1, "Benjamini-Hochberg level of the quarantine: expected share of clean rows in it at "
         "most this", low=0, high=1, low_open=True, high_open=True),
     Key("review_level", "number", 0.25, "rows BH accepts only at this looser level are listed for review (kept); "
         "at least level", low=0, high=1, low_open=True, high_open=True),
+    Key("choose_level", "bool", True, "with a trusted reference (scan --reference) and a suspected batch: keep a "
+        "looser BH level when a "
+        "model trained on the rows it keeps is significantly more accurate on the trusted rows "
+        "(poisonguard.reference.choose_level)"),
     kind="key",
 )
 #: Default levels of :data:`DECISION`.
@@ -226,6 +234,9 @@ class Decision:
         The levels used.
     n_tests : int
         Detectors combined (``D``).
+    relevelled : bool
+        The level is not the configured one: :func:`relevel` applied a level chosen on trusted
+        rows (:func:`poisonguard.reference.choose_level`).
     """
 
     p_value: np.ndarray
@@ -236,6 +247,7 @@ class Decision:
     level: float
     review_level: float
     n_tests: int
+    relevelled: bool = False
 
     @property
     def quarantine(self) -> np.ndarray:
@@ -256,7 +268,22 @@ class Decision:
             "quarantine": q, "review": int(self.review.sum()), "keep": n - q - int(self.review.sum()),
             # BH's guarantee: expected false share of the quarantine <= level (valid null p-values)
             "expected_false_quarantine_at_most": round(self.level * q, 2),
+            # a level chosen on trusted rows (scan --reference) was picked after seeing the data:
+            # the bound above is then a description, not BH's guarantee
+            "level_chosen_on_trusted": self.relevelled,
         }
+
+
+def relevel(dec: Decision, quarantine: np.ndarray, level: float) -> Decision:
+    """``dec`` with the quarantine of another BH level (``quarantine`` must contain ``dec``'s):
+    rows it adds leave review or keep; the threshold is the largest combined p-value quarantined
+    by BH at ``level``."""
+    quarantine = np.asarray(quarantine, dtype=bool)
+    if (dec.quarantine & ~quarantine).any():
+        raise ValueError("relevel only widens the quarantine")
+    decision = np.where(quarantine, "quarantine", dec.decision).astype(object)
+    return dataclasses.replace(dec, decision=decision, threshold=bh_threshold(dec.p_value, level), level=float(level),
+                               relevelled=True)
 
 
 def decision_levels(values: Mapping[str, Any] | None, *, where: str = "scan.decision") -> dict[str, float]:

@@ -32,8 +32,10 @@ implement ``_score_raw``) are fitted on the trusted rows and score the added and
 An inductive detector's evidence for a new row is a split-conformal p-value of its suspicion
 against the suspicions it gives the trusted rows (:func:`poisonguard.reference.inductive_pvalues`),
 decided with the other detectors' p-values (rows its own threshold flags go to review); the
-comparison's rows (``reference_shift`` above 0.5) are quarantined. Rows already in the trusted version are never flagged. :func:`poisonguard.reference.compare`
-adds the ``reference_shift`` column (label shift seen by a trusted model, unseen labels) and the
+comparison's rows (``reference_shift`` above 0.5) are quarantined. When the batch is suspected, the
+BH level may then be loosened if a model trained on the rows a looser level keeps is significantly
+more accurate on the trusted rows (``decision.choose_level``, :func:`poisonguard.reference.choose_level`). Rows
+already in the trusted version are never flagged. :func:`poisonguard.reference.compare` adds the ``reference_shift`` column (label shift seen by a trusted model, unseen labels) and the
 report's ``reference`` section (row delta, label and distribution shift, per source); its policy
 (``params["reference_shift"]``) can make the batch suspected.
 """
@@ -309,6 +311,10 @@ class ScanResult(StageResult):
         if self.decision:
             lines.append(f"  quarantine: Benjamini-Hochberg at level {self.decision['level']:g} on the combined "
                          f"evidence of {self.decision['n_detectors_combined']} detector(s)")
+            from .reference._level import level_note
+
+            if note := level_note(self.decision):
+                lines.append(f"  ({note})")
         if self.reference:
             d = self.reference["delta"]
             t = self.reference["trusted"]
@@ -379,8 +385,8 @@ def check_config(detectors: Sequence[str] | None = None, params: Mapping[str, An
     ref_params = params.pop(_reference.NAME, None)
     decision_values = params.pop(DECISION_KEY, None)
     if decision_values is not None and not isinstance(decision_values, Mapping):
-        raise ConfigError(f"scan.{DECISION_KEY} must be a mapping (level, review_level); got {decision_values!r}. "
-                          "Fix the value.")
+        raise ConfigError(f"scan.{DECISION_KEY} must be a mapping (level, review_level, choose_level); got "
+                          f"{decision_values!r}. Fix the value.")
     levels = _evidence.decision_levels({**dict(decision_values or {}), **dict(decision or {})})
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ConfigError(f"scan.seed must be a whole number or null; got {seed!r}. Fix the value.")
@@ -465,7 +471,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
         A column naming each row's source (needs a reference): every statistic of the comparison
         is also computed per source, and the column is not used as a feature.
     decision : mapping, default=None
-        Levels of the decision, ``{"level": 0.1, "review_level": 0.25}`` (see
+        Levels of the decision, ``{"level": 0.1, "review_level": 0.25, "choose_level": True}`` (see
         :mod:`poisonguard.evidence`; also ``params["decision"]``, the ``decision`` key of
         ``params.yaml``'s ``scan`` section).
 
@@ -621,6 +627,14 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     P = np.column_stack(list(evidence.values())) if evidence else np.ones((n, 0))
     dec = _evidence.decide(P, level=levels["level"], review_level=levels["review_level"], own_flags=any_own,
                            forced=forced, tested=_evidence.tested_mask(P, sparse))
+    level_choice = None
+    # only for a suspected batch: where no test finds poison, a looser level's model can still look
+    # better on the trusted rows for reasons that are not poison (on data whose features say
+    # little, dropping minority rows makes it predict the majority class)
+    if prepared is not None and levels["choose_level"] and ds.label is not None and batch_reasons:
+        level_choice = _reference.choose_level(prepared, dec.p_value, dec.quarantine, level=levels["level"], seed=seed)
+        if level_choice is not None and level_choice.level != dec.level:
+            dec = _evidence.relevel(dec, level_choice.quarantine, level_choice.level)
     combined = dec.suspicion.copy()
     if forced.any():  # forced rows rank with the strongest evidence of their own detector (or at the top)
         forced_s = np.max([columns[k] for k in own_flags], axis=0) if own_flags else np.ones(n)
@@ -644,7 +658,8 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                        if prepared is not None else {})},
         n_rows=n, n_quarantined=int(flagged.sum()), n_review=int(review.sum()),
         decision={**dec.summary(), "forced": int(forced.sum()),
-                  "combined": sorted(evidence), "own_flags_reviewed": sorted(own_flags)},
+                  "combined": sorted(evidence), "own_flags_reviewed": sorted(own_flags),
+                  **({"level_choice": level_choice.summary()} if level_choice is not None else {})},
         suspected=bool(batch_reasons),
         reasons=tuple(batch_reasons), detectors=tuple(summaries), quarantined=flagged_rows, review=review_rows,
         failures=tuple(failures), scores=scores, reference=reference_section,
@@ -668,7 +683,8 @@ def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidenc
             continue  # quarantined whatever its evidence (a missing label, a reference flag): its reasons say why
         lead = (f"{dec.decision[r]}: combined p={p:.2g} ({names[int(best[r])]} strongest; "
                 f"{'BH threshold' if dec.decision[r] == 'quarantine' else 'quarantine threshold'} "
-                f"{dec.threshold:.2g})")
+                f"{dec.threshold:.2g}"
+                f"{f' at level {dec.level:g}, chosen on the trusted rows' if dec.relevelled else ''})")
         reasons[r].insert(0, lead)
 
 

@@ -24,7 +24,7 @@ from ._common import echo_doc, exit_zero_option, finish, format_option, load_par
                    "--params).")
 @click.option("--params", type=click.Path(path_type=Path), metavar="FILE",
               help="A params.yaml (no such file or no `scan` section: the defaults); its `scan` section may hold "
-                   "`detectors`, `skip`, `seed`, `decision` (`level`, `review_level`), `reference_shift` (the "
+                   "`detectors`, `skip`, `seed`, `decision` (`level`, `review_level`, `choose_level`), `reference_shift` (the "
                    "comparison's policy) and one mapping of parameters per detector name (see "
                    "docs/configuration.md). Every key is checked before anything is read: a misspelled one "
                    "exits 2.")
