@@ -182,3 +182,31 @@ def test_trigger_inside_a_natural_tail_is_its_own_candidate():
     det = _fit(res.dataset)
     assert (det.pvalues_[res.mask] < 1e-3).all() and (det.pvalues_[~res.mask] == 1).all()
     assert any(set(r.columns) == set(res.params["features"]) for r in det.rules_[:3])
+
+
+def test_a_rule_the_trusted_version_holds_is_natural_a_stamped_one_is_not(banknote):
+    """Against a trusted version a rule is judged by whether the trusted data hold it too: the
+    same stamped rows spread over both versions (the trusted data carry the rule at the same rate)
+    make it a natural association — reported under ``natural_in_trusted``, no row evidence, no
+    batch finding —, while the same trigger stamped on the new batch alone stays suspected."""
+    from sklearn.model_selection import train_test_split
+
+    att = poison(banknote, "backdoor", rate=0.03, seed=0)
+    frame = att.frame.assign(_stamped=att.mask)
+    tr, new = train_test_split(frame, test_size=0.4, stratify=frame["class"], random_state=0)
+    new_mask = new.pop("_stamped").to_numpy()
+    tr = tr.drop(columns="_stamped").reset_index(drop=True)
+    new = new.reset_index(drop=True)
+    alone = scan(new, label="class", detectors=["backdoor"], seed=0)
+    assert alone.suspected and alone.scores["flagged"].to_numpy()[new_mask].mean() >= 0.9
+    held = scan(new, label="class", detectors=["backdoor"], reference=tr, seed=0)
+    section = held.to_dict()["detectors"][0]["section"]
+    assert not any(r.startswith("backdoor") for r in held.reasons) and not section["triggers"]
+    assert section["natural_in_trusted"] and all(n["trusted_rows"] > 0 and n["p"] > 0.01
+                                                 for n in section["natural_in_trusted"])
+    assert (held.scores["backdoor"].to_numpy()[new_mask] < 0.5).all()  # no row evidence left
+    # trusted rows without the trigger: the batch's stamped rows are found as before
+    trusted_clean = banknote.frame.drop(index=np.flatnonzero(att.mask)).sample(n=len(tr), random_state=0)
+    stamped = scan(new, label="class", detectors=["backdoor"], reference=trusted_clean.reset_index(drop=True), seed=0)
+    assert any(r.startswith("backdoor") for r in stamped.reasons)
+    assert stamped.scores["flagged"].to_numpy()[new_mask].mean() >= 0.9

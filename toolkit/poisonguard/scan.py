@@ -547,6 +547,8 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     pv[idx] = _reference.inductive_pvalues(det, prepared, idx, sus)
                     col = suspicion_from_p(pv)
                 else:
+                    if prepared is not None:
+                        det.with_trusted(prepared.trusted)
                     if det.requires_y:
                         assert y is not None
                         det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X,

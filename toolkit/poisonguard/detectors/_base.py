@@ -261,6 +261,13 @@ class BaseDetector(BaseEstimator):
         """
         return self.fit(X, y) if self.requires_y else self.fit(X)
 
+    def with_trusted(self, trusted: Any) -> BaseDetector:
+        """Before :meth:`scan_fit` on a new version (``scan --reference``): the trusted version
+        (a :class:`~poisonguard.data.TabularDataset`), for detectors that judge a finding by
+        whether the trusted data hold it too. Stored as ``trusted_``; most detectors ignore it."""
+        self.trusted_ = trusted
+        return self
+
     def row_reasons(self, ds: Any, rows: np.ndarray) -> list[str]:
         """One short reason per row in ``rows`` (flagged rows), for the quarantine file and report."""
         check_is_fitted(self)

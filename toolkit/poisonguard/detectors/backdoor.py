@@ -244,13 +244,19 @@ class BackdoorTriggerDetector(BaseDetector):
             if eligible and full["purity"] >= self.min_purity and n_measured < self.max_candidates:
                 cons, resembles = self._consistency(X, codes, full, cols)
                 n_measured += 1
+            natural = None
+            if eligible and full["purity"] >= self.min_purity:
+                natural = self._held_by_trusted(full, cols, label)
             suspected = bool(eligible and full["purity"] >= self.min_purity and r["evidence"] >= need
-                             and cons is not None and cons <= self.max_consistency)
+                             and cons is not None and cons <= self.max_consistency and natural is None)
             scored.append({**full, "consistency": cons, "resembles": resembles, "suspected": suspected,
-                           "eligible": eligible})
+                           "eligible": eligible, "natural": natural})
         scored.sort(key=lambda r: (not r["suspected"], -r["evidence"]))
         scored = scored[: 2 * self.max_candidates]
         self.rules_ = [self._as_rule(r, cols, label, n) for r in scored]
+        self.natural_ = [{"rule": self.rules_[i].text(), "trusted_rows": r["natural"][0],
+                          "trusted_target": r["natural"][1], "p": round(r["natural"][2], 4)}
+                         for i, r in enumerate(scored) if r["natural"] is not None]
         # row evidence: the rows of a stamped, pure rule whose rows do not look like its target
         # otherwise get the rule's Bonferroni-corrected binomial p-value, significant or not: the
         # scan's decision weighs it against every other row's evidence (no "need" cut-off here)
@@ -261,7 +267,7 @@ class BackdoorTriggerDetector(BaseDetector):
         self._beyond_range: set[int] = set()
         for i, r in enumerate(scored):
             cons = r["consistency"]
-            if not r["eligible"] or r["purity"] < self.min_purity:
+            if not r["eligible"] or r["purity"] < self.min_purity or r["natural"] is not None:
                 continue
             if cons is None:
                 if not stamped_beyond_range(r["items"]):
@@ -282,7 +288,7 @@ class BackdoorTriggerDetector(BaseDetector):
             if r["suspected"]:
                 tier = 1.0 + 0.25 * strength + 0.24 * (1.0 - cons)
             else:  # a rule stamped beyond the range ranks as an inconsistent one (see above)
-                cons = 0.0 if i in self._beyond_range else (1.0 if cons is None else cons)
+                cons = 0.0 if i in self._beyond_range else (1.0 if cons is None or r["natural"] is not None else cons)
                 tier = 0.5 + 0.49 * strength * r["purity"] * (1.0 - cons)
             rows = r["target_rows"]
             value = tier + 0.01 * spec[rows]
@@ -355,6 +361,41 @@ class BackdoorTriggerDetector(BaseDetector):
         # with genuine members: a rule of several co-stamped conditions counts as inconsistent
         return (0.0 if len(rule["items"]) >= 2 else None), resembles
 
+    def _held_by_trusted(self, r: dict[str, Any], cols: list[Column], label: str) -> tuple[int, int, float] | None:
+        """With a trusted version (:meth:`with_trusted`): ``(rows, target rows, p)`` when the rule is
+        part of the trusted data, a natural association rather than a stamped trigger; else None.
+
+        Natural means both (a) the trusted rows the rule covers carry its target beyond the
+        trusted base rate (binomial tail at most ``alpha``), and (b) the new data do not hold
+        more target rows matching the rule, per row, than the trusted data (Fisher's exact test of
+        "more in the new data" not significant at ``alpha``; ``p`` is that test's). A rule the
+        trusted data do not hold, or that the new data hold more often — a trigger stamped on a
+        batch — stays as it is.
+        """
+        trusted = getattr(self, "trusted_", None)
+        if trusted is None or label not in trusted.frame.columns:
+            return None
+        frame = trusted.frame
+        try:
+            hit = np.logical_and.reduce([Condition(cols[it.col].name, it.op, plain(it.value)).mask(frame)
+                                         for it in r["items"]])
+        except (KeyError, TypeError, ValueError):
+            return None  # a column the trusted version lacks or holds in another kind: nothing to compare
+        m = int(hit.sum())
+        if m == 0:
+            return None
+        from scipy.stats import binom, fisher_exact
+
+        labels = frame[label].astype(str).to_numpy()
+        is_target = labels == str(self.classes_[r["target"]])
+        t, n_t = int((hit & is_target).sum()), int(labels.size)
+        base = max(float(is_target.mean()), 1e-12)
+        if float(binom.sf(t - 1, m, base)) > self.alpha:
+            return None  # the trusted data do not hold the association
+        t_new, n_new = int(r["n_target"]), int(self._codes.size)
+        p = float(fisher_exact([[t_new, n_new - t_new], [t, n_t - t]], alternative="greater")[1])
+        return (m, t, p) if p > self.alpha else None
+
     def _as_rule(self, r: dict[str, Any], cols: list[Column], label: str, n: int) -> TriggerRule:
         conds = tuple(Condition(cols[it.col].name, it.op, plain(it.value)) for it in r["items"])
         t = r["target"]
@@ -400,6 +441,7 @@ class BackdoorTriggerDetector(BaseDetector):
             "n_tests": int(self.n_tests_),
             "triggers": [r.to_dict() for r in self.rules_ if r.suspected],
             "candidates": [r.to_dict() for r in self.rules_ if not r.suspected][:10],
+            **({"natural_in_trusted": self.natural_[:10]} if getattr(self, "natural_", None) else {}),
         }
 
     def batch_finding(self, ds: Any) -> tuple[bool, str]:
