@@ -438,3 +438,27 @@ def test_relevel_only_widens_the_quarantine():
     assert wider.summary()["level_chosen_on_trusted"] is True
     with pytest.raises(ValueError, match="widens"):
         evidence.relevel(dec, np.zeros(4, bool), 0.5)
+
+
+def test_a_batch_of_common_values_is_not_a_shifted_distribution():
+    """Breast cancer (Wisconsin; nine ordinal 1..10 features, many identical rows): a random 40 %
+    batch holds many rows equal to a trusted row. Those are not new, so the focus rows left are
+    the rarer values; compared with every trusted row they looked shifted (PSI about 0.28). When
+    the batch replaces the trusted file, the trusted rows it repeats are left out of the
+    comparison too, so the untouched batch is not suspected — and a truly moved column still is."""
+    from conftest import shared_path
+
+    from poisonguard.data import load_dataset
+
+    frame = load_dataset(shared_path("breast_cancer_wisconsin.csv.gz"), label="class").frame
+    trusted, new = split_60_40(frame, "class", 0)
+    rep = compare(new, trusted, label="class", seed=0)
+    dist = rep.distribution
+    assert rep.delta["unchanged"] >= 50                       # the coincidental copies exist
+    assert 0 < dist["trusted_rows_compared"] < len(trusted)
+    assert not dist["shifted_features"] and not rep.suspected, rep.reasons
+    moved = new.copy()
+    col = "clump_thickness"
+    moved[col] = (moved[col] + 2 * frame[col].std()).round()
+    rep2 = compare(moved, trusted, label="class", seed=0)
+    assert col in rep2.distribution["shifted_features"] and rep2.suspected

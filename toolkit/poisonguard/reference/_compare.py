@@ -418,7 +418,10 @@ def _focus_distribution(prep: Prepared, features: Sequence[str], pol: Mapping[st
     distribution: dict[str, Any] = {"rows": int(frows.size), "tested": bool(frows.size >= min_shift)}
     if not frows.size:
         return distribution
-    feats = distribution_shift(trusted, None, new, frows, features, pol)
+    base = prep.shift_base(min_shift)
+    if base is not None:
+        distribution["trusted_rows_compared"] = int(base.size)
+    feats = distribution_shift(trusted, base, new, frows, features, pol)
     distribution["features"] = feats
     shifted = [c for c, st in feats.items() if st["shifted"]]
     distribution["shifted_features"] = shifted
@@ -431,7 +434,7 @@ def _focus_distribution(prep: Prepared, features: Sequence[str], pol: Mapping[st
     if new.label is not None and prep.codes is not None and prep.trusted_codes is not None:
         kk = len(names)
         cn = _label_counts(prep.codes[frows], kk)
-        ct = _label_counts(prep.trusted_codes, kk)
+        ct = _label_counts(prep.trusted_codes if base is None else prep.trusted_codes[base], kk)
         st = js_shift(pd.Series(ct, index=names), pd.Series(cn, index=names))
         sh_t, sh_n = shares(ct, names), shares(cn, names)
         lab: dict[str, Any] = {**{k2: round(v, 4) for k2, v in st.items()}, "trusted": sh_t, "new": sh_n,
@@ -452,6 +455,7 @@ def _per_source(prep: Prepared, src: _Sources, groups: Mapping[str, Any], featur
     src_codes, tsrc = src.codes, src.trusted
     names = [str(c) for c in prep.classes]
     min_shift = int(pol["min_shift_rows"])
+    base = prep.shift_base(min_shift)
     sources: dict[str, Any] = {}
     m = len(src.names)
     st_counts = np.bincount(src_codes * 3 + status, minlength=m * 3).reshape(m, 3)
@@ -479,6 +483,9 @@ def _per_source(prep: Prepared, src: _Sources, groups: Mapping[str, Any], featur
                 reasons_s.append("label shift seen by the trusted model")
         if rows_s.size >= min_shift:
             t_rows = np.flatnonzero(tsrc == name) if own_base else None
+            if base is not None:  # a replacement batch: the trusted rows it repeats are not compared
+                kept = base if t_rows is None else np.intersect1d(t_rows, base)
+                t_rows = kept if kept.size >= min_shift else t_rows
             feats = distribution_shift(trusted, t_rows, new, rows_s, features, pol)
             shifted = [c for c, st in feats.items() if st["shifted"]]
             entry["features"] = feats
