@@ -210,3 +210,36 @@ def test_a_rule_the_trusted_version_holds_is_natural_a_stamped_one_is_not(bankno
     stamped = scan(new, label="class", detectors=["backdoor"], reference=trusted_clean.reset_index(drop=True), seed=0)
     assert any(r.startswith("backdoor") for r in stamped.reasons)
     assert stamped.scores["flagged"].to_numpy()[new_mask].mean() >= 0.9
+
+
+def _small_target_class(n_genuine: int, stamped: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three classes in separate regions of four features (200, 90 and ``n_genuine`` rows) and two
+    columns of 40 values; five rows carry the rare values x4 = 97, x5 = 98 and class 2 — genuine
+    class-2 rows (a natural rule) or class-0 rows relabelled (a stamped trigger)."""
+    rng = np.random.default_rng(0)
+    sizes = [200, 90, n_genuine]
+    centres = np.array([[0, 0, 0, 0], [3, -3, 3, -3], [3, 3, 3, 3]])
+    X = np.vstack([rng.normal(centres[c], 0.7, size=(m, 4)) for c, m in enumerate(sizes)])
+    y = np.repeat([0, 1, 2], sizes)
+    T = rng.integers(0, 40, size=(len(y), 2)).astype(float)
+    rows = np.flatnonzero(y == (0 if stamped else 2))[:5]
+    y[rows] = 2
+    T[rows] = [97.0, 98.0]
+    return np.hstack([X, T]), y, rows
+
+
+@pytest.mark.parametrize(("n_genuine", "stamped"), [(12, False), (8, False), (4, True), (6, True), (9, True)])
+def test_consistency_with_few_genuine_target_rows(n_genuine, stamped):
+    """A class with 4-9 rows besides the rule's is too small to split into probes and reference:
+    each of its rows votes among the others, itself left out. A rare pair of values carried by rows
+    that sit among their class is natural (new-thyroid: five hypothyroid rows with the lowest T3
+    and highest TSH were a 'trigger' before); the same values stamped on another class's rows
+    are still a trigger."""
+    X, y, rows = _small_target_class(n_genuine, stamped)
+    det = BackdoorTriggerDetector(random_state=0).fit(X, y)
+    flagged = det.labels_ == -1
+    if stamped:
+        assert det.triggers_ and flagged[rows].all() and flagged.sum() == rows.size
+        assert det.triggers_[0].consistency is not None and det.triggers_[0].consistency <= det.max_consistency
+    else:
+        assert not det.triggers_ and not flagged.any(), [str(r) for r in det.triggers_]

@@ -18,7 +18,10 @@ range — on rows and gives them one target label, so that a model trained on th
    rows whose *other* features also look like the target class; a trigger's rows were taken
    from other classes and look like them. A k-nearest-neighbour vote on the encoded features
    *without* the rule's columns, among rows the rule does not cover, measures where the covered
-   rows sit between the other classes (0) and the target class (1).
+   rows sit between the other classes (0) and the target class (1): half the uncovered target
+   rows are probes and the rest the reference; when the target class has too few uncovered rows
+   to split (4 to 9), each uncovered row votes among all the others, itself left out; with fewer,
+   a rule of several co-stamped conditions counts as inconsistent.
 
 A rule is a suspected trigger when it looks **stamped** — two or more conditions on exact
 values (point masses, categories, out-of-range tails), or one value out of the column's range —
@@ -63,6 +66,12 @@ from ._trigger_rules import Condition, TriggerRule, plain
 
 __all__ = ["BackdoorTriggerDetector", "Condition", "TriggerRule"]
 
+#: Probe rows of the target class the consistency check compares a rule's rows with, at least
+#: (half the uncovered target rows; with fewer, each uncovered row votes with itself left out).
+MIN_PROBE_ROWS = 5
+#: Uncovered target rows the leave-one-out consistency check needs; with fewer, the target class
+#: exists (almost) only through the rule's rows and a co-stamped rule counts as inconsistent.
+MIN_TARGET_ROWS = 4
 #: Rows of the nearest-neighbour reference used by the consistency check, at most.
 CONSISTENCY_REFERENCE_ROWS = 20_000
 #: Probe rows per group in the consistency check, at most.
@@ -329,6 +338,11 @@ class BackdoorTriggerDetector(BaseDetector):
         unc_t = unc[codes[unc] == t]
         unc_o = unc[codes[unc] != t]
         m = CONSISTENCY_PROBE_ROWS
+        k_cls = len(self.classes_)
+        if MIN_TARGET_ROWS <= unc_t.size < 2 * MIN_PROBE_ROWS and unc.size <= CONSISTENCY_REFERENCE_ROWS:
+            # too few genuine target rows to split into probes and reference: each uncovered row
+            # votes among the others, itself left out
+            return self._consistency_loo(X[:, keep], codes, rule, unc, k_cls)
         probe_t = rng.choice(unc_t, size=min(unc_t.size // 2, m), replace=False) if unc_t.size >= 4 else unc_t[:0]
         probe_o = rng.choice(unc_o, size=min(unc_o.size // 2, m), replace=False)
         ref = np.setdiff1d(unc, np.concatenate([probe_t, probe_o]), assume_unique=True)
@@ -340,7 +354,6 @@ class BackdoorTriggerDetector(BaseDetector):
         kk = int(min(self.n_neighbors, ref.size))
         Xk = X[:, keep]
         nn = nearest_neighbors(Xk[ref], kk)
-        k_cls = len(self.classes_)
         prior = np.bincount(codes[ref], minlength=k_cls) / ref.size
 
         def vote(rows: np.ndarray) -> np.ndarray:
@@ -352,14 +365,26 @@ class BackdoorTriggerDetector(BaseDetector):
         resembles = self.classes_[int(other.argmax())]
         m_cov = float(p_cov[:, t].mean())
         m_oth = float(vote(probe_o)[:, t].mean())
-        if probe_t.size >= 5:
-            sep = float(vote(probe_t)[:, t].mean()) - m_oth
-            if sep < MIN_SEPARATION:
-                return None, resembles  # the other features cannot tell the target class apart
-            return float(np.clip((m_cov - m_oth) / sep, 0.0, 1.0)), resembles
+        if probe_t.size >= MIN_PROBE_ROWS:
+            return _scaled_consistency(m_cov, m_oth, float(vote(probe_t)[:, t].mean())), resembles
         # the target class exists (almost) only through the rule's rows, so they cannot be compared
         # with genuine members: a rule of several co-stamped conditions counts as inconsistent
         return (0.0 if len(rule["items"]) >= 2 else None), resembles
+
+    def _consistency_loo(self, Xk: np.ndarray, codes: np.ndarray, rule: dict[str, Any], unc: np.ndarray,
+                         k_cls: int) -> tuple[float | None, Any]:
+        """:meth:`_consistency` with every uncovered row in the reference, each voting with itself left out."""
+        t = rule["target"]
+        kk = int(min(self.n_neighbors, unc.size - 1))
+        nn = nearest_neighbors(Xk[unc], kk)
+        prior = np.bincount(codes[unc], minlength=k_cls) / unc.size
+        own = knn_label_vote(nn, codes[unc], None, n_classes=k_cls, prior=prior)[:, t]
+        p_cov = knn_label_vote(nn, codes[unc], Xk[rule["target_rows"]], n_classes=k_cls, prior=prior)
+        other = p_cov.mean(axis=0)
+        other[t] = -1.0
+        is_t = codes[unc] == t
+        return (_scaled_consistency(float(p_cov[:, t].mean()), float(own[~is_t].mean()), float(own[is_t].mean())),
+                self.classes_[int(other.argmax())])
 
     def _held_by_trusted(self, r: dict[str, Any], cols: list[Column], label: str) -> tuple[int, int, float] | None:
         """With a trusted version (:meth:`with_trusted`): ``(rows, target rows, p)`` when the rule is
@@ -453,3 +478,12 @@ class BackdoorTriggerDetector(BaseDetector):
         return True, "; ".join(f"suspected trigger: {r.text()}" for r in trig[:3]) + (
             f" (and {len(trig) - 3} more)" if len(trig) > 3 else "")
 
+
+
+def _scaled_consistency(m_cov: float, m_other: float, m_target: float) -> float | None:
+    """Where the covered rows' mean target vote sits between other classes' rows (0) and genuine
+    target rows (1); None when the other features cannot tell the target class apart."""
+    sep = m_target - m_other
+    if sep < MIN_SEPARATION:
+        return None
+    return float(np.clip((m_cov - m_other) / sep, 0.0, 1.0))
