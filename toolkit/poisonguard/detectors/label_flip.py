@@ -5,13 +5,18 @@ does not use the row's own label (out-of-fold model probabilities, or the labels
 row's neighbours), and then apply the same confident-learning scoring
 (Northcutt, Jiang & Chuang, "Confident Learning", JAIR 2021):
 
-* per-class thresholds ``t_j`` = mean probability of class ``j`` among rows labelled ``j``;
-* the raw score of a row labelled ``i`` is the threshold-normalised margin
-  ``max_{j != i} p_j / t_j^a - p_i / t_i^a`` with ``a = 0.75`` (higher = more likely
-  mislabelled; see :func:`label_margin`);
+* per-class thresholds ``t_j`` = mean probability of class ``j`` among rows labelled ``j``, and
+  the calibrated confident joint (estimated counts of rows labelled ``i`` whose true class is ``j``);
+* the raw score of a row labelled ``i`` (higher = more likely mislabelled) is, for
+  :class:`ConfidentLearning` and :class:`KNNLabelDisagreement`, the threshold-normalised margin
+  ``max_{j != i} p_j / t_j^a - p_i / t_i^a`` with ``a = 0.75`` (:func:`label_margin`); for
+  :class:`LabelFlipDetector`, the posterior probability that the label is wrong under the
+  class-conditional noise the confident joint estimates (:func:`label_error_posterior`), which
+  orders rows like self-confidence under random flips and like a class-normalised margin under
+  a class-targeted flip (``benchmarks/RESULTS.md``, issue 15);
 * with ``contamination="auto"`` the number of flagged rows is the off-diagonal mass of the
   calibrated confident joint (the estimated number of label errors), and the rows with the
-  largest margins are flagged.
+  highest scores among those another class fits better are flagged.
 
 :class:`KNNLabelDisagreement` follows Paudice, Muñoz-González & Lupu, "Label sanitization
 against label flipping poisoning attacks" (2018). :class:`LabelFlipDetector` (registered as
@@ -43,7 +48,9 @@ __all__ = [
     "LabelFlipDetector",
     "confident_joint",
     "knn_label_proba",
+    "label_error_posterior",
     "label_margin",
+    "noise_matrix",
     "oof_proba",
 ]
 
@@ -57,6 +64,8 @@ KNN_PAIR_BUDGET = 500_000 * KNN_EXACT_ROWS
 KNN_MIN_BLOCK_ROWS = 5_000
 #: Exponent of the per-class threshold normalisation in the ranking margin (see :func:`label_margin`).
 THRESHOLD_POWER = 0.75
+#: Pseudo-rows spread over each true class's column of the confident joint (:func:`noise_matrix`).
+NOISE_PRIOR = 0.5
 #: Above this many rows the ensemble's linear view is left out (``linear="auto"``): it adds
 #: little where the boosted model has plenty of data, and costs the most there.
 LINEAR_AUTO_MAX_ROWS = 200_000
@@ -241,6 +250,35 @@ def label_margin(proba: np.ndarray, y: np.ndarray, thresholds: np.ndarray, power
     return adj.max(axis=1) - own
 
 
+def noise_matrix(joint: np.ndarray, prior: float = NOISE_PRIOR) -> np.ndarray:
+    """Label-noise transition ``T[i, j]`` = P(label ``i`` | true class ``j``) from a confident joint.
+
+    Each column of ``joint`` (rows labelled ``i`` whose true class is ``j``) plus ``prior / K``
+    pseudo-rows per cell, normalised to sum to 1: every confusion stays possible.
+    """
+    joint = np.asarray(joint, dtype=np.float64) + prior / joint.shape[0]
+    return joint / joint.sum(axis=0, keepdims=True)
+
+
+def label_error_posterior(proba: np.ndarray, y: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Posterior probability that each row's label is wrong, under a class-conditional noise model.
+
+    With ``p_j`` the row's out-of-fold probability of class ``j`` (taken as its class posterior)
+    and ``T = noise`` the transition P(label | true class) (:func:`noise_matrix`), Bayes' rule gives
+    P(true class ``j`` | x, label ``i``) proportional to ``p_j T[i, j]``, and the score is
+    ``1 - p_i T[i, i] / sum_j p_j T[i, j]``. It adapts to the noise the data show: where the
+    confident joint spreads its errors over every pair of classes (random flips) it orders rows
+    like self-confidence ``1 - p_i``; where one class took in another's rows (a class-targeted
+    flip) only the rows labelled as that class can score high, as a class-normalised margin would
+    (the noise-aware posterior of Natarajan et al., NeurIPS 2013, with the transition estimated by
+    confident learning, Northcutt et al., JAIR 2021).
+    """
+    w = proba * noise[y, :]
+    rows = np.arange(len(y))
+    total = w.sum(axis=1)
+    return np.clip(1.0 - np.divide(w[rows, y], total, out=np.zeros(len(y)), where=total > 0), 0.0, 1.0)
+
+
 def confident_joint(proba: np.ndarray, y: np.ndarray, thresholds: np.ndarray | None = None) -> np.ndarray:
     """Calibrated confident joint ``C[i, j]``: estimated count of rows labelled ``i`` whose true class is ``j``."""
     n_classes = proba.shape[1]
@@ -264,6 +302,8 @@ class _ProbabilisticLabelDetector(BaseDetector):
     family: ClassVar[str] = "label_flip"
     POLICY: ClassVar[Policy | None] = POLICY
     requires_y: ClassVar[bool] = True
+    #: The ranking score: ``"margin"`` (confident learning's) or ``"posterior"`` (see :meth:`_rank`).
+    ranking: ClassVar[str] = "margin"
 
     def _label_proba(self, X: np.ndarray, y: np.ndarray, rs: Any) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
@@ -284,6 +324,15 @@ class _ProbabilisticLabelDetector(BaseDetector):
         off = self.confident_joint_.sum() - np.trace(self.confident_joint_)
         self.n_estimated_errors_ = int(round(off))
         self.estimated_noise_rate_ = float(off / len(codes))
+        self.noise_matrix_ = noise_matrix(self.confident_joint_)
+        self.margin_ = label_margin(proba, codes, self.class_thresholds_, THRESHOLD_POWER)
+        return self._rank(proba, codes)
+
+    def _rank(self, proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The ranking score (raw): confident learning's threshold-normalised margin (:func:`label_margin`),
+        or, where ``ranking == "posterior"``, the posterior probability of a label error (:func:`label_error_posterior`)."""
+        if self.ranking == "posterior":
+            return label_error_posterior(proba, codes, self.noise_matrix_)
         return label_margin(proba, codes, self.class_thresholds_, THRESHOLD_POWER)
 
     def _pvalues(self, raw: np.ndarray) -> np.ndarray:
@@ -310,7 +359,9 @@ class _ProbabilisticLabelDetector(BaseDetector):
         return label_pvalues(self.evidence_proba_, self._y)
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
-        n_flag = int(min(self.n_estimated_errors_, np.sum(raw > 0)))
+        # as many rows as the joint estimates errors, at most those another class fits better
+        # (threshold-normalised margin > 0), ranked by the raw score
+        n_flag = int(min(self.n_estimated_errors_, np.sum(self.margin_ > 0)))
         if n_flag <= 0:
             return float(max(np.max(raw), 0.0))
         order = np.sort(raw)[::-1]
@@ -446,7 +497,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
         codes = np.searchsorted(self.classes_, y)
         unseen = (codes >= len(self.classes_)) | (self.classes_[np.minimum(codes, len(self.classes_) - 1)] != y)
         codes = np.where(unseen, 0, codes)
-        raw = label_margin(proba, codes, self.class_thresholds_, THRESHOLD_POWER)
+        raw = self._rank(proba, codes)
         return np.where(unseen, np.inf, raw)
 
     def predict_label_proba(self, X: Any) -> np.ndarray:  # pragma: no cover - per subclass
@@ -603,7 +654,9 @@ class LabelFlipDetector(ConfidentLearning):
 
     The class probabilities of each row are the mean of out-of-fold probabilities of
     ``estimator`` (gradient boosting by default), of a logistic regression (``linear``), and
-    of the neighbours' label distribution; confident-learning scoring runs on the blend.
+    of the neighbours' label distribution; confident learning's thresholds and joint are computed
+    on the blend, and rows are ranked by the posterior probability that their label is wrong
+    under the noise the joint estimates (:func:`label_error_posterior`; ``noise_matrix_``).
 
     Parameters
     ----------
@@ -627,6 +680,8 @@ class LabelFlipDetector(ConfidentLearning):
     ----------
     classes_, proba_, class_thresholds_, confident_joint_, n_estimated_errors_, estimated_noise_rate_
         See :class:`ConfidentLearning`; ``proba_`` is the blend.
+    noise_matrix_ : ndarray of shape (n_classes, n_classes)
+        Estimated P(label ``i`` | true class ``j``) (:func:`noise_matrix` of ``confident_joint_``).
     view_proba_ : dict of str to ndarray of shape (n_samples, n_classes)
         Each view's probabilities (``"model"``, ``"linear"``, ``"knn"``).
     evidence_neighbors_ : int
@@ -646,6 +701,7 @@ class LabelFlipDetector(ConfidentLearning):
     """
 
     name: ClassVar[str] = "label_flip"
+    ranking: ClassVar[str] = "posterior"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **ConfidentLearning._parameter_constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
