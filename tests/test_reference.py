@@ -462,3 +462,36 @@ def test_a_batch_of_common_values_is_not_a_shifted_distribution():
     moved[col] = (moved[col] + 2 * frame[col].std()).round()
     rep2 = compare(moved, trusted, label="class", seed=0)
     assert col in rep2.distribution["shifted_features"] and rep2.suspected
+
+
+def test_injected_outliers_make_a_batch_suspected_against_the_trusted_rows(banknote):
+    """The outlier detector fitted on the trusted rows: 2 % of a new batch moved 6-10 sd in half
+    their features make the batch suspected by Simes' test of the new rows' split-conformal
+    p-values (it used to have no batch decision against a reference: exit 0); the untouched batch
+    and the gate switched off do not."""
+    trusted, new = split_60_40(banknote, "class", 0)
+    att = poison(TabularDataset.from_frame(new, label="class"), "outliers", rate=0.02, shift=(6.0, 10.0),
+                 feature_fraction=0.5, seed=0)
+    res = scan(att.frame, label="class", reference=trusted, seed=0, detectors=["outliers"])
+    assert res.suspected and any(r.startswith("outliers: ") and "Simes" in r for r in res.reasons), res.reasons
+    test = next(d for d in res.detectors if d.name == "outliers").section["batch_test"]
+    assert test["p"] <= test["alpha"] == 0.001 and test["rows_behind"] >= 0.8 * att.mask.sum()
+    clean = scan(new, label="class", reference=trusted, seed=0, detectors=["outliers"])
+    assert not clean.suspected, clean.reasons
+    assert next(d for d in clean.detectors if d.name == "outliers").section["batch_test"]["p"] > 0.001
+    off = scan(att.frame, label="class", reference=trusted, seed=0, detectors=["outliers"],
+               params={"reference_shift": {"gate_feature_outliers": False}})
+    assert not off.suspected and off.n_quarantined == res.n_quarantined
+
+
+def test_simes_pvalue_is_the_smallest_bh_level_that_rejects():
+    from poisonguard.evidence import bh_threshold, simes_pvalue
+
+    p = np.array([0.04, 0.001, 0.3, 0.02, 0.9])
+    assert simes_pvalue(p) == pytest.approx(min(0.001 * 5 / 1, 0.02 * 5 / 2, 0.04 * 5 / 3, 0.3 * 5 / 4, 0.9))
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        q = rng.uniform(size=20) ** 3
+        s = simes_pvalue(q)
+        assert bh_threshold(q, s * 1.0001) > 0 and bh_threshold(q, s * 0.9999) == 0
+    assert simes_pvalue(np.array([])) == 1.0

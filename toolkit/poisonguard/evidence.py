@@ -54,6 +54,7 @@ __all__ = [
     "label_pvalues",
     "p_from_suspicion",
     "relevel",
+    "simes_pvalue",
     "suspicion_from_p",
     "tail_pvalues",
     "tested_mask",
@@ -201,6 +202,21 @@ def combine_pvalues(P: np.ndarray, tested: np.ndarray | None = None) -> np.ndarr
         return np.ones(P.shape[0] if P.ndim else 0)
     D = np.full(P.shape[0], P.shape[1]) if tested is None else np.maximum(np.asarray(tested).sum(axis=1), 1)
     return np.clip(D * P.min(axis=1), P_FLOOR, 1.0)
+
+
+def simes_pvalue(p: np.ndarray) -> float:
+    """Simes' global test of ``p``: ``min_i p_(i) m / i`` (1 for no p-value).
+
+    A valid p-value of "every null holds" when the p-values are independent or positively
+    dependent (PRDS; Simes, Biometrika 1986; Sarkar 1998), which split-conformal p-values that
+    share one calibration set are (Bates et al., *Testing for outliers with conformal p-values*,
+    Ann. Statist. 2023). It rejects at level ``a`` exactly when Benjamini-Hochberg at ``a``
+    rejects at least one of them.
+    """
+    p = np.sort(np.asarray(p, dtype=np.float64))
+    if p.size == 0:
+        return 1.0
+    return float(min(1.0, np.min(p * p.size / np.arange(1, p.size + 1))))
 
 
 def bh_threshold(p: np.ndarray, level: float) -> float:

@@ -28,7 +28,10 @@ in the input's format (the quarantine keeps every column plus ``row``, ``suspici
 **Against a trusted reference** (``reference=`` and/or ``reference_rev=``): both versions are
 encoded by the encoder fitted on the trusted data; detectors that can score new rows (they
 implement ``_score_raw``) are fitted on the trusted rows and score the added and changed rows
-(inductive mode, no batch decision of their own); the others run on the new data as usual.
+(inductive mode; a label detector's batch decision is the comparison's label shift, a
+feature-space one (``outliers``) makes the batch suspected when Simes' test of its p-values over
+the added and changed rows is significant, :func:`poisonguard.reference.inductive_batch_test`);
+the others run on the new data as usual.
 An inductive detector's evidence for a new row is a split-conformal p-value of its suspicion
 against the suspicions it gives the trusted rows (:func:`poisonguard.reference.inductive_pvalues`),
 decided with the other detectors' p-values (rows its own threshold flags go to review); the
@@ -541,11 +544,15 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     row_reasons = [f"{name}: suspicion {v:.2f} (fitted on the trusted reference)"
                                    for v in sus[flagged_local].tolist()]
                     own_local = np.ones(flagged_local.size, dtype=bool)
-                    suspected, why = False, ""  # the batch decision against a reference is the comparison's
+                    # the batch decision of a label detector against a reference is the comparison's
+                    suspected, why = False, ""
                     # evidence against the trusted rows' own suspicions, decided with the others
                     pv = np.ones(n)
                     pv[idx] = _reference.inductive_pvalues(det, prepared, idx, sus)
                     col = suspicion_from_p(pv)
+                    if not det.requires_y and det.gates:  # feature-space evidence: a batch test of its own
+                        assert ref_params is not None
+                        suspected, why, section["batch_test"] = _reference.inductive_batch_test(pv[idx], ref_params)
                 else:
                     if prepared is not None:
                         det.with_trusted(prepared.trusted)

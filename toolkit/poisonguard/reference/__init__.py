@@ -59,10 +59,11 @@ from ._compare import compare
 from ._level import CANDIDATE_LEVELS, LevelChoice, bh_adjusted, choose_level, level_note
 from ._load import load_reference
 from ._policy import DEFAULT_POLICY, NAME, POLICY, policy
-from ._prepare import Prepared, can_score_new, fit_inductive, inductive_pvalues, prepare
+from ._prepare import Prepared, can_score_new, fit_inductive, inductive_batch_test, inductive_pvalues, prepare
 from ._report import ReferenceReport, label_shift_table, shift_table
 from ._shift import js_shift, numeric_shift
 
 __all__ = ["CANDIDATE_LEVELS", "DEFAULT_POLICY", "LevelChoice", "NAME", "POLICY", "Prepared", "ReferenceReport",
-           "bh_adjusted", "can_score_new", "choose_level", "compare", "fit_inductive", "inductive_pvalues", "level_note",
+           "bh_adjusted", "can_score_new", "choose_level", "compare", "fit_inductive", "inductive_batch_test",
+           "inductive_pvalues", "level_note",
            "js_shift", "label_shift_table", "load_reference", "numeric_shift", "policy", "prepare", "shift_table"]

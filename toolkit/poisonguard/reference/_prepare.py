@@ -242,3 +242,31 @@ def inductive_pvalues(det: Any, prep: Prepared, rows: np.ndarray, sus: np.ndarra
     stat = np.concatenate([cal, np.asarray(sus, dtype=np.float64)])
     ref = np.concatenate([np.ones(cal.size, dtype=bool), np.zeros(rows.size, dtype=bool)])
     return class_conformal_pvalues(stat, np.concatenate([yc, yn]), ref, flat=1.0)[cal.size:]
+
+
+def inductive_batch_test(p: np.ndarray, pol: Mapping[str, Any]) -> tuple[bool, str, dict[str, Any]]:
+    """The batch decision of a detector fitted on the trusted rows that reads no label (``outliers``).
+
+    ``p`` are the added and changed rows' split-conformal p-values (:func:`inductive_pvalues`).
+    Under "the new rows are exchangeable with the trusted ones" Simes' test of them
+    (:func:`~poisonguard.evidence.simes_pvalue`) is valid; at most ``outlier_alpha`` makes the batch
+    suspected (policy ``gate_feature_outliers``). The rows behind it are those Benjamini-Hochberg
+    at the same level rejects. Label detectors are left to the comparison's label-shift tests:
+    their p-values are calibrated per class, and a small class's tail is too uncertain for a
+    batch test at this level.
+    """
+    from ..evidence import bh_threshold, simes_pvalue
+
+    alpha = float(pol["outlier_alpha"])
+    p = np.asarray(p, dtype=np.float64)
+    p_batch = simes_pvalue(p)
+    t = bh_threshold(p, alpha)
+    k = int((p <= t).sum()) if t > 0 else 0
+    test = {"method": "Simes' test of the split-conformal p-values of the added and changed rows",
+            "rows": int(p.size), "p": p_batch, "alpha": alpha, "rows_behind": k,
+            "gates": bool(pol["gate_feature_outliers"])}
+    if not (pol["gate_feature_outliers"] and p_batch <= alpha):
+        return False, "", test
+    why = (f"{k} of the {p.size} added or changed rows are unusual against the trusted rows "
+           f"(Simes' test of their split-conformal p-values: p = {p_batch:.2g}; policy: at most {alpha:g})")
+    return True, why, test
