@@ -21,6 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ap_f1, iter_datasets, load_frame, markdown_table, split_70_30, timed  # noqa: E402
 
+SMALL = 3000  # datasets with fewer rows run every seed
+
 from poisonguard.attacks import poison  # noqa: E402
 from poisonguard.data import TabularDataset  # noqa: E402
 from poisonguard.detectors import LabelFlipDetector  # noqa: E402
@@ -66,15 +68,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--datasets", nargs="+", default=None)
     ap.add_argument("--attacks", nargs="+", default=list(ATTACKS))
-    ap.add_argument("--first-seed-only", nargs="*", default=["adult", "wine-white"],
-                    help="datasets run with the first seed only (as in ../shared/ANCHOR-RESULTS.md)")
+    ap.add_argument("--first-seed-only", nargs="*", default=None,
+                    help="datasets run with the first seed only (default: those of 3,000 rows or more, as in "
+                         "../shared/ANCHOR-RESULTS.md)")
     ap.add_argument("--json", type=Path, default=None, help="also write raw results here")
     args = ap.parse_args()
 
     rows = []
     for name in iter_datasets(args.datasets):
         frame, label = load_frame(name)
-        for seed in args.seeds[:1] if name in args.first_seed_only else args.seeds:
+        first_only = len(frame) >= SMALL if args.first_seed_only is None else name in args.first_seed_only
+        for seed in args.seeds[:1] if first_only else args.seeds:
             base = TabularDataset.from_frame(split_70_30(frame, label, seed), label=label)
             for attack in args.attacks:
                 res = poison(base, attack, seed=seed, **ATTACKS[attack])
@@ -83,7 +87,8 @@ def main() -> None:
                     (scores, flags), secs = timed(lambda fn=fn, ds=ds: fn(ds, seed))
                     a, f = ap_f1(res.mask, scores, flags)
                     rows.append({"dataset": name, "attack": attack, "seed": seed, "method": method,
-                                 "ap": a, "f1": f, "seconds": secs})
+                                 "ap": a, "f1": f, "seconds": secs, "rows": base.n_rows,
+                                 "classes": int(base.frame[label].nunique())})
                     print(f"{name:14s} {attack:14s} s{seed} {method:14s} AP {a:.3f} F1 {f:.3f} {secs:6.2f}s",
                           file=sys.stderr, flush=True)
     if args.json:
@@ -116,6 +121,36 @@ def summarize(rows: list[dict]) -> None:
     for m in METHODS:
         if m != "poisonguard" and m in overall.index:
             print(f"\npoisonguard mean AP / {m} mean AP = {ours / overall.loc[m, 'ap']:.3f}")
+    if "rows" in df:
+        by_family_and_group(df)
+
+
+def by_family_and_group(df) -> None:
+    """Issue 15's figures: per attack, mean AP (over datasets, each the mean of its seeds) and
+    poisonguard / the best of cleanlab and kNN; per attack and group (rows scanned under 1,000 /
+    1,000 and more; binary / multi-class), poisonguard / cleanlab; time on data of >= 2,000 rows."""
+    df = df.assign(size=np.where(df["rows"] < 1000, "<1000", ">=1000"),
+                   kind=np.where(df["classes"] == 2, "binary", "multi-class"))
+    cell = df.groupby(["attack", "dataset", "method", "size", "kind"])[["ap", "seconds", "rows"]].mean().reset_index()
+    fam = cell.pivot_table(index="attack", columns="method", values="ap", aggfunc="mean")
+    out = []
+    for attack, r in fam.iterrows():
+        best = max(r.get("cleanlab[hgb]", 0.0), r.get("knn10", 0.0))
+        out.append({"attack": attack, **{m: round(float(r[m]), 3) for m in METHODS if m in r},
+                    "poisonguard / best other": round(float(r["poisonguard"]) / best, 3) if best else ""})
+    print("\n### Per attack family (mean AP over datasets)\n")
+    print(markdown_table(out, ["attack", *METHODS, "poisonguard / best other"]))
+    grp = cell.pivot_table(index=["attack", "size", "kind"], columns="method", values="ap", aggfunc="mean")
+    n = cell[cell["method"] == "poisonguard"].groupby(["attack", "size", "kind"])["dataset"].nunique()
+    out = [{"attack": a, "rows": s, "classes": k, "datasets": int(n.loc[(a, s, k)]),
+            **{m: round(float(r[m]), 3) for m in METHODS if m in r},
+            "poisonguard / cleanlab": round(float(r["poisonguard"] / r["cleanlab[hgb]"]), 3)}
+           for (a, s, k), r in grp.iterrows()]
+    print("\n### Per attack family and group (size x class count)\n")
+    print(markdown_table(out, ["attack", "rows", "classes", "datasets", *METHODS, "poisonguard / cleanlab"]))
+    big = cell[cell["rows"] >= 2000].groupby("method")["seconds"].sum()
+    print("\nIn-process seconds on the datasets of >= 2,000 rows scanned (summed over datasets x attacks, seed mean): "
+          + ", ".join(f"{m} {big[m]:.1f}" for m in METHODS if m in big))
 
 
 if __name__ == "__main__":
