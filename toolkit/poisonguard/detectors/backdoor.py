@@ -360,9 +360,7 @@ class BackdoorTriggerDetector(BaseDetector):
             return knn_label_vote(nn, codes[ref], Xk[rows], n_classes=k_cls, prior=prior)
 
         p_cov = vote(cov_t)
-        other = p_cov.mean(axis=0)
-        other[t] = -1.0
-        resembles = self.classes_[int(other.argmax())]
+        resembles = self._resembles(p_cov, t)
         m_cov = float(p_cov[:, t].mean())
         m_oth = float(vote(probe_o)[:, t].mean())
         if probe_t.size >= MIN_PROBE_ROWS:
@@ -380,11 +378,15 @@ class BackdoorTriggerDetector(BaseDetector):
         prior = np.bincount(codes[unc], minlength=k_cls) / unc.size
         own = knn_label_vote(nn, codes[unc], None, n_classes=k_cls, prior=prior)[:, t]
         p_cov = knn_label_vote(nn, codes[unc], Xk[rule["target_rows"]], n_classes=k_cls, prior=prior)
-        other = p_cov.mean(axis=0)
-        other[t] = -1.0
         is_t = codes[unc] == t
         return (_scaled_consistency(float(p_cov[:, t].mean()), float(own[~is_t].mean()), float(own[is_t].mean())),
-                self.classes_[int(other.argmax())])
+                self._resembles(p_cov, t))
+
+    def _resembles(self, p_cov: np.ndarray, target: int) -> Any:
+        """The class other than ``target`` the covered rows' neighbours vote for most."""
+        other = p_cov.mean(axis=0)
+        other[target] = -1.0
+        return self.classes_[int(other.argmax())]
 
     def _held_by_trusted(self, r: dict[str, Any], cols: list[Column], label: str) -> tuple[int, int, float] | None:
         """With a trusted version (:meth:`with_trusted`): ``(rows, target rows, p)`` when the rule is
@@ -477,7 +479,6 @@ class BackdoorTriggerDetector(BaseDetector):
             return False, ""
         return True, "; ".join(f"suspected trigger: {r.text()}" for r in trig[:3]) + (
             f" (and {len(trig) - 3} more)" if len(trig) > 3 else "")
-
 
 
 def _scaled_consistency(m_cov: float, m_other: float, m_target: float) -> float | None:

@@ -326,7 +326,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
         self.estimated_noise_rate_ = float(off / len(codes))
         self.noise_matrix_ = noise_matrix(self.confident_joint_)
         self.margin_ = label_margin(proba, codes, self.class_thresholds_, THRESHOLD_POWER)
-        return self._rank(proba, codes)
+        return self.margin_ if self.ranking == "margin" else self._rank(proba, codes)
 
     def _rank(self, proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The ranking score (raw): confident learning's threshold-normalised margin (:func:`label_margin`),
