@@ -46,6 +46,7 @@ from .config import Key, Policy
 __all__ = [
     "DEFAULT_DECISION",
     "Decision",
+    "TailNull",
     "bh_threshold",
     "class_conformal_pvalues",
     "combine_pvalues",
@@ -56,6 +57,7 @@ __all__ = [
     "relevel",
     "simes_pvalue",
     "suspicion_from_p",
+    "tail_null",
     "tail_pvalues",
     "tested_mask",
 ]
@@ -111,12 +113,43 @@ def tail_pvalues(raw: np.ndarray, *, bulk: tuple[float, float] = (0.5, 0.975)) -
     except a quarter of adult's, whose natural tail is heavy; the 75th-97.5th missed all of
     adult's. A generalized Pareto tail from two quantiles had too noisy a shape to use.
     """
+    return tail_null(raw, bulk=bulk).pvalues(raw)
+
+
+@dataclasses.dataclass(frozen=True)
+class TailNull:
+    """The exponential upper tail :func:`tail_pvalues` fits, kept to score other rows on it.
+
+    ``P(score > a + x) = base * exp(-x / s)`` for scores above ``a``; p = 1 at or below ``a``
+    (``a`` is None when the fit found nothing to fit: every finite score then gets p = 1).
+    Fitted on a detector's training rows (:func:`tail_null`), it gives rows the detector was not
+    fitted on evidence on the same scale (:meth:`poisonguard.detectors.BaseDetector.pvalues_new`).
+    """
+
+    a: float | None
+    s: float = 1.0
+    base: float = 0.5
+
+    def pvalues(self, raw: np.ndarray) -> np.ndarray:
+        """p-values of raw scores (higher = more suspicious) under this tail."""
+        raw = np.asarray(raw, dtype=np.float64)
+        if self.a is None:
+            p = np.ones(raw.shape)
+            p[raw == np.inf] = P_FLOOR
+            return p
+        with np.errstate(over="ignore", invalid="ignore"):
+            tail = self.base * np.exp(-(raw - self.a) / self.s)
+        p = np.where(raw > self.a, tail, 1.0)
+        p = np.where(np.isnan(raw), 1.0, p)
+        return np.clip(p, P_FLOOR, 1.0)
+
+
+def tail_null(raw: np.ndarray, *, bulk: tuple[float, float] = (0.5, 0.975)) -> TailNull:
+    """Fit :func:`tail_pvalues`' exponential tail to the bulk of ``raw`` (see there)."""
     raw = np.asarray(raw, dtype=np.float64)
-    p = np.ones(raw.shape)
     finite = raw[np.isfinite(raw)]
     if finite.size < 2:
-        p[raw == np.inf] = P_FLOOR
-        return p
+        return TailNull(None)
     lo, hi = bulk
     a, b = np.quantile(finite, [lo, hi])
     base = 1.0 - lo
@@ -124,18 +157,13 @@ def tail_pvalues(raw: np.ndarray, *, bulk: tuple[float, float] = (0.5, 0.975)) -
     if not s > 1e-12:
         above = finite[finite > a]
         if above.size == 0:
-            p[raw == np.inf] = P_FLOOR
-            return p
+            return TailNull(None)
         # most rows share one score: spread of the rows above it, on the same tail
         base = above.size / finite.size
         s = float(np.median(above - a)) / math.log(2.0)
         if not s > 1e-12:
             s = 1.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        tail = base * np.exp(-(raw - a) / s)
-    p = np.where(raw > a, tail, 1.0)
-    p = np.where(np.isnan(raw), 1.0, p)
-    return np.clip(p, P_FLOOR, 1.0)
+    return TailNull(float(a), float(s), float(base))
 
 
 def class_conformal_pvalues(stat: np.ndarray, y: np.ndarray, reference: np.ndarray, *, flat: float = 0.0) -> np.ndarray:
@@ -219,14 +247,21 @@ def simes_pvalue(p: np.ndarray) -> float:
     return float(min(1.0, np.min(p * p.size / np.arange(1, p.size + 1))))
 
 
-def bh_threshold(p: np.ndarray, level: float) -> float:
-    """The Benjamini–Hochberg step-up threshold: reject ``p <= t``; ``0`` when nothing is rejected."""
+def bh_threshold(p: np.ndarray, level: float, *, m: int | None = None) -> float:
+    """The Benjamini–Hochberg step-up threshold: reject ``p <= t``; ``0`` when nothing is rejected.
+
+    ``m``: the number of hypotheses, when ``p`` holds only some of them — every p-value at most
+    ``level`` (the threshold is never above ``level``, so the others cannot change it). A scan on
+    Spark brings only those to the driver (:mod:`poisonguard.spark`).
+    """
     p = np.asarray(p, dtype=np.float64)
-    m = p.size
-    if m == 0:
+    m = p.size if m is None else int(m)
+    if m == 0 or p.size == 0:
         return 0.0
+    if p.size > m:
+        raise ValueError(f"m={m} hypotheses but {p.size} p-values")
     s = np.sort(p)
-    ok = np.flatnonzero(s <= level * np.arange(1, m + 1) / m)
+    ok = np.flatnonzero(s <= level * np.arange(1, s.size + 1) / m)
     return float(s[ok[-1]]) if ok.size else 0.0
 
 

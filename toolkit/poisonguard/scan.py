@@ -556,25 +556,11 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                 else:
                     if prepared is not None:
                         det.with_trusted(prepared.trusted)
-                    if det.requires_y:
-                        assert y is not None
-                        det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X,
-                                     y[lab_idx] if ds_lab is not ds else y)
-                        idx = lab_idx
-                        view = ds_lab
-                    else:
-                        det.scan_fit(ds, X, None)
-                        idx = np.arange(n)
-                        view = ds
-                    pv = np.ones(n)
-                    pv[idx] = det.pvalues_
+                    fit = fit_on_rows(det, ds, X, y, lab_idx, ds_lab)
+                    idx, pv, flagged_local, row_reasons, own_local = (fit.rows, fit.pvalues, fit.reason_rows,
+                                                                      fit.reasons, fit.own)
                     col = suspicion_from_p(pv)
-                    # reasons for the rows the detector flags itself and for those its evidence may quarantine
-                    flagged_local = np.flatnonzero((det.labels_ == -1) | (det.pvalues_ <= EVIDENCE_REASON_P))
-                    row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
-                    own_local = det.labels_[flagged_local] == -1
-                    suspected, why = det.batch_finding(view) if det.gates else (False, "")
-                    section = det.report_section(view)
+                    suspected, why, section = fit.suspected, fit.why, fit.section
                 if prepared is not None and det.gates:  # rows of the trusted version are not flagged again
                     keep = prepared.focus[idx[flagged_local]]
                     row_reasons = [r for r, k in zip(row_reasons, keep.tolist()) if k]
@@ -679,6 +665,48 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     return result
 
 
+@dataclasses.dataclass
+class Fitted:
+    """One detector fitted on a dataset's rows inside a scan (:func:`fit_on_rows`).
+
+    ``rows`` are the rows it scored (the labelled ones for label detectors), ``pvalues`` its
+    evidence for every row of the dataset (1 where it did not score), ``reason_rows`` the
+    positions in ``rows`` that get a reason (``reasons``; ``own`` where its own threshold flags).
+    """
+
+    rows: np.ndarray
+    pvalues: np.ndarray
+    reason_rows: np.ndarray
+    reasons: list[str]
+    own: np.ndarray
+    suspected: bool
+    why: str
+    section: dict[str, Any]
+
+
+def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, y: np.ndarray | None,
+                lab_idx: np.ndarray, ds_lab: TabularDataset) -> Fitted:
+    """Fit ``det`` on the dataset's rows (its labelled rows, ``lab_idx`` / ``ds_lab``, when it reads
+    labels) and collect what the scan's decision and report need from it."""
+    n = ds.n_rows
+    if det.requires_y:
+        assert y is not None
+        det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X, y[lab_idx] if ds_lab is not ds else y)
+        idx, view = lab_idx, ds_lab
+    else:
+        det.scan_fit(ds, X, None)
+        idx, view = np.arange(n), ds
+    pv = np.ones(n)
+    pv[idx] = det.pvalues_
+    # reasons for the rows the detector flags itself and for those its evidence may quarantine
+    flagged_local = np.flatnonzero((det.labels_ == -1) | (det.pvalues_ <= EVIDENCE_REASON_P))
+    row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
+    own_local = det.labels_[flagged_local] == -1
+    suspected, why = det.batch_finding(view) if det.gates else (False, "")
+    return Fitted(rows=idx, pvalues=pv, reason_rows=flagged_local, reasons=row_reasons, own=own_local,
+                  suspected=bool(suspected), why=why, section=det.report_section(view))
+
+
 def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidence: Mapping[str, np.ndarray]) -> None:
     """Prefix the reasons of quarantined and reviewed rows with the evidence that decided them."""
     names = list(evidence)
@@ -765,7 +793,7 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
                      for r, i, lab in zip(rows, ids, labels))
 
     result = dataclasses.replace(result, quarantined=masked(result.quarantined), review=masked(result.review))
-    report = _scrub_strings(result.to_dict(), scrub)
+    report = scrub_strings(result.to_dict(), scrub)
     with output_set(out, commit=names["report"]) as stage:
         write_frame(result.scores, stage / names["scores"], "csv")
         write_frame(frame.loc[~flagged], stage / names["clean"], ds.format, ds.compression)
@@ -775,7 +803,7 @@ def _write_outputs(result: ScanResult, ds: TabularDataset, out: Path, flagged: n
     return result
 
 
-def _scrub_strings(obj: Any, scrub: Callable[[list[str]], list[str]]) -> Any:
+def scrub_strings(obj: Any, scrub: Callable[[list[str]], list[str]]) -> Any:
     """``obj`` (JSON-able) with every string passed through ``scrub`` in one batch."""
     found: list[str] = []
 

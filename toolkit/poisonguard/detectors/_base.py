@@ -126,6 +126,11 @@ class BaseDetector(BaseEstimator):
     #: applies only to some rows: rule members, conflicting copies); the scan's Bonferroni
     #: correction then counts the detector only on the rows it tested.
     sparse_evidence: ClassVar[bool] = False
+    #: The rows a scan on Spark fits the detector on (:mod:`poisonguard.spark`): ``"sample"`` (a
+    #: bounded uniform sample; the other rows are scored by :meth:`pvalues_new`) or ``"copies"``
+    #: (the sample and every row with an exact copy anywhere in the data: detectors of copies,
+    #: whose evidence on a row without copies is "not tested").
+    spark_rows: ClassVar[str] = "sample"
     #: The declared batch policy (:class:`poisonguard.config.Policy`) of detectors that take a
     #: ``policy`` parameter: its keys, types, ranges and defaults, checked by :meth:`check_config`.
     POLICY: ClassVar[Policy | None] = None
@@ -175,6 +180,7 @@ class BaseDetector(BaseEstimator):
     def _set_threshold(self, raw: np.ndarray) -> None:
         raw = np.where(np.isnan(raw), -np.inf, raw)
         self.raw_scores_ = raw
+        self.tail_null_ = None  # fitted on first use by pvalues_new
         if self.contamination == "auto":
             thr = float(self._auto_threshold(raw))
         else:
@@ -283,6 +289,11 @@ class BaseDetector(BaseEstimator):
         (the sensitive-data scanner masks what it found); the default returns ``frame`` itself."""
         return frame
 
+    def redactor(self) -> Any:
+        """None, or a function ``frame -> frame`` masking in *any* frame what :meth:`redact` masks in the
+        fitted one (outputs written in partitions by a scan on Spark); the default: None."""
+        return None
+
     def redact_text(self, texts: list[str]) -> list[str]:
         """``texts`` (reasons, ids, report strings) with what :meth:`redact` masks masked too;
         the default returns ``texts`` itself."""
@@ -298,6 +309,42 @@ class BaseDetector(BaseEstimator):
         check_is_fitted(self)
         raw = self._score_new(X, y)
         return to_suspicion(raw, self.threshold_, self.scale_)
+
+    def pvalues_new(self, X: Any, y: Any = None) -> np.ndarray:
+        """Evidence for rows the detector was not fitted on, on the scale of ``pvalues_``.
+
+        Rows of the same data that were left out of the fit (a scan on Spark fits on a sample and
+        scores the other rows where they are, :mod:`poisonguard.spark`) are scored with the fitted
+        state and their raw scores tested under the null fitted on the training rows: by default
+        the exponential tail of :func:`~poisonguard.evidence.tail_pvalues`
+        (:func:`~poisonguard.evidence.tail_null`), so that a row gets the p-value it would have
+        had among the training rows. Detectors whose ``_pvalues`` have another null override this
+        (:class:`~poisonguard.detectors.LabelFlipDetector`); those that cannot score new rows raise
+        ``NotImplementedError``.
+        """
+        check_is_fitted(self)
+        if type(self)._pvalues is not BaseDetector._pvalues:
+            raise NotImplementedError(f"{type(self).__name__} has no evidence for rows it was not fitted on")
+        from ..evidence import tail_null
+
+        if getattr(self, "tail_null_", None) is None:
+            self.tail_null_ = tail_null(self.raw_scores_)
+        return self.tail_null_.pvalues(self._score_new(X, y))
+
+    def scan_pvalues_new(self, ds: Any, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        """:meth:`pvalues_new` inside a scan: ``ds`` is the :class:`~poisonguard.data.TabularDataset`
+        of the new rows, ``X`` their encoding by the training rows' encoder, ``y`` their label codes
+        (-1 where missing; rows without a label get p = 1 from label detectors). Detectors that
+        read the raw table (trigger rules) override this."""
+        p = np.ones(ds.n_rows)
+        if self.requires_y:
+            if y is None:
+                raise ValueError(f"{type(self).__name__} scores labelled rows: pass y")
+            lab = np.flatnonzero(np.asarray(y) >= 0)
+            if lab.size:
+                p[lab] = self.pvalues_new(X[lab], np.asarray(y)[lab])
+            return p
+        return np.asarray(self.pvalues_new(X), dtype=np.float64)
 
     def _score_new(self, X: Any, y: Any) -> np.ndarray:
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)

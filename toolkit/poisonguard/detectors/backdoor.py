@@ -273,6 +273,7 @@ class BackdoorTriggerDetector(BaseDetector):
         # e.g. two of three columns stamped), a rule still counts when it is stamped beyond doubt:
         # two or more co-occurring exact values, one of them outside the range of every other row.
         self._row_p = np.ones(n)
+        self._evidence_rules: list[tuple[int, float]] = []  # (index into rules_, p-value of its rows)
         self._beyond_range: set[int] = set()
         for i, r in enumerate(scored):
             cons = r["consistency"]
@@ -287,6 +288,7 @@ class BackdoorTriggerDetector(BaseDetector):
             p_rule = min(1.0, self.n_tests_ * 10.0 ** (-float(r["evidence"])))
             rows = r["target_rows"]
             self._row_p[rows] = np.minimum(self._row_p[rows], p_rule)
+            self._evidence_rules.append((i, p_rule))
         # raw score: tiers (suspected rule >= 1 > candidate rule >= 0.5 > spectral only)
         spec = 0.49 * (1.0 - np.exp(-np.maximum(self.spectral_, 0.0) / 10.0))
         raw = spec.copy()
@@ -318,6 +320,24 @@ class BackdoorTriggerDetector(BaseDetector):
         other row's range (:func:`~poisonguard.detectors._rule_search.stamped_beyond_range`). Every other row gets 1: the spectral
         signature orders rows, it is never evidence on its own."""
         return np.clip(self._row_p, 1e-300, 1.0)
+
+    def scan_pvalues_new(self, ds: Any, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        """Evidence for rows of ``ds`` the rules were not mined on (a scan on Spark): a row that
+        carries a rule behind ``pvalues_`` (:meth:`TriggerRule.mask` on the raw columns) and its
+        target label gets that rule's p-value, as a training row would; every other row gets 1.
+        ``y``: label codes into the training classes."""
+        check_is_fitted(self)
+        p = np.ones(ds.n_rows)
+        if y is None or not self._evidence_rules:
+            return p
+        names = list(self.classes_)
+        for i, p_rule in self._evidence_rules:
+            rule = self.rules_[i]
+            if rule.target not in names:
+                continue
+            hit = rule.mask(ds.frame) & (np.asarray(y) == names.index(rule.target))
+            p[hit] = np.minimum(p[hit], p_rule)
+        return np.clip(p, 1e-300, 1.0)
 
     # ------------------------------------------------------------------ consistency check
     def _consistency(self, X: np.ndarray, codes: np.ndarray, rule: dict[str, Any],

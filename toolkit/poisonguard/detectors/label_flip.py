@@ -207,7 +207,7 @@ def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors
     rng = check_random_state(random_state)
     out = np.empty((nq, n_classes), dtype=np.float64)
     if transductive and X.shape[0] > exact_rows:
-        size = max(min(exact_rows, KNN_PAIR_BUDGET // X.shape[0]), min(exact_rows, KNN_MIN_BLOCK_ROWS))
+        size = knn_block_rows(X.shape[0], exact_rows)
         n_blocks = int(np.ceil(X.shape[0] / size))
         perm = rng.permutation(X.shape[0])
         for block in np.array_split(perm, n_blocks):
@@ -217,6 +217,14 @@ def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors
         sample = rng.choice(X.shape[0], size=4 * exact_rows, replace=False)
         return _knn_counts(X[sample], y[sample], Q, k, n_classes, prior)
     return _knn_counts(X, y, X_query, k, n_classes, prior)
+
+
+def knn_block_rows(n: int, exact_rows: int = KNN_EXACT_ROWS) -> int:
+    """Rows of the random blocks :func:`knn_label_proba` searches in for data of ``n`` rows (``n`` up to
+    ``exact_rows``: all of them)."""
+    if n <= exact_rows:
+        return n
+    return max(min(exact_rows, KNN_PAIR_BUDGET // n), min(exact_rows, KNN_MIN_BLOCK_ROWS))
 
 
 def _knn_counts(X: np.ndarray, y: np.ndarray, Q: np.ndarray | None, k: int, n_classes: int,
@@ -358,6 +366,17 @@ class _ProbabilisticLabelDetector(BaseDetector):
                                              max_train_rows=MAX_TRAIN_ROWS, held_out=candidates)
         return label_pvalues(self.evidence_proba_, self._y)
 
+    def pvalues_new(self, X: Any, y: Any = None) -> np.ndarray:
+        """Evidence for labelled rows the detector was not fitted on: the p-value of the row's label
+        under the probabilities the fitted models give it (:meth:`predict_label_proba`;
+        :func:`poisonguard.evidence.label_pvalues`)."""
+        from ..evidence import label_pvalues
+
+        check_is_fitted(self)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} scores labelled rows: pass y")
+        return label_pvalues(self.predict_label_proba(X), np.asarray(y, dtype=np.int64))
+
     def _auto_threshold(self, raw: np.ndarray) -> float:
         # as many rows as the joint estimates errors, at most those another class fits better
         # (threshold-normalised margin > 0), ranked by the raw score
@@ -402,6 +421,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
         pred = self.proba_.argmax(axis=1)
         top = conf >= np.quantile(conf, 0.9)
         counts = np.bincount(y, minlength=k)
+        n_top = int(top.sum())
         flagged = self.labels_ == -1
         flag_counts = np.bincount(y[flagged], minlength=k)
         rates = np.divide(flag_counts, counts, out=np.zeros(k), where=counts > 0)
@@ -410,7 +430,10 @@ class _ProbabilisticLabelDetector(BaseDetector):
             "flag_rate": float(flagged.mean()),
             "top_decile_confidence": float(conf[top].mean()),
             "top_decile_disagreement": float((pred[top] != y[top]).mean()),
+            "top_decile_rows": n_top,
+            "top_decile_disagreeing": int((pred[top] != y[top]).sum()),
             "class_flag_rates": {c: float(r) for c, r in zip(names, rates)},
+            "class_flagged": {c: int(n) for c, n in zip(names, flag_counts)},
             "class_counts": {c: int(n) for c, n in zip(names, counts)},
         }
 
@@ -776,11 +799,79 @@ class LabelFlipDetector(ConfidentLearning):
         p_test = _neighbour_pvalues(knn, y, k)
         from ..evidence import class_conformal_pvalues
 
-        p = np.maximum(p_test, class_conformal_pvalues(-np.log(p_test), y, self.proba_.argmax(axis=1) == y))
+        reference = self.proba_.argmax(axis=1) == y
+        p = np.maximum(p_test, class_conformal_pvalues(-np.log(p_test), y, reference))
         order = np.argsort(np.argsort(-np.asarray(raw, dtype=np.float64), kind="stable"), kind="stable")
         rank = 1.0 - order / max(raw.size, 1)  # 1 for the highest margin
         self.evidence_neighbors_ = int(k)
+        # kept for pvalues_new: the calibration rows' statistics and the ranking scores' order
+        self._evidence_ref_stat = -np.log(p_test[reference])
+        self._evidence_ref_y = y[reference]
         return np.minimum(1.0, p * (1.0 + 1e-3 * (1.0 - rank)))
+
+    def pvalues_new(self, X: Any, y: Any = None) -> np.ndarray:
+        """Evidence for labelled rows the detector was not fitted on, on the scale of ``pvalues_``.
+
+        The same two steps as ``pvalues_`` (see ``_pvalues``): the neighbourhood test counts the
+        row's :attr:`evidence_neighbors_` nearest training rows, among a random block of as many
+        training rows as each training row's own neighbourhood was searched in
+        (:func:`knn_block_rows`: the same density, so the same calibration; the class prior is the
+        training rows'), and its statistic is ranked among the training rows' calibration
+        statistics of the row's class (split conformal). Ties are broken by the blend's posterior
+        (the models refitted on the training rows and the same neighbours), ranked among the
+        training rows' ranking scores. One neighbour search serves both. A label the training rows
+        never carried gets the floor p-value.
+        """
+        from ..evidence import P_FLOOR, class_conformal_pvalues
+
+        check_is_fitted(self)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} scores labelled rows: pass y")
+        Xq = np.asarray(X, dtype=self._X.dtype)
+        yv = np.asarray(y)
+        if yv.size == 0:
+            return np.ones(0)
+        codes = np.searchsorted(self.classes_, yv)
+        unseen = (codes >= len(self.classes_)) | (self.classes_[np.minimum(codes, len(self.classes_) - 1)] != yv)
+        yq = np.where(unseen, 0, codes).astype(np.int64)
+        k_ev = getattr(self, "evidence_neighbors_", 0)
+        k_view = min(self.n_neighbors, self._y.size)
+        k = max(k_ev, k_view)
+        if k < 1:
+            return np.where(unseen, P_FLOOR, 1.0)
+        n_cls = len(self.classes_)
+        prior = np.bincount(self._y, minlength=n_cls) / max(self._y.size, 1)
+        rng = check_random_state(self._rs_seed)
+        block = knn_block_rows(self._y.size)
+        ref = np.sort(rng.choice(self._y.size, size=block, replace=False)) if block < self._y.size \
+            else np.arange(self._y.size)
+        k = min(k, ref.size)
+        _, ind = nearest_neighbors(self._X[ref], k).kneighbors(Xq)
+        labels = self._y[ref][ind]
+
+        def shares(kk: int) -> np.ndarray:
+            kk = min(kk, k)
+            counts = np.zeros((labels.shape[0], n_cls))
+            np.add.at(counts, (np.repeat(np.arange(labels.shape[0]), kk), labels[:, :kk].ravel()), 1.0)
+            return (counts + prior) / (kk + 1.0)
+
+        views = [ConfidentLearning.predict_label_proba(self, Xq)]
+        if "linear" in self.view_proba_:
+            views.append(self._linear_proba(Xq))
+        views.append(shares(k_view))
+        raw = self._rank(np.mean(views, axis=0), yq)
+        p = np.ones(yq.size)
+        if k_ev >= 1:
+            p_test = _neighbour_pvalues(shares(k_ev), yq, min(k_ev, k), prior=prior)
+            ref_stat = self._evidence_ref_stat
+            stat = np.concatenate([ref_stat, -np.log(p_test)])
+            is_ref = np.concatenate([np.ones(ref_stat.size, dtype=bool), np.zeros(yq.size, dtype=bool)])
+            p = np.maximum(p_test, class_conformal_pvalues(stat, np.concatenate([self._evidence_ref_y, yq]),
+                                                           is_ref)[ref_stat.size:])
+        train = np.sort(self.raw_scores_)
+        rank = np.searchsorted(train, raw, side="right") / max(train.size, 1)  # 1 above every training row
+        p = np.minimum(1.0, p * (1.0 + 1e-3 * (1.0 - rank)))
+        return np.where(unseen, P_FLOOR, p)
 
     def predict_label_proba(self, X: Any) -> np.ndarray:
         """Blend of the refitted models' and the neighbours' probabilities for new rows."""
@@ -788,14 +879,19 @@ class LabelFlipDetector(ConfidentLearning):
         Xq = np.asarray(X, dtype=self._X.dtype)
         views = [ConfidentLearning.predict_label_proba(self, Xq)]
         if "linear" in self.view_proba_:
-            if not hasattr(self, "linear_estimator_"):
-                self.linear_estimator_ = _linear_estimator().fit(self._X, self._y)
-            p = np.zeros((len(Xq), len(self.classes_)))
-            p[:, self.linear_estimator_.classes_] = self.linear_estimator_.predict_proba(Xq)
-            views.append(p)
+            views.append(self._linear_proba(Xq))
         views.append(knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
                                      random_state=self._rs_seed, X_query=Xq))
         return np.mean(views, axis=0)
+
+
+    def _linear_proba(self, Xq: np.ndarray) -> np.ndarray:
+        """The logistic-regression view of new rows (the model fitted on the training rows on first use)."""
+        if not hasattr(self, "linear_estimator_"):
+            self.linear_estimator_ = _linear_estimator().fit(self._X, self._y)
+        p = np.zeros((len(Xq), len(self.classes_)))
+        p[:, self.linear_estimator_.classes_] = self.linear_estimator_.predict_proba(Xq)
+        return p
 
 
 #: Strength the neighbourhood test must be able to reach: a row none of whose neighbours share its
@@ -822,7 +918,7 @@ def neighbour_test_size(n: int) -> int:
 NEIGHBOUR_RATIO = 0.5
 
 
-def _neighbour_pvalues(knn_proba: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+def _neighbour_pvalues(knn_proba: np.ndarray, y: np.ndarray, k: int, *, prior: np.ndarray | None = None) -> np.ndarray:
     """How unlikely so few of a row's ``k`` neighbours share its label if the label were plausible there.
 
     Two notions of plausible, tested together (Bonferroni over the two):
@@ -841,7 +937,8 @@ def _neighbour_pvalues(knn_proba: np.ndarray, y: np.ndarray, k: int) -> np.ndarr
     """
     from scipy import stats
 
-    prior = np.bincount(y, minlength=knn_proba.shape[1]) / max(y.size, 1)
+    if prior is None:  # the rows' own classes (of the training rows for rows scored as new)
+        prior = np.bincount(y, minlength=knn_proba.shape[1]) / max(y.size, 1)
     counts = np.rint(knn_proba * (k + 1) - prior[None, :]).clip(0, k)
     rows = np.arange(y.size)
     a = counts[rows, y].copy()

@@ -527,6 +527,31 @@ class SensitiveDataScanner(BaseDetector):
     def _auto_threshold(self, raw: np.ndarray) -> float:
         return 0.5
 
+    def scan_pvalues_new(self, ds: Any, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        """Evidence for other rows (a scan on Spark, per partition): the scan is row by row, so the
+        rows of ``ds`` are scanned by a copy with the same parameters (this one keeps its findings)."""
+        from sklearn.base import clone
+
+        return clone(self).scan_fit(ds, X, y).pvalues_
+
+    def redactor(self) -> Any:
+        """A function ``frame -> frame`` with this detector's kinds of findings masked in any frame
+        (for outputs written in partitions, where the findings of the fit do not reach)."""
+        params = self.get_params(deep=False)
+
+        def redact(frame: pd.DataFrame) -> pd.DataFrame:
+            from ..data import TabularDataset
+
+            if len(frame) == 0:
+                return frame
+            ds = TabularDataset.from_frame(frame)
+            det = type(self)(**params).scan_fit(ds, np.zeros((len(frame), 0)), None)
+            out = det.redact(ds.frame)
+            out.index = frame.index
+            return out
+
+        return redact
+
     def _pvalues(self, raw: np.ndarray) -> np.ndarray:
         """A value that matches a pattern and its checksum is a finding, not a statistic: rows with
         one get the floor p-value (quarantined when the scanner gates), the others 1 (not tested)."""
