@@ -122,6 +122,9 @@ def render() -> str:
               "`--skip`); leaving none is an error |",
               "| `scan.seed` | a whole number or null | `0` | seed of every randomised detector (an explicit "
               "`--seed` wins, `--seed 0` too) |",
+              "| `scan.engine` | `pandas`, `spark` or `auto` | `pandas` | where the scan runs (`--engine` wins): "
+              "one process, Apache Spark (`poisonguard.spark`), or Spark for `s3a://` paths and inputs of 1 GiB "
+              "or more |",
               *_policy_rows(evidence.DECISION, "scan.decision"), ""]
     lines += ["Any other key of `scan` must be a registered detector's name (`poisonguard detectors`) and "
               "holds that detector's parameters (`scan.DETECTOR.PARAM`, or `--set DETECTOR.PARAM=VALUE`); "
@@ -193,7 +196,7 @@ def declared_keys() -> list[str]:
     from .tracking import DriftThresholds
     from .validation._suite import INFER_PARAMS
 
-    keys = ["scan.detectors", "scan.skip", "scan.seed"]
+    keys = ["scan.detectors", "scan.skip", "scan.seed", "scan.engine"]
     keys += [f"scan.decision.{k}" for k in evidence.DECISION.names]
     for name in registry.available():
         cls = registry.get(name)

@@ -76,7 +76,12 @@ def _move_in(out: Path, staging: Path, files: list[str], commit: str) -> None:
         for name in [f for f in files if f != commit] + ([commit] if commit in files else []):
             src = staging / name
             if src.exists():  # absent: moved already by a run that was killed during this step
-                os.replace(src, out / name)
+                dst = out / name
+                if src.is_dir() and dst.is_dir() and not dst.is_symlink():
+                    # a folder of parts (a Spark run's Parquet dataset): the old one is set aside in the
+                    # staging folder, removed with it below
+                    os.replace(dst, staging / f".replaced.{name}")
+                os.replace(src, dst)
     _fsync_dir(out)
     shutil.rmtree(staging, ignore_errors=True)
 

@@ -10,7 +10,7 @@ from ._common import echo_doc, exit_zero_option, finish, format_option, load_par
 
 
 @click.command("scan")
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=str))
 @click.option("--label", "-l", help="The label column.")
 @click.option("--out-dir", "out", type=click.Path(path_type=Path), metavar="DIRECTORY",
               help="Folder for report.json, scores.csv, clean.* and quarantine.* (byte-identical for the same "
@@ -40,15 +40,26 @@ from ._common import echo_doc, exit_zero_option, finish, format_option, load_par
                    "DATA itself), path relative to the DVC repository root, as it was at REV (e.g. HEAD~1).")
 @click.option("--source-column", help="Column naming each row's source: the reference comparison is also made "
                                       "per source (needs --reference or --reference-rev).")
+@click.option("--engine", type=click.Choice(["pandas", "spark", "auto"]), default=None,
+              help="pandas (one process; the default, or the params file's scan.engine), spark (Apache Spark: "
+                   "Parquet or CSV files, folders of partitions, s3a:// paths; local[*] unless --spark-master or "
+                   "SPARK_REMOTE; needs poisonguard[spark] and Java 17+), or auto (spark for s3a:// and inputs of "
+                   "1 GiB or more). With spark, --out-dir gets the Parquet datasets scores/, clean/, quarantine/.")
+@click.option("--spark-master", metavar="URL",
+              help="Spark master for --engine spark: spark://HOST:7077, yarn, local[4], or sc://HOST:15002 (Spark "
+                   "Connect); default local[*].")
+@click.option("--sample-rows", type=int, default=None, metavar="N",
+              help="--engine spark: rows the detectors are fitted on (a uniform sample; default 200000), applied "
+                   "to every row in partitions.")
 @metrics_option
 @exit_zero_option
 @format_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @old_name("--out", "-o", dest="out", new="--out-dir", type=click.Path(path_type=Path))
-def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, ...], skip: tuple[str, ...],
+def scan(data: str, label: str | None, out: Path | None, detectors: tuple[str, ...], skip: tuple[str, ...],
          sets: tuple[str, ...], params: Path | None, id_column: str | None, seed: int | None, reference: Path | None,
-         reference_rev: str | None, source_column: str | None, metrics_file: Path | None, exit_zero: bool, fmt: str,
-         quiet: bool) -> int:
+         reference_rev: str | None, source_column: str | None, engine: str | None, spark_master: str | None,
+         sample_rows: int | None, metrics_file: Path | None, exit_zero: bool, fmt: str, quiet: bool) -> int:
     """Scan DATA (CSV, TSV or JSON Lines, optionally .gz/.bz2/.xz/.zst; or Parquet) for poisoned rows.
 
     Every row is decided keep, review or quarantine: its detectors' p-values are combined and
@@ -67,22 +78,81 @@ def scan(data: Path, label: str | None, out: Path | None, detectors: tuple[str, 
     from ..scan import scan as run_scan
     from . import echo_result
 
+    from ..errors import UsageError
+    from ..spark._engine import choose_engine
+
     names, det_params, seed = _configure(params, detectors, skip, sets, seed,
                                                   with_reference=reference is not None or reference_rev is not None)
+    if engine is None:
+        engine = _engine_of(params)
+    if choose_engine(engine, data) == "spark":
+        return _scan_spark(data, label=label, out=out, names=names, det_params=det_params, id_column=id_column,
+                           seed=seed, with_reference=reference is not None or reference_rev is not None,
+                           source_column=source_column, master=spark_master, sample_rows=sample_rows,
+                           metrics_file=metrics_file, exit_zero=exit_zero, fmt=fmt, quiet=quiet)
+    if spark_master is not None or sample_rows is not None:
+        raise UsageError("--spark-master and --sample-rows need --engine spark (or auto on a large input)")
+    path = Path(data)
     written = [("--metrics", metrics_file)]
     if out is not None:
         from ..data import detect_format, output_name
 
-        kind = detect_format(data)
+        kind = detect_format(path)
         written += [("--out-dir", out / n) for n in ("report.json", "timings.json", "scores.csv",
                                                  output_name(kind, "clean"), output_name(kind, "quarantine"))]
-    guard_outputs(inputs=[("DATA", data), ("--reference", reference), ("--params", params)],
+    guard_outputs(inputs=[("DATA", path), ("--reference", reference), ("--params", params)],
                   out_dirs=[("--out-dir", out)], outputs=written)
     bar, cb = rich_progress()
     with bar:
-        result = run_scan(data, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
+        result = run_scan(path, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
                           out=out, progress=cb, reference=reference, reference_rev=reference_rev,
                           source_column=source_column)
+    if not quiet:
+        echo_result(result, fmt)
+    return finish(result, exit_zero=exit_zero, metrics_file=metrics_file)
+
+
+def _engine_of(params: Path | None) -> str | None:
+    """The params file's ``scan.engine`` (None when not set), checked."""
+    from ..errors import ConfigError
+    from ..spark._engine import ENGINES
+
+    value = load_params(params, "scan").get("engine")
+    if value is not None and value not in ENGINES:
+        raise ConfigError(f"{params}: scan.engine must be one of {', '.join(ENGINES)}, got {value!r}; fix the file")
+    return value
+
+
+def _scan_spark(data: str, *, label: str | None, out: Path | None, names: list[str], det_params: dict[str, dict],
+                id_column: str | None, seed: int | None, with_reference: bool, source_column: str | None,
+                master: str | None, sample_rows: int | None, metrics_file: Path | None, exit_zero: bool, fmt: str,
+                quiet: bool) -> int:
+    """``scan --engine spark`` (:func:`poisonguard.spark.scan`)."""
+    from .._io import guard_outputs
+    from ..errors import UsageError
+    from ..scan import rich_progress
+    from ..spark import DEFAULT_SAMPLE_ROWS
+    from ..spark import scan as spark_scan
+    from . import echo_result
+
+    if with_reference or source_column is not None:
+        raise UsageError("--engine spark does not compare with a trusted reference yet; run --reference with "
+                         "--engine pandas")
+    written = [("--metrics", metrics_file)]
+    local = None if "://" in data else Path(data)
+    if out is not None:
+        written += [("--out-dir", out / n) for n in ("report.json", "timings.json")]
+        for n in ("scores", "clean", "quarantine"):  # folders of parts, replaced as a whole
+            if local is not None and local.resolve().is_relative_to((out / n).resolve()):
+                raise UsageError(f"--out-dir {out} would replace the input {data} (its {n}/ folder); choose another "
+                                 "output folder")
+    guard_outputs(inputs=[("DATA", local)] if local is not None else [], out_dirs=[("--out-dir", out)],
+                  outputs=written)
+    bar, cb = rich_progress()
+    with bar:
+        result = spark_scan(data, label=label, detectors=names, params=det_params, id_column=id_column, seed=seed,
+                            out=out, master=master, progress=cb,
+                            sample_rows=DEFAULT_SAMPLE_ROWS if sample_rows is None else sample_rows)
     if not quiet:
         echo_result(result, fmt)
     return finish(result, exit_zero=exit_zero, metrics_file=metrics_file)
@@ -100,7 +170,7 @@ def _configure(params: Path | None, detectors: tuple[str, ...], skip: tuple[str,
     from ..scan import DECISION_KEY, check_config, iter_names
 
     section = load_params(params, "scan")
-    reserved = {"detectors", "skip", "seed"}
+    reserved = {"detectors", "skip", "seed", "engine"}
     det_params: dict[str, dict] = {}
     origins: dict[str, str] = {}  # dotted key below scan -> where it was set, for the messages
     for k, v in section.items():

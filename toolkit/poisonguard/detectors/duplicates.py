@@ -165,6 +165,7 @@ class DuplicateDetector(BaseDetector):
     name: ClassVar[str] = "duplicates"
     POLICY: ClassVar[Policy | None] = POLICY
     sparse_evidence: ClassVar[bool] = True
+    spark_rows: ClassVar[str] = "copies"  # exact copies: every copy is in the fit set of a scan on Spark
     family: ClassVar[str] = "duplicates"
     requires_y: ClassVar[bool] = False
     requires_features: ClassVar[bool] = False  # exact copies are found on every column, text included

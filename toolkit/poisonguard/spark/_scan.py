@@ -1,0 +1,581 @@
+"""``scan`` on Spark: the same detectors and the same decision for data that do not fit one machine.
+
+How each part runs (``poisonguard scan --engine spark``; the design is ARCHITECTURE.md's "Scale"):
+
+1. **Read** Parquet or CSV (a file, a folder of partitions, ``s3a://``) into a Spark data frame;
+   every row gets its ``row`` id: its position in Spark's read order (for one file, its line
+   order; :func:`with_row_ids`, two aggregates, no shuffle of the data).
+2. **Sample.** A uniform sample of ``sample_rows`` rows (in expectation) is drawn by a hash of
+   the row id and the seed (the same rows on every pass, any partitioning), stratified so that
+   every class keeps at least :data:`MIN_CLASS_ROWS` rows (all rows of a smaller class; such a
+   class is then over-represented in the fit, a bias towards keeping its labels). Exact copies
+   are found over *all* rows by a ``groupBy`` on a 64-bit hash of the feature cells; every row
+   with a copy anywhere joins the rows brought to the driver (the *fit set*), so that detectors
+   that judge copies (``duplicates``) see every copy.
+3. **Fit on the driver** with the pandas code of :func:`poisonguard.scan` (:func:`~poisonguard.scan.fit_on_rows`):
+   the encoder and every detector on the sample (the copy detectors on the fit set). Rows of the
+   fit set get the detectors' own evidence (out-of-fold for label detectors) and their reasons.
+4. **Apply in partitions** (``mapInPandas``): the fitted encoder and detectors go to the
+   executors; each partition encodes its rows and each detector that can score new rows gives
+   them evidence on the scale of its training rows
+   (:meth:`~poisonguard.detectors.BaseDetector.pvalues_new`). Rows outside the fit set have no
+   copy, so the copy detectors' evidence there is "not tested". Detectors that can do neither
+   score only the fit set, and the report says so (``spark.scored_beyond_fit_set``).
+5. **Decide once over all rows**: per-row evidence is combined as on pandas (Bonferroni over the
+   detectors that test the row); Benjamini–Hochberg over *all* ``n`` rows is exact without
+   sorting them: the threshold at level ``q`` is among the p-values ``<= q``, so only those are
+   brought to the driver (8 bytes a row: :func:`poisonguard.evidence.bh_threshold` with ``m = n``).
+6. **Write** ``scores``, ``clean`` and ``quarantine`` as Parquet datasets (folders with
+   ``_SUCCESS``) and ``report.json`` (the :class:`~poisonguard.scan.ScanResult` schema), staged
+   in the output folder and moved in as one set (:func:`poisonguard._outdir.output_set`).
+
+The batch verdict is the detectors' batch policies on the fit set: their statistics are
+shares and counts of a uniform sample of ``sample_rows`` rows.
+
+Differences from the pandas path, by design: rows outside the fit set are not put on the review
+list by a detector's own threshold (only by the review level's BH threshold); label detectors'
+neighbourhoods and models come from the sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import evidence as _evidence
+from ..errors import DataError, SchemaError, UsageError
+from ._session import session
+
+__all__ = ["DEFAULT_SAMPLE_ROWS", "read", "scan", "with_row_ids"]
+
+#: Rows fitted on the driver at most (the uniform sample; rows with copies come on top).
+DEFAULT_SAMPLE_ROWS = 200_000
+#: Rows that have an exact copy somewhere in the data brought to the driver at most (beyond it the
+#: scan refuses: so many copies are a finding of their own, deduplicate first).
+MAX_COPY_ROWS = 2_000_000
+#: Rows of each class the sample keeps at least (all rows of a smaller class): a class the sample
+#: misses could not be scored anywhere else.
+MIN_CLASS_ROWS = 1_000
+#: Rows per task of the step that applies the fitted detectors, at most (see ``scan``).
+APPLY_PARTITION_ROWS = 250_000
+ROW = "row"
+_INTERNAL = ("__pg_row", "__pg_hash", "__pg_pick", "__pg_copy")
+
+
+def _fmt_of(path: str) -> str:
+    low = path.lower().rstrip("/")
+    for ext, fmt in ((".parquet", "parquet"), (".pq", "parquet"), (".csv", "csv"), (".csv.gz", "csv")):
+        if low.endswith(ext):
+            return fmt
+    if "://" not in path and Path(path).is_dir():
+        names = [p.name.lower() for p in Path(path).rglob("*") if p.is_file() and not p.name.startswith(("_", "."))]
+        if names and all(n.endswith((".parquet", ".pq")) for n in names):
+            return "parquet"
+        if names and all(n.endswith((".csv", ".csv.gz")) for n in names):
+            return "csv"
+        raise UsageError(f"{path}: a folder of {'mixed or unknown' if names else 'no'} data files; give a folder of "
+                         ".parquet (or of .csv) partitions")
+    if "://" in path:
+        return "parquet"  # an S3 prefix of partitions
+    raise UsageError(f"{path}: --engine spark reads Parquet or CSV (.parquet, .csv, .csv.gz, or a folder of them)")
+
+
+def read(spark: Any, path: str | os.PathLike[str]) -> tuple[Any, str]:
+    """Read ``path`` (Parquet or CSV: a file, a folder of partitions, ``s3a://...``) with Spark.
+
+    Returns the data frame and its format. Partitions whose schemas disagree, a missing path or
+    an unreadable file end in a one-line :class:`~poisonguard.errors.DataError`.
+    """
+    text = str(path)
+    if "://" not in text and not Path(text).exists():
+        raise DataError(f"{text}: no such file or folder; give the path of the data")
+    fmt = _fmt_of(text)
+    try:
+        if fmt == "parquet":
+            df = spark.read.option("mergeSchema", "true").parquet(text)
+        else:
+            df = spark.read.option("header", "true").option("inferSchema", "true").csv(text)
+        df.schema  # noqa: B018 - resolves the schema now: a bad file fails here, in one line
+    except Exception as exc:  # noqa: BLE001 - Spark's AnalysisException / Py4J errors, in one line
+        raise DataError(f"{text}: Spark could not read it as {fmt}: {_first_line(exc)} Check the files "
+                        "(partitions must share one schema)") from None
+    return df, fmt
+
+
+def _first_line(exc: BaseException) -> str:
+    """One line for a Spark error: the root cause a Py4J error names (``Caused by: ...``), without the
+    Java class, or the first line of a PySpark error."""
+    import re
+
+    lines = str(exc).strip().splitlines()
+    causes = [m.group(2).strip() for m in (re.match(r"^\s*Caused by: ([\w.$]+): (.*)$", ln) for ln in lines) if m]
+    causes = [c for c in causes if c and not c.startswith("Exception thrown in awaitResult")]
+    line = causes[0] if causes else next((ln.strip() for ln in lines if ln.strip()), type(exc).__name__)
+    line = re.sub(r"\s*SQLSTATE:.*$", "", line)[:400].rstrip()
+    return line if line.endswith(".") else line + "."
+
+
+def with_row_ids(df: Any, name: str = "__pg_row") -> Any:
+    """``df`` with a column ``name``: each row's position in Spark's read order, 0..n-1.
+
+    ``monotonically_increasing_id`` puts the partition index in the upper bits; the rows per
+    partition (one aggregate) give each partition's offset. Deterministic for file sources.
+    """
+    from pyspark.sql import functions as F
+
+    mid = F.monotonically_increasing_id()
+    df = df.withColumn("__pg_mid", mid)
+    counts = (df.select(F.shiftright("__pg_mid", 33).alias("p")).groupBy("p").count().orderBy("p").collect())
+    offsets = np.zeros(max((int(r["p"]) for r in counts), default=-1) + 2, dtype=np.int64)
+    for r in counts:
+        offsets[int(r["p"]) + 1] = int(r["count"])
+    offsets = np.cumsum(offsets)[:-1]
+    table = F.array(*[F.lit(int(v)) for v in offsets.tolist()]) if offsets.size else F.array(F.lit(0))
+    part = F.shiftright("__pg_mid", 33)
+    row = F.element_at(table, (part + 1).cast("int")) + (F.col("__pg_mid") - F.shiftleft(part, 33))
+    return df.withColumn(name, row.cast("long")).drop("__pg_mid")
+
+
+@dataclasses.dataclass
+class _Applier:
+    """What the executors need to score rows outside the fit set (shipped with the function)."""
+
+    columns: list[str]
+    label: str | None
+    id_column: str | None
+    kinds: dict[str, str]
+    encoder: Any
+    classes: list[Any] | None
+    detectors: list[tuple[int, Any]]  # (column, fitted detector) of the detectors that score new rows
+    sparse: list[bool]  # per column
+    gating: list[bool]  # per column: combined into the decision
+    n_evidence: int  # columns: one per detector fitted
+
+    def __call__(self, batches: Any) -> Any:
+        from ..data import TabularDataset
+
+        for chunk in batches:
+            rows = chunk["__pg_row"].to_numpy(dtype=np.int64)
+            n = rows.size
+            P = np.ones((n, self.n_evidence))
+            if n:
+                ds = TabularDataset.from_frame(chunk[self.columns], label=self.label, id_column=self.id_column,
+                                               kinds=self.kinds)
+                X = ds.encode(self.encoder)
+                y = ds.label_codes(self.classes) if self.label is not None else None
+                for j, det in self.detectors:
+                    P[:, j] = det.scan_pvalues_new(ds, X, y)
+            p, best = _combine(P, self.sparse, self.gating)
+            missing = (y < 0) if (n and y is not None) else np.zeros(n, dtype=bool)
+            out = {"__pg_row": rows, "p": p, "best": best, "missing": missing}
+            for j in range(self.n_evidence):
+                out[f"p{j}"] = P[:, j]
+            yield pd.DataFrame(out)
+
+
+def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detectors: Sequence[str] | None = None,
+         params: Mapping[str, Mapping[str, Any]] | None = None, id_column: str | None = None, seed: int | None = 0,
+         out: str | os.PathLike[str] | None = None, decision: Mapping[str, float] | None = None,
+         sample_rows: int = DEFAULT_SAMPLE_ROWS, master: str | None = None, progress: Any = None) -> Any:
+    """Scan a dataset with Spark (see the module docstring); the arguments are :func:`poisonguard.scan`'s.
+
+    Parameters
+    ----------
+    data : path or pyspark.sql.DataFrame
+        Parquet or CSV: a file, a folder of partitions, an ``s3a://`` prefix; or a Spark data frame.
+    sample_rows : int, default=DEFAULT_SAMPLE_ROWS
+        Rows the detectors are fitted on (a uniform sample; all rows when there are fewer).
+    master : str, default=None
+        Spark master (see :func:`poisonguard.spark.session`).
+    out : path, default=None
+        Local folder for ``report.json``, ``timings.json`` and the Parquet datasets ``scores/``,
+        ``clean/``, ``quarantine/``. Without it nothing is written and ``scores`` is None.
+
+    Returns
+    -------
+    ScanResult
+        As :func:`poisonguard.scan`'s; ``scores`` is None (the per-row scores are the ``scores``
+        dataset), ``decision["spark"]`` says how the rows were scored.
+    """
+    from pyspark.sql import functions as F
+
+    from ..data import TabularDataset
+    from ..scan import (MAX_REPORTED_ROWS, DetectorSummary, Failure, FlaggedRow, ScanResult,
+                        check_config, fit_on_rows)
+
+    if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 100:
+        raise UsageError(f"--sample-rows must be a whole number of at least 100; got {sample_rows!r}")
+    names, dets, _, levels = check_config(detectors, params, seed=seed, decision=decision)
+    classes_ = [type(d) for d in dets]
+    needs_y = any(c.requires_y for c in classes_)
+    if needs_y and label is None:
+        raise UsageError(f"detector(s) {[c.name for c in classes_ if c.requires_y]} need labels: pass --label COLUMN")
+    if out is not None and "://" in str(out):
+        raise UsageError(f"--out-dir {out}: the outputs are committed by renaming; give a local (or mounted) folder")
+    if isinstance(data, (str, os.PathLike)) and "://" not in str(data) and not Path(data).exists():
+        raise DataError(f"{data}: no such file or folder; give the path of the data")  # before Spark starts
+    t_start = time.perf_counter()
+    spark = session(master)
+    if isinstance(data, (str, os.PathLike)):
+        df, fmt = read(spark, data)
+        path = str(data)
+    else:
+        df, fmt, path = data, "parquet", None
+    columns = [str(c) for c in df.columns]
+    for role, col in (("label", label), ("id", id_column)):
+        if col is not None and col not in columns:
+            raise SchemaError(f"{path or 'the data'}: no {role} column {col!r}; the columns are: "
+                              f"{', '.join(columns[:30])}. Pass --{role} with one of them")
+    clash = [c for c in columns if c in _INTERNAL]
+    if clash:
+        raise SchemaError(f"{path or 'the data'}: column name(s) {clash} are reserved by poisonguard; rename them")
+    features = [c for c in columns if c not in (label, id_column)]
+
+    def note(stage: str) -> None:
+        if progress is not None:
+            progress(stage, 0, 0)
+
+    note("row ids")
+    df = with_row_ids(df)
+    n = int(df.count())
+    if n == 0:
+        raise DataError(f"{path or 'the data'}: no data rows; give data with at least one row")
+    frac = min(1.0, sample_rows / n)
+    seed_i = int(seed or 0)
+    bucket = F.pmod(F.xxhash64(F.col("__pg_row"), F.lit(seed_i)), F.lit(1 << 30))
+
+    def cut(f: float) -> Any:  # rows whose bucket is below it are picked: a share f of them
+        return F.lit(int(f * (1 << 30)) + (1 if f >= 1.0 else 0))
+
+    pick = bucket < cut(frac)
+    if label is not None and frac < 1.0:
+        # stratified: every class keeps at least MIN_CLASS_ROWS rows in the sample (all of a smaller one)
+        counts = {r[0]: int(r[1]) for r in df.groupBy(F.col(label).cast("string")).count().collect()}
+        raised = {k: min(1.0, MIN_CLASS_ROWS / c) for k, c in counts.items() if k is not None and c * frac < MIN_CLASS_ROWS}
+        if raised:
+            cuts = F.create_map(*[x for k, f in raised.items() for x in (F.lit(k), cut(f))])
+            pick = bucket < F.coalesce(cuts[F.col(label).cast("string")], cut(frac))
+    df = df.withColumn("__pg_pick", pick)
+    note("copies")
+    if features:
+        df = df.withColumn("__pg_hash", F.xxhash64(*[F.col(c) for c in features]))
+        copies = df.groupBy("__pg_hash").count().filter(F.col("count") > 1).select("__pg_hash")
+        df = df.join(F.broadcast(copies.withColumn("__pg_copy", F.lit(True))), "__pg_hash", "left")
+        df = df.withColumn("__pg_copy", F.coalesce(F.col("__pg_copy"), F.lit(False)))
+    else:
+        df = df.withColumn("__pg_copy", F.lit(False))
+    n_copy = int(df.filter(F.col("__pg_copy") & ~F.col("__pg_pick")).count())
+    if n_copy > MAX_COPY_ROWS:
+        raise DataError(f"{path or 'the data'}: {n_copy} rows outside the sample have an exact copy (more than "
+                        f"{MAX_COPY_ROWS}); deduplicate the data first (poisonguard scan --detectors duplicates on "
+                        "a part of it shows the groups)")
+    note("fit set")
+    fit_pdf = (df.filter(F.col("__pg_pick") | F.col("__pg_copy")).select(*columns, "__pg_row", "__pg_pick")
+               .toPandas().sort_values("__pg_row", kind="stable").reset_index(drop=True))
+    fit_rows = fit_pdf["__pg_row"].to_numpy(dtype=np.int64)
+    pick = fit_pdf["__pg_pick"].to_numpy(dtype=bool)
+    ds_fit = TabularDataset.from_frame(fit_pdf[columns], label=label, id_column=id_column,
+                                       require_classes=2 if needs_y else 0)
+    sample_pos = np.flatnonzero(pick)
+    ds_sample = ds_fit.take(sample_pos)
+    encoder = ds_sample.encoder
+    ds_fit = ds_fit.encoded_by(encoder)
+    ds_sample = ds_fit.take(sample_pos)
+    X_fit = ds_fit.encode(encoder)
+    classes = list(ds_sample.classes_) if label is not None else None
+    y_fit = ds_fit.label_codes(classes) if label is not None else None
+    n_fit = ds_fit.n_rows
+
+    # -- fit on the driver ------------------------------------------------------------------
+    evidence_names: list[str] = []  # every detector fitted: one scores column each
+    gating: list[bool] = []
+    P_fit: list[np.ndarray] = []
+    sparse: list[bool] = []
+    own_fit = np.zeros(n_fit, dtype=bool)
+    reasons: list[list[str]] = [[] for _ in range(n_fit)]
+    summaries: list[DetectorSummary] = []
+    failures: list[Failure] = []
+    batch_reasons: list[str] = []
+    appliers: list[tuple[int, Any]] = []
+    sample_only: list[str] = []
+    for i, (name, det) in enumerate(zip(names, dets)):
+        if progress is not None:
+            progress(name, i, len(dets))
+        t0 = time.perf_counter()
+        copies_rows = getattr(det, "spark_rows", "sample") == "copies"
+        view = ds_fit if copies_rows else ds_sample
+        at = np.arange(n_fit) if copies_rows else sample_pos  # positions of the view's rows in the fit set
+        try:
+            Xv = X_fit[at]
+            yv = y_fit[at] if y_fit is not None else None
+            lab = np.flatnonzero(yv >= 0) if yv is not None else np.arange(at.size)
+            fit = fit_on_rows(det, view, Xv, yv, lab, view if lab.size == at.size else view.take(lab))
+            pv = np.ones(n_fit)
+            pv[at] = fit.pvalues
+            new_ok = _scores_new(det)
+            if not copies_rows:
+                rest = np.setdiff1d(np.arange(n_fit), at)  # rows with a copy outside the sample
+                if rest.size and new_ok:
+                    pv[rest] = det.scan_pvalues_new(ds_fit.take(rest), X_fit[rest],
+                                                    y_fit[rest] if y_fit is not None else None)
+                elif not new_ok:
+                    sample_only.append(name)
+        except (KeyboardInterrupt, UsageError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one detector failing must not lose the scan
+            failures.append(Failure(detector=name, error=type(exc).__name__,
+                                    message=str(exc).splitlines()[0][:500] if str(exc) else ""))
+            continue
+        for local, why_row in zip(fit.reason_rows.tolist(), fit.reasons):
+            reasons[int(at[fit.rows[local]])].append(why_row)
+        if det.gates:
+            own_fit[at[fit.rows[fit.reason_rows[fit.own]]]] = True
+        j = len(evidence_names)
+        evidence_names.append(name)
+        gating.append(bool(det.gates))
+        P_fit.append(pv)
+        sparse.append(bool(getattr(det, "sparse_evidence", False)))
+        if new_ok and not copies_rows:
+            appliers.append((j, det))
+        if fit.suspected:
+            batch_reasons.append(f"{name}: {fit.why}")
+        section = {**fit.section, "spark": {"fitted_on_rows": int(at.size),
+                                            "scored": "every row" if (copies_rows or new_ok) else
+                                            f"the {n_fit} rows of the fit set only"}}
+        summaries.append(DetectorSummary(name=name, family=det.family, gates=det.gates,
+                                         n_flagged=int(fit.own.sum()), seconds=round(time.perf_counter() - t0, 3),
+                                         suspected=fit.suspected, reason=fit.why, section=section))
+    D = len(evidence_names)
+    Pf = np.column_stack(P_fit) if D else np.ones((n_fit, 0))
+    p_fit, best_fit = _combine(Pf, sparse, gating)
+    missing_fit = (y_fit < 0) if y_fit is not None else np.zeros(n_fit, dtype=bool)
+    for r in np.flatnonzero(missing_fit).tolist():  # quarantined whatever the evidence, as on pandas
+        reasons[r].append("label missing")
+
+    # -- apply in partitions ----------------------------------------------------------------
+    note("apply")
+    probe = sample_pos[: min(2, sample_pos.size)]
+    for _, det in appliers:  # what a detector fits on first use (the refitted models) is fitted here, once
+        det.scan_pvalues_new(ds_fit.take(probe), X_fit[probe], y_fit[probe] if y_fit is not None else None)
+    applier = _Applier(columns=columns, label=label, id_column=id_column, kinds=dict(ds_sample.kinds),
+                       encoder=encoder, classes=classes, detectors=appliers, sparse=sparse, gating=gating,
+                       n_evidence=D)
+    schema = "__pg_row long, p double, best int, missing boolean" + "".join(f", p{j} double" for j in range(D))
+    rest_df = df.filter(~F.col("__pg_pick") & ~F.col("__pg_copy")).select(*columns, "__pg_row")
+    # the models' work, not the files' layout, sets the parallelism: a 1 M-row Parquet file is one
+    # row group, one task; at least two tasks a core, at most APPLY_PARTITION_ROWS rows each
+    parts = max(2 * spark.sparkContext.defaultParallelism, -(-(n - n_fit) // APPLY_PARTITION_ROWS))
+    applied = rest_df.repartition(parts).mapInPandas(applier, schema)
+    fit_scores = pd.DataFrame({"__pg_row": fit_rows, "p": p_fit, "best": best_fit, "missing": missing_fit,
+                               **{f"p{j}": Pf[:, j] for j in range(D)}})
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix=".poisonguard-spark.", dir=str(out) if out is not None and
+                                 Path(out).is_dir() else None))
+    try:
+        applied.write.mode("overwrite").parquet(str(work / "applied"))
+        spark.createDataFrame(fit_scores, schema=schema).write.mode("overwrite").parquet(str(work / "fit"))
+        pv_df = spark.read.parquet(str(work / "applied"), str(work / "fit"))
+
+        # -- one decision over all rows -----------------------------------------------------
+        note("decide")
+        cands = pv_df.filter(F.col("p") <= F.lit(levels["review_level"])).select("p").toPandas()["p"].to_numpy()
+        t = _evidence.bh_threshold(cands, levels["level"], m=n)
+        t_rev = _evidence.bh_threshold(cands, levels["review_level"], m=n)
+        own_rows = fit_rows[own_fit]
+        own_df = spark.createDataFrame(pd.DataFrame({"__pg_row": own_rows, "own": np.ones(own_rows.size, dtype=bool)}),
+                                       schema="__pg_row long, own boolean")
+        decided = (pv_df.join(F.broadcast(own_df), "__pg_row", "left")
+                   .withColumn("own", F.coalesce(F.col("own"), F.lit(False))))
+        quarantine = (F.col("p") <= F.lit(t)) & F.lit(t > 0) | F.col("missing")
+        review = ((F.col("p") <= F.lit(t_rev)) & F.lit(t_rev > 0)) | F.col("own")
+        decided = decided.withColumn("decision", F.when(quarantine, "quarantine").when(review, "review")
+                                     .otherwise("keep"))
+        scores = decided.select(F.col("__pg_row").alias(ROW), "p", "decision", "best", "missing",
+                                *[F.col(f"p{j}") for j in range(D)])
+        counts = {r["decision"]: int(r["count"]) for r in scores.groupBy("decision").count().collect()}
+        n_q, n_r = counts.get("quarantine", 0), counts.get("review", 0)
+        top_q = scores.filter(F.col("decision") == "quarantine").orderBy("p", ROW).limit(MAX_REPORTED_ROWS).toPandas()
+        top_r = scores.filter(F.col("decision") == "review").orderBy("p", ROW).limit(MAX_REPORTED_ROWS).toPandas()
+        fit_pos = {int(r): k for k, r in enumerate(fit_rows.tolist())}
+
+        def lead(kind: str, p: float, best: int) -> str:
+            who = evidence_names[best] if D else "no detector"  # best: a gating detector's column
+            return (f"{kind}: combined p={p:.2g} ({who} strongest; "
+                    f"{'BH threshold' if kind == 'quarantine' else 'quarantine threshold'} {t:.2g})")
+
+        def listed(frame: pd.DataFrame, kind: str) -> tuple[FlaggedRow, ...]:
+            rows_ = frame[ROW].to_numpy(dtype=np.int64)
+            extra = _row_values(df, rows_, [c for c in (label, id_column) if c is not None]) if rows_.size else {}
+            outl = []
+            for r, p, b in zip(rows_.tolist(), frame["p"].tolist(), frame["best"].tolist()):
+                k = fit_pos.get(r)
+                why = list(reasons[k]) if k is not None else []
+                if kind == "quarantine" and p > t:
+                    why = why or ["label missing"]
+                else:
+                    why = [lead(kind, p, b), *why] if (k is None or p <= t_rev or kind == "quarantine") else why
+                vals = extra.get(r, {})
+                outl.append(FlaggedRow(row=r, suspicion=round(float(_evidence.suspicion_from_p(np.array([p]))[0]), 6),
+                                       reasons=tuple(why), id=_plainv(vals.get(id_column)) if id_column else None,
+                                       label=_plainv(vals.get(label)) if label else None))
+            return tuple(outl)
+
+        quarantined = listed(top_q, "quarantine")
+        review_rows = listed(top_r, "review")
+        dec_summary = {
+            "method": "Benjamini-Hochberg over rows on the Bonferroni-combined detector p-values",
+            "level": levels["level"], "review_level": levels["review_level"], "n_detectors_combined": sum(gating),
+            "p_threshold": t, "review_p_threshold": t_rev, "quarantine": n_q, "review": n_r, "keep": n - n_q - n_r,
+            "expected_false_quarantine_at_most": round(levels["level"] * n_q, 2), "level_chosen_on_trusted": False,
+            "forced": int(pv_df.filter(F.col("missing")).count()) if label is not None else 0,
+            "combined": sorted(n for n, g in zip(evidence_names, gating) if g),
+            "own_flags_reviewed": sorted(n for n, g in zip(evidence_names, gating) if g),
+            "spark": {"engine": "spark", "master": spark.sparkContext.master, "rows": n, "sample_rows": int(sample_pos.size),
+                      "fit_set_rows": n_fit, "rows_with_copies_outside_sample": n_copy,
+                      "scored_in_partitions": [evidence_names[j] for j, _ in appliers],
+                      "scored_beyond_fit_set": sorted(set(evidence_names) - set(sample_only)),
+                      "fit_set_only": sample_only,
+                      "seconds": round(time.perf_counter() - t_start, 3)},
+        }
+        result = ScanResult(
+            inputs={"data": {"path": path, "sha256": None, "format": fmt, "rows": n, "columns": len(columns),
+                             "label": label, "id_column": id_column, "feature_kinds": dict(ds_sample.kinds)}},
+            parameters={"detectors": names, "params": {k: dict(v) for k, v in dict(params or {}).items()
+                                                       if k not in ("decision", "reference_shift")},
+                        "seed": seed, "decision": dict(levels), "engine": "spark", "sample_rows": int(sample_rows)},
+            n_rows=n, n_quarantined=n_q, n_review=n_r, decision=dec_summary, suspected=bool(batch_reasons),
+            reasons=tuple(batch_reasons), detectors=tuple(summaries), quarantined=quarantined, review=review_rows,
+            failures=tuple(failures), scores=None, reference=None)
+        if out is not None:
+            note("write")
+            fitted = [det for name, det in zip(names, dets) if name in evidence_names]
+            result = _write(result, spark, df, scores, columns, evidence_names, Path(out), fit_rows, reasons, fitted)
+        return result
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _combine(P: np.ndarray, sparse: list[bool], gating: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """Combined p-value of each row over the gating columns of ``P`` (as :func:`poisonguard.evidence.decide`)
+    and the column of the strongest of them."""
+    n = P.shape[0]
+    g = np.flatnonzero(np.asarray(gating, dtype=bool))
+    if g.size == 0:
+        return np.ones(n), np.zeros(n, dtype=np.int32)
+    Pg = P[:, g]
+    tested = _evidence.tested_mask(Pg, [sparse[j] for j in g.tolist()])
+    return _evidence.combine_pvalues(Pg, tested), g[Pg.argmin(axis=1)].astype(np.int32)
+
+
+def _plainv(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _row_values(df: Any, rows: np.ndarray, cols: list[str]) -> dict[int, dict[str, Any]]:
+    from pyspark.sql import functions as F
+
+    if not cols:
+        return {}
+    got = df.filter(F.col("__pg_row").isin([int(r) for r in rows.tolist()])).select("__pg_row", *cols).collect()
+    return {int(r["__pg_row"]): {c: r[c] for c in cols} for r in got}
+
+
+def _scores_new(det: Any) -> bool:
+    """Whether ``det`` gives rows it was not fitted on evidence (:meth:`~poisonguard.detectors.BaseDetector.pvalues_new`)."""
+    from ..detectors import BaseDetector
+    from ..reference import can_score_new
+
+    own = (type(det).pvalues_new is not BaseDetector.pvalues_new
+           or type(det).scan_pvalues_new is not BaseDetector.scan_pvalues_new)
+    default = type(det)._pvalues is BaseDetector._pvalues and can_score_new(det)
+    return own or default
+
+
+def _write(result: Any, spark: Any, df: Any, scores: Any, columns: list[str], evidence_names: list[str], out: Path,
+           fit_rows: np.ndarray, reasons: list[list[str]], fitted: Sequence[Any]) -> Any:
+    """Write the output set: report.json, timings.json, and the Parquet datasets scores/, clean/, quarantine/.
+
+    As on pandas, what the detectors mask (the sensitive-data scanner's findings) is masked in the
+    data written (in partitions, :meth:`~poisonguard.detectors.BaseDetector.redactor`), in the
+    reasons and in every string of report.json."""
+    from pyspark.sql import functions as F
+
+    from .._io import atomic_write_json
+    from .._outdir import output_set
+    from .._result import jsonable
+    from ..evidence import P_FLOOR
+
+    names = {"report": "report.json", "scores": "scores", "clean": "clean", "quarantine": "quarantine",
+             "timings": "timings.json"}
+    result = dataclasses.replace(result, outputs={k: str(out / v) for k, v in names.items()})
+
+    def sus(col: Any) -> Any:  # poisonguard.evidence.suspicion_from_p in Spark
+        return F.round(_suspicion_expr(col, P_FLOOR), 6)
+
+    scored = scores.select(ROW, sus(F.col("p")).alias("suspicion"), (F.col("decision") == "quarantine").alias("flagged"),
+                           "decision", *[sus(F.col(f"p{j}")).alias(name) for j, name in enumerate(evidence_names)])
+    from ..scan import scrub_strings
+
+    def scrub(texts: list[str]) -> list[str]:
+        for det in fitted:
+            texts = det.redact_text(texts)
+        return texts
+
+    redactors = [r for r in (det.redactor() for det in fitted) if r is not None]
+
+    def masked(frame: Any) -> Any:  # the data's columns, masked in partitions
+        if not redactors:
+            return frame
+
+        def apply(batches: Any) -> Any:
+            for chunk in batches:
+                for r in redactors:
+                    chunk = r(chunk)
+                yield chunk
+
+        return frame.mapInPandas(apply, frame.schema)
+
+    fit_reasons = pd.DataFrame({"__pg_row": fit_rows, "__pg_reasons": scrub(["; ".join(r) for r in reasons])})
+    fit_reasons = fit_reasons[fit_reasons["__pg_reasons"] != ""]
+    reason_df = spark.createDataFrame(fit_reasons, schema="__pg_row long, __pg_reasons string")
+    best_name = F.element_at(F.array(*[F.lit(x) for x in (evidence_names or ["none"])]), F.col("best") + 1)
+    joined = df.select(*columns, "__pg_row").join(scores.withColumnRenamed(ROW, "__pg_row"), "__pg_row")
+    out_row = "row" if "row" not in columns else "pg_row"
+    with output_set(out, commit=names["report"]) as stage:
+        scored.orderBy(ROW).write.parquet(str(stage / names["scores"]))
+        masked(joined.filter(F.col("decision") != "quarantine").orderBy("__pg_row").select(*columns)) \
+            .write.parquet(str(stage / names["clean"]))
+        lead = F.when(F.col("missing") & F.col("__pg_reasons").isNull(), F.lit("label missing")).otherwise(
+            F.concat(F.lit("quarantine: combined p="), F.format_string("%.2g", F.col("p")), F.lit(" ("), best_name,
+                     F.lit(" strongest)")))
+        q = (joined.filter(F.col("decision") == "quarantine").join(reason_df, "__pg_row", "left")
+             .withColumn("__pg_reasons", F.when(F.col("__pg_reasons").isNull(), lead)
+                         .when(F.col("__pg_reasons").startswith("quarantine:"), F.col("__pg_reasons"))
+                         .otherwise(F.concat(lead, F.lit("; "), F.col("__pg_reasons"))))
+             .orderBy("__pg_row")
+             .select(*columns, F.col("__pg_row").alias(out_row), sus(F.col("p")).alias("suspicion"),
+                     F.col("__pg_reasons").alias("reasons")))
+        masked(q).write.parquet(str(stage / names["quarantine"]))
+        atomic_write_json(stage / names["report"], jsonable(scrub_strings(result.to_dict(), scrub)))
+        atomic_write_json(stage / names["timings"], result.timings())
+    return result
+
+
+def _suspicion_expr(p: Any, floor: float) -> Any:
+    """:func:`poisonguard.evidence.suspicion_from_p` as a Spark column expression: ``L / (L + 2)``, ``L = -log10 p``."""
+    from pyspark.sql import functions as F
+
+    L = -F.log10(F.least(F.lit(1.0), F.greatest(p, F.lit(floor))))
+    return L / (L + F.lit(2.0))
