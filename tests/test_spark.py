@@ -127,10 +127,11 @@ def test_row_ids_are_positions_in_read_order(spark, tmp_path):
     assert fmt == "parquet" and (got["pos"] == got["__pg_row"]).all()
     folder = tmp_path / "parts"
     folder.mkdir()
-    for i in range(4):
-        frame.iloc[i * 250:(i + 1) * 250].to_parquet(folder / f"part-{i}.parquet")
-    ids = with_row_ids(read(spark, folder)[0]).select("__pg_row").toPandas()["__pg_row"]
-    assert sorted(ids) == list(range(1000))
+    # files of unequal sizes: Spark reads the largest first, the ids follow the files' names
+    for i, (a, b) in enumerate([(0, 100), (100, 400), (400, 450), (450, 1000)]):
+        frame.iloc[a:b].to_parquet(folder / f"part-{i}.parquet")
+    got = with_row_ids(read(spark, folder)[0]).select("pos", "__pg_row").toPandas()
+    assert sorted(got["__pg_row"]) == list(range(1000)) and (got["pos"] == got["__pg_row"]).all()
 
 
 @slow

@@ -3,8 +3,8 @@
 How each part runs (``poisonguard scan --engine spark``; the design is ARCHITECTURE.md's "Scale"):
 
 1. **Read** Parquet or CSV (a file, a folder of partitions, ``s3a://``) into a Spark data frame;
-   every row gets its ``row`` id: its position in Spark's read order (for one file, its line
-   order; :func:`with_row_ids`, two aggregates, no shuffle of the data).
+   every row gets its ``row`` id: its position in the files' name order, then line order (for
+   one file, its line order; :func:`with_row_ids`, one aggregate and a broadcast join).
 2. **Sample.** A uniform sample of ``sample_rows`` rows (in expectation) is drawn by a hash of
    the row id and the seed (the same rows on every pass, any partitioning), stratified so that
    every class keeps at least :data:`MIN_CLASS_ROWS` rows (all rows of a smaller class; such a
@@ -123,24 +123,30 @@ def _first_line(exc: BaseException) -> str:
 
 
 def with_row_ids(df: Any, name: str = "__pg_row") -> Any:
-    """``df`` with a column ``name``: each row's position in Spark's read order, 0..n-1.
+    """``df`` with a column ``name``: each row's position, 0..n-1, in the order of the input files'
+    names and, within a file, of its rows (for one file: its line order).
 
-    ``monotonically_increasing_id`` puts the partition index in the upper bits; the rows per
-    partition (one aggregate) give each partition's offset. Deterministic for file sources.
+    Spark packs files into partitions by size, not by name, so the read order is not the files'
+    order. ``monotonically_increasing_id`` numbers the rows of each partition consecutively, and a
+    partition holds whole files or consecutive slices of one file. One aggregate gives each
+    (file, partition) segment its first id and its rows. Sorted by file name and first id, the
+    segments give each row's position. Data that do not come from files count as one file.
     """
     from pyspark.sql import functions as F
 
-    mid = F.monotonically_increasing_id()
-    df = df.withColumn("__pg_mid", mid)
-    counts = (df.select(F.shiftright("__pg_mid", 33).alias("p")).groupBy("p").count().orderBy("p").collect())
-    offsets = np.zeros(max((int(r["p"]) for r in counts), default=-1) + 2, dtype=np.int64)
-    for r in counts:
-        offsets[int(r["p"]) + 1] = int(r["count"])
-    offsets = np.cumsum(offsets)[:-1]
-    table = F.array(*[F.lit(int(v)) for v in offsets.tolist()]) if offsets.size else F.array(F.lit(0))
-    part = F.shiftright("__pg_mid", 33)
-    row = F.element_at(table, (part + 1).cast("int")) + (F.col("__pg_mid") - F.shiftleft(part, 33))
-    return df.withColumn(name, row.cast("long")).drop("__pg_mid")
+    spark = df.sparkSession
+    df = df.withColumn("__pg_mid", F.monotonically_increasing_id()).withColumn("__pg_file", F.input_file_name())
+    df = df.withColumn("__pg_part", F.shiftright("__pg_mid", 33))
+    segs = (df.groupBy("__pg_file", "__pg_part").agg(F.min("__pg_mid").alias("m0"), F.count(F.lit(1)).alias("k"))
+            .collect())
+    segs = sorted(((r["__pg_file"] or "", int(r["m0"]), int(r["__pg_part"]), int(r["k"])) for r in segs))
+    offsets = np.concatenate([[0], np.cumsum([k for *_, k in segs])[:-1]]).astype(np.int64) if segs else []
+    table = spark.createDataFrame([(f, part, m0, int(o)) for (f, m0, part, _), o in zip(segs, offsets)],
+                                  schema="__pg_file string, __pg_part long, __pg_m0 long, __pg_off long")
+    df = df.withColumn("__pg_file", F.coalesce(F.col("__pg_file"), F.lit("")))
+    df = df.join(F.broadcast(table), ["__pg_file", "__pg_part"])
+    row = F.col("__pg_off") + F.col("__pg_mid") - F.col("__pg_m0")
+    return df.withColumn(name, row.cast("long")).drop("__pg_mid", "__pg_file", "__pg_part", "__pg_m0", "__pg_off")
 
 
 @dataclasses.dataclass
@@ -267,6 +273,11 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     if features:
         df = df.withColumn("__pg_hash", F.xxhash64(*[F.col(c) for c in features]))
         copies = df.groupBy("__pg_hash").count().filter(F.col("count") > 1).select("__pg_hash")
+        n_groups = int(copies.count())  # before the broadcast: each group holds two rows or more
+        if 2 * n_groups > MAX_COPY_ROWS:
+            raise DataError(f"{path or 'the data'}: {n_groups} groups of exact copies (more than "
+                            f"{MAX_COPY_ROWS // 2}); deduplicate the data first (poisonguard scan --detectors "
+                            "duplicates on a part of it shows the groups)")
         df = df.join(F.broadcast(copies.withColumn("__pg_copy", F.lit(True))), "__pg_hash", "left")
         df = df.withColumn("__pg_copy", F.coalesce(F.col("__pg_copy"), F.lit(False)))
     else:
