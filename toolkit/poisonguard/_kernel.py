@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ROBUST_ESTIMATORS", "js_divergence", "knn_label_vote", "nearest_neighbors", "robust_scale"]
+__all__ = ["ROBUST_ESTIMATORS", "js_divergence", "knn_label_vote", "label_shares", "nearest_neighbors",
+           "robust_scale"]
 
 #: The spread estimators of :func:`robust_scale`, each a consistent estimate of a normal's sigma.
 ROBUST_ESTIMATORS: tuple[str, ...] = ("iqr", "mad", "q10-q90", "std")
@@ -135,10 +136,16 @@ def knn_label_vote(nn: Any, y_ref: np.ndarray, X_query: np.ndarray | None, *, n_
     if X_query is not None and X_query.shape[0] == 0:
         return np.zeros((0, n_classes))
     _, ind = nn.kneighbors(X_query)
-    labels = y_ref[ind]
-    counts = np.zeros((labels.shape[0], n_classes), dtype=np.float64)
-    np.add.at(counts, (np.repeat(np.arange(labels.shape[0]), labels.shape[1]), labels.ravel()), 1.0)
-    return (counts + prior) / (labels.shape[1] + 1.0)
+    return label_shares(y_ref[ind], n_classes=n_classes, prior=prior)
+
+
+def label_shares(labels: np.ndarray, *, n_classes: int, prior: Any) -> np.ndarray:
+    """``(count_c + prior_c) / (k + 1)`` per row of ``labels`` (shape ``(n, k)``: the class codes of
+    each row's ``k`` neighbours, nearest first; :func:`knn_label_vote` after its search)."""
+    n, k = labels.shape
+    flat = (np.arange(n)[:, None] * n_classes + labels).ravel()
+    counts = np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes).astype(np.float64)
+    return (counts + prior) / (k + 1.0)
 
 
 def js_divergence(p: Any, q: Any) -> float:

@@ -718,11 +718,17 @@ def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidenc
         p = float(dec.p_value[r])
         if dec.decision[r] == "quarantine" and not p <= dec.threshold:
             continue  # quarantined whatever its evidence (a missing label, a reference flag): its reasons say why
-        lead = (f"{dec.decision[r]}: combined p={p:.2g} ({names[int(best[r])]} strongest; "
-                f"{'BH threshold' if dec.decision[r] == 'quarantine' else 'quarantine threshold'} "
-                f"{dec.threshold:.2g}"
-                f"{f' at level {dec.level:g}, chosen on the trusted rows' if dec.relevelled else ''})")
-        reasons[r].insert(0, lead)
+        reasons[r].insert(0, decision_lead(str(dec.decision[r]), p, names[int(best[r])], dec.threshold,
+                                           chosen_level=dec.level if dec.relevelled else None))
+
+
+def decision_lead(decision: str, p: float, strongest: str, threshold: float, *, chosen_level: float | None = None) -> str:
+    """The first reason of a quarantined or reviewed row: its combined p-value, the detector with
+    the strongest evidence and the quarantine's BH threshold (``chosen_level``: a level chosen on
+    trusted rows)."""
+    where = f" at level {chosen_level:g}, chosen on the trusted rows" if chosen_level is not None else ""
+    return (f"{decision}: combined p={p:.2g} ({strongest} strongest; "
+            f"{'BH threshold' if decision == 'quarantine' else 'quarantine threshold'} {threshold:.2g}{where})")
 
 
 def _input_info(ds: TabularDataset) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._kernel import knn_label_vote, nearest_neighbors
+from .._kernel import knn_label_vote, label_shares, nearest_neighbors
 from ..config import Key, Policy
 from .._threads import threads_for
 from ._base import BaseDetector
@@ -791,6 +791,7 @@ class LabelFlipDetector(ConfidentLearning):
         rank in (0, 1] (1 = most suspicious). Only ever larger (conservative), by at most 0.1 %.
         """
         y = self._y
+        self._sorted_raw = np.sort(np.asarray(raw, dtype=np.float64))  # pvalues_new ranks new rows' scores in it
         k = min(neighbour_test_size(y.size), y.size - 1)
         if k < 1:
             return np.ones(y.size)
@@ -849,11 +850,8 @@ class LabelFlipDetector(ConfidentLearning):
         _, ind = nearest_neighbors(self._X[ref], k).kneighbors(Xq)
         labels = self._y[ref][ind]
 
-        def shares(kk: int) -> np.ndarray:
-            kk = min(kk, k)
-            counts = np.zeros((labels.shape[0], n_cls))
-            np.add.at(counts, (np.repeat(np.arange(labels.shape[0]), kk), labels[:, :kk].ravel()), 1.0)
-            return (counts + prior) / (kk + 1.0)
+        def shares(kk: int) -> np.ndarray:  # the kk nearest of the k found
+            return label_shares(labels[:, :min(kk, k)], n_classes=n_cls, prior=prior)
 
         views = [ConfidentLearning.predict_label_proba(self, Xq)]
         if "linear" in self.view_proba_:
@@ -868,7 +866,7 @@ class LabelFlipDetector(ConfidentLearning):
             is_ref = np.concatenate([np.ones(ref_stat.size, dtype=bool), np.zeros(yq.size, dtype=bool)])
             p = np.maximum(p_test, class_conformal_pvalues(stat, np.concatenate([self._evidence_ref_y, yq]),
                                                            is_ref)[ref_stat.size:])
-        train = np.sort(self.raw_scores_)
+        train = self._sorted_raw
         rank = np.searchsorted(train, raw, side="right") / max(train.size, 1)  # 1 above every training row
         p = np.minimum(1.0, p * (1.0 + 1e-3 * (1.0 - rank)))
         return np.where(unseen, P_FLOOR, p)

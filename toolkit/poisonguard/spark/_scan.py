@@ -180,10 +180,7 @@ class _Applier:
                     P[:, j] = det.scan_pvalues_new(ds, X, y)
             p, best = _combine(P, self.sparse, self.gating)
             missing = (y < 0) if (n and y is not None) else np.zeros(n, dtype=bool)
-            out = {"__pg_row": rows, "p": p, "best": best, "missing": missing}
-            for j in range(self.n_evidence):
-                out[f"p{j}"] = P[:, j]
-            yield pd.DataFrame(out)
+            yield _score_frame(rows, p, best, missing, P)
 
 
 def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detectors: Sequence[str] | None = None,
@@ -213,8 +210,9 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     from pyspark.sql import functions as F
 
     from ..data import TabularDataset
-    from ..scan import (MAX_REPORTED_ROWS, DetectorSummary, Failure, FlaggedRow, ScanResult,
-                        check_config, fit_on_rows)
+    from ..data import Encoder
+    from ..scan import (MAX_REPORTED_ROWS, DetectorSummary, Failure, FlaggedRow, ScanResult, check_config,
+                        decision_lead, fit_on_rows)
 
     if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 100:
         raise UsageError(f"--sample-rows must be a whole number of at least 100; got {sample_rows!r}")
@@ -295,8 +293,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     ds_fit = TabularDataset.from_frame(fit_pdf[columns], label=label, id_column=id_column,
                                        require_classes=2 if needs_y else 0)
     sample_pos = np.flatnonzero(pick)
-    ds_sample = ds_fit.take(sample_pos)
-    encoder = ds_sample.encoder
+    encoder = Encoder().fit(ds_fit.take(sample_pos))
     ds_fit = ds_fit.encoded_by(encoder)
     ds_sample = ds_fit.take(sample_pos)
     X_fit = ds_fit.encode(encoder)
@@ -320,7 +317,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         if progress is not None:
             progress(name, i, len(dets))
         t0 = time.perf_counter()
-        copies_rows = getattr(det, "spark_rows", "sample") == "copies"
+        copies_rows = det.spark_rows == "copies"
         view = ds_fit if copies_rows else ds_sample
         at = np.arange(n_fit) if copies_rows else sample_pos  # positions of the view's rows in the fit set
         try:
@@ -378,14 +375,14 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     applier = _Applier(columns=columns, label=label, id_column=id_column, kinds=dict(ds_sample.kinds),
                        encoder=encoder, classes=classes, detectors=appliers, sparse=sparse, gating=gating,
                        n_evidence=D)
-    schema = "__pg_row long, p double, best int, missing boolean" + "".join(f", p{j} double" for j in range(D))
+    schema = ("__pg_row long, p double, suspicion double, best int, missing boolean"
+              + "".join(f", s{j} double" for j in range(D)))
     rest_df = df.filter(~F.col("__pg_pick") & ~F.col("__pg_copy")).select(*columns, "__pg_row")
     # the models' work, not the files' layout, sets the parallelism: a 1 M-row Parquet file is one
     # row group, one task; at least two tasks a core, at most APPLY_PARTITION_ROWS rows each
     parts = max(2 * spark.sparkContext.defaultParallelism, -(-(n - n_fit) // APPLY_PARTITION_ROWS))
     applied = rest_df.repartition(parts).mapInPandas(applier, schema)
-    fit_scores = pd.DataFrame({"__pg_row": fit_rows, "p": p_fit, "best": best_fit, "missing": missing_fit,
-                               **{f"p{j}": Pf[:, j] for j in range(D)}})
+    fit_scores = _score_frame(fit_rows, p_fit, best_fit, missing_fit, Pf)
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix=".poisonguard-spark.", dir=str(out) if out is not None and
@@ -409,32 +406,31 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         review = ((F.col("p") <= F.lit(t_rev)) & F.lit(t_rev > 0)) | F.col("own")
         decided = decided.withColumn("decision", F.when(quarantine, "quarantine").when(review, "review")
                                      .otherwise("keep"))
-        scores = decided.select(F.col("__pg_row").alias(ROW), "p", "decision", "best", "missing",
-                                *[F.col(f"p{j}") for j in range(D)])
-        counts = {r["decision"]: int(r["count"]) for r in scores.groupBy("decision").count().collect()}
-        n_q, n_r = counts.get("quarantine", 0), counts.get("review", 0)
+        scores = decided.select(F.col("__pg_row").alias(ROW), "p", "suspicion", "decision", "best", "missing",
+                                *[F.col(f"s{j}") for j in range(D)])
+        counts = scores.groupBy("decision", "missing").count().collect()
+        n_q = sum(int(r["count"]) for r in counts if r["decision"] == "quarantine")
+        n_r = sum(int(r["count"]) for r in counts if r["decision"] == "review")
+        n_forced = sum(int(r["count"]) for r in counts if r["missing"])
         top_q = scores.filter(F.col("decision") == "quarantine").orderBy("p", ROW).limit(MAX_REPORTED_ROWS).toPandas()
         top_r = scores.filter(F.col("decision") == "review").orderBy("p", ROW).limit(MAX_REPORTED_ROWS).toPandas()
         fit_pos = {int(r): k for k, r in enumerate(fit_rows.tolist())}
-
-        def lead(kind: str, p: float, best: int) -> str:
-            who = evidence_names[best] if D else "no detector"  # best: a gating detector's column
-            return (f"{kind}: combined p={p:.2g} ({who} strongest; "
-                    f"{'BH threshold' if kind == 'quarantine' else 'quarantine threshold'} {t:.2g})")
 
         def listed(frame: pd.DataFrame, kind: str) -> tuple[FlaggedRow, ...]:
             rows_ = frame[ROW].to_numpy(dtype=np.int64)
             extra = _row_values(df, rows_, [c for c in (label, id_column) if c is not None]) if rows_.size else {}
             outl = []
-            for r, p, b in zip(rows_.tolist(), frame["p"].tolist(), frame["best"].tolist()):
+            for r, p, s, b in zip(rows_.tolist(), frame["p"].tolist(), frame["suspicion"].tolist(),
+                                  frame["best"].tolist()):
                 k = fit_pos.get(r)
                 why = list(reasons[k]) if k is not None else []
                 if kind == "quarantine" and p > t:
                     why = why or ["label missing"]
                 else:
-                    why = [lead(kind, p, b), *why] if (k is None or p <= t_rev or kind == "quarantine") else why
+                    if k is None or p <= t_rev or kind == "quarantine":
+                        why = [decision_lead(kind, p, evidence_names[b] if D else "no detector", t), *why]
                 vals = extra.get(r, {})
-                outl.append(FlaggedRow(row=r, suspicion=round(float(_evidence.suspicion_from_p(np.array([p]))[0]), 6),
+                outl.append(FlaggedRow(row=r, suspicion=round(float(s), 6),
                                        reasons=tuple(why), id=_plainv(vals.get(id_column)) if id_column else None,
                                        label=_plainv(vals.get(label)) if label else None))
             return tuple(outl)
@@ -446,7 +442,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
             "level": levels["level"], "review_level": levels["review_level"], "n_detectors_combined": sum(gating),
             "p_threshold": t, "review_p_threshold": t_rev, "quarantine": n_q, "review": n_r, "keep": n - n_q - n_r,
             "expected_false_quarantine_at_most": round(levels["level"] * n_q, 2), "level_chosen_on_trusted": False,
-            "forced": int(pv_df.filter(F.col("missing")).count()) if label is not None else 0,
+            "forced": n_forced,
             "combined": sorted(n for n, g in zip(evidence_names, gating) if g),
             "own_flags_reviewed": sorted(n for n, g in zip(evidence_names, gating) if g),
             "spark": {"engine": "spark", "master": spark.sparkContext.master, "rows": n, "sample_rows": int(sample_pos.size),
@@ -468,12 +464,22 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         if out is not None:
             note("write")
             fitted = [det for name, det in zip(names, dets) if name in evidence_names]
-            result = _write(result, spark, df, scores, columns, evidence_names, Path(out), fit_rows, reasons, fitted)
+            result = _write(result, spark, df, scores, columns, evidence_names, Path(out), fit_rows, reasons, fitted, t)
         return result
     finally:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _score_frame(rows: np.ndarray, p: np.ndarray, best: np.ndarray, missing: np.ndarray, P: np.ndarray) -> pd.DataFrame:
+    """One row per scored row: its combined p-value and suspicion, strongest column, missing label,
+    and each detector's suspicion (``s<j>``; :func:`poisonguard.evidence.suspicion_from_p`)."""
+    out = {"__pg_row": rows, "p": p, "suspicion": np.round(_evidence.suspicion_from_p(p), 6), "best": best,
+           "missing": missing}
+    for j in range(P.shape[1]):
+        out[f"s{j}"] = np.round(_evidence.suspicion_from_p(P[:, j]), 6)
+    return pd.DataFrame(out)
 
 
 def _combine(P: np.ndarray, sparse: list[bool], gating: list[bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -515,7 +521,7 @@ def _scores_new(det: Any) -> bool:
 
 
 def _write(result: Any, spark: Any, df: Any, scores: Any, columns: list[str], evidence_names: list[str], out: Path,
-           fit_rows: np.ndarray, reasons: list[list[str]], fitted: Sequence[Any]) -> Any:
+           fit_rows: np.ndarray, reasons: list[list[str]], fitted: Sequence[Any], threshold: float) -> Any:
     """Write the output set: report.json, timings.json, and the Parquet datasets scores/, clean/, quarantine/.
 
     As on pandas, what the detectors mask (the sensitive-data scanner's findings) is masked in the
@@ -526,18 +532,14 @@ def _write(result: Any, spark: Any, df: Any, scores: Any, columns: list[str], ev
     from .._io import atomic_write_json
     from .._outdir import output_set
     from .._result import jsonable
-    from ..evidence import P_FLOOR
+    from ..scan import decision_lead, scrub_strings
 
     names = {"report": "report.json", "scores": "scores", "clean": "clean", "quarantine": "quarantine",
              "timings": "timings.json"}
     result = dataclasses.replace(result, outputs={k: str(out / v) for k, v in names.items()})
 
-    def sus(col: Any) -> Any:  # poisonguard.evidence.suspicion_from_p in Spark
-        return F.round(_suspicion_expr(col, P_FLOOR), 6)
-
-    scored = scores.select(ROW, sus(F.col("p")).alias("suspicion"), (F.col("decision") == "quarantine").alias("flagged"),
-                           "decision", *[sus(F.col(f"p{j}")).alias(name) for j, name in enumerate(evidence_names)])
-    from ..scan import scrub_strings
+    scored = scores.select(ROW, "suspicion", (F.col("decision") == "quarantine").alias("flagged"), "decision",
+                           *[F.col(f"s{j}").alias(name) for j, name in enumerate(evidence_names)])
 
     def scrub(texts: list[str]) -> list[str]:
         for det in fitted:
@@ -561,32 +563,32 @@ def _write(result: Any, spark: Any, df: Any, scores: Any, columns: list[str], ev
     fit_reasons = pd.DataFrame({"__pg_row": fit_rows, "__pg_reasons": scrub(["; ".join(r) for r in reasons])})
     fit_reasons = fit_reasons[fit_reasons["__pg_reasons"] != ""]
     reason_df = spark.createDataFrame(fit_reasons, schema="__pg_row long, __pg_reasons string")
-    best_name = F.element_at(F.array(*[F.lit(x) for x in (evidence_names or ["none"])]), F.col("best") + 1)
     joined = df.select(*columns, "__pg_row").join(scores.withColumnRenamed(ROW, "__pg_row"), "__pg_row")
     out_row = "row" if "row" not in columns else "pg_row"
     with output_set(out, commit=names["report"]) as stage:
         scored.orderBy(ROW).write.parquet(str(stage / names["scores"]))
         masked(joined.filter(F.col("decision") != "quarantine").orderBy("__pg_row").select(*columns)) \
             .write.parquet(str(stage / names["clean"]))
-        lead = F.when(F.col("missing") & F.col("__pg_reasons").isNull(), F.lit("label missing")).otherwise(
-            F.concat(F.lit("quarantine: combined p="), F.format_string("%.2g", F.col("p")), F.lit(" ("), best_name,
-                     F.lit(" strongest)")))
-        q = (joined.filter(F.col("decision") == "quarantine").join(reason_df, "__pg_row", "left")
-             .withColumn("__pg_reasons", F.when(F.col("__pg_reasons").isNull(), lead)
-                         .when(F.col("__pg_reasons").startswith("quarantine:"), F.col("__pg_reasons"))
-                         .otherwise(F.concat(lead, F.lit("; "), F.col("__pg_reasons"))))
-             .orderBy("__pg_row")
-             .select(*columns, F.col("__pg_row").alias(out_row), sus(F.col("p")).alias("suspicion"),
-                     F.col("__pg_reasons").alias("reasons")))
+        names_ = list(evidence_names) or ["no detector"]
+
+        def with_reasons(batches: Any) -> Any:  # the report's first reason, then the fit set's own
+            for chunk in batches:
+                given = chunk.pop("__pg_reasons")
+                out = []
+                for p, b, m, g in zip(chunk.pop("p").tolist(), chunk.pop("best").tolist(),
+                                      chunk.pop("missing").tolist(), given.tolist()):
+                    own = g if isinstance(g, str) else ""  # the fit set's reasons (a missing label among them)
+                    lead = decision_lead("quarantine", p, names_[b], threshold)
+                    out.append((own or "label missing") if m else (f"{lead}; {own}" if own else lead))
+                chunk["reasons"] = out
+                yield chunk
+
+        q0 = (joined.filter(F.col("decision") == "quarantine").join(reason_df, "__pg_row", "left")
+              .orderBy("__pg_row")
+              .select(*columns, F.col("__pg_row").alias(out_row), "suspicion",
+                      "p", "best", "missing", "__pg_reasons"))
+        q = q0.mapInPandas(with_reasons, q0.drop("p", "best", "missing", "__pg_reasons").schema.add("reasons", "string"))
         masked(q).write.parquet(str(stage / names["quarantine"]))
         atomic_write_json(stage / names["report"], jsonable(scrub_strings(result.to_dict(), scrub)))
         atomic_write_json(stage / names["timings"], result.timings())
     return result
-
-
-def _suspicion_expr(p: Any, floor: float) -> Any:
-    """:func:`poisonguard.evidence.suspicion_from_p` as a Spark column expression: ``L / (L + 2)``, ``L = -log10 p``."""
-    from pyspark.sql import functions as F
-
-    L = -F.log10(F.least(F.lit(1.0), F.greatest(p, F.lit(floor))))
-    return L / (L + F.lit(2.0))
