@@ -49,8 +49,8 @@ from ._common import echo_doc, exit_zero_option, finish, format_option, load_par
               help="Spark master for --engine spark: spark://HOST:7077, yarn, local[4], or sc://HOST:15002 (Spark "
                    "Connect); default local[*].")
 @click.option("--sample-rows", type=int, default=None, metavar="N",
-              help="--engine spark: rows the detectors are fitted on (a uniform sample; default 200000), applied "
-                   "to every row in partitions.")
+              help="--engine spark: rows the detectors are fitted on (a sample stratified so that every class keeps "
+                   "at least 1000 rows; default 200000), applied to every row in partitions.")
 @metrics_option
 @exit_zero_option
 @format_option

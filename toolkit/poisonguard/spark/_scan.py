@@ -194,7 +194,8 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     data : path or pyspark.sql.DataFrame
         Parquet or CSV: a file, a folder of partitions, an ``s3a://`` prefix; or a Spark data frame.
     sample_rows : int, default=DEFAULT_SAMPLE_ROWS
-        Rows the detectors are fitted on (a uniform sample; all rows when there are fewer).
+        Rows the detectors are fitted on, in expectation (a hash sample stratified so that every class
+        keeps at least :data:`MIN_CLASS_ROWS`; all rows when there are fewer).
     master : str, default=None
         Spark master (see :func:`poisonguard.spark.session`).
     out : path, default=None
