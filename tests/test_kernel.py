@@ -134,3 +134,30 @@ def test_js_divergence_is_symmetric_and_bounded_by_one():
 def test_js_divergence_of_an_empty_distribution():
     assert js_divergence([0, 0], [0, 0]) == 0.0
     assert js_divergence([0, 0], [1, 3]) == 0.5
+
+
+def test_neighbour_search_of_query_rows_is_scikit_learns():
+    """The query path (faiss' exact flat index when installed, above 15 columns) finds the neighbours
+    scikit-learn finds, nearest first, at the same distances; pickling drops the index, not the answer."""
+    import pickle
+
+    from sklearn.neighbors import NearestNeighbors
+
+    from poisonguard._kernel import has_faiss, nearest_neighbors
+
+    rng = np.random.default_rng(0)
+    R = rng.normal(size=(3000, 20)).astype(np.float32)
+    Q = rng.normal(size=(500, 20)).astype(np.float32)
+    nn = nearest_neighbors(R, 15)
+    dist, ind = nn.kneighbors(Q)
+    ref_d, ref_i = NearestNeighbors(n_neighbors=15, algorithm="brute").fit(R).kneighbors(Q)
+    assert ind.shape == (500, 15) and ind.dtype == np.int64
+    assert (ind == ref_i).mean() > 0.999  # float32 ties may swap two neighbours, nothing more
+    np.testing.assert_allclose(dist, ref_d, rtol=1e-4, atol=1e-4)
+    assert np.all(np.diff(dist, axis=1) >= -1e-6)
+    again = pickle.loads(pickle.dumps(nn))
+    assert again._index is None
+    np.testing.assert_array_equal(again.kneighbors(Q)[1], ind)
+    own_d, own_i = nn.kneighbors(None)  # the reference rows, each without itself: scikit-learn's
+    assert not np.any(own_i == np.arange(3000)[:, None])
+    assert isinstance(has_faiss(), bool)

@@ -30,6 +30,12 @@ def threads_for(n_rows: int) -> Any:
     return _controller().limit(limits=1)
 
 
+def one_thread() -> Any:
+    """A context manager: one thread in every native thread pool loaded (for work that is one of
+    several parallel tasks, such as a Spark task)."""
+    return _controller().limit(limits=1)
+
+
 @functools.lru_cache(maxsize=1)
 def _controller() -> Any:
     import sklearn  # noqa: F401  - loads the OpenMP runtime and the BLAS the limit is for

@@ -34,12 +34,11 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .._kernel import robust_scale
+from .._kernel import nearest_neighbors, robust_scale
 from ..config import Key, Policy
 from ._base import BaseDetector, OutlierDetectorMixin
 
@@ -130,7 +129,7 @@ class _LocalOutlierFactor:
 
     def fit(self, R: np.ndarray) -> _LocalOutlierFactor:
         self.k_ = int(max(1, min(self.n_neighbors, R.shape[0] - 1)))
-        self.nn_ = NearestNeighbors(n_neighbors=self.k_, algorithm="brute" if R.shape[1] > 15 else "auto").fit(R)
+        self.nn_ = nearest_neighbors(R, self.k_)
         dist, ind = self.nn_.kneighbors(None)  # own row excluded
         kdist = dist[:, -1]
         positive = kdist[kdist > 0]

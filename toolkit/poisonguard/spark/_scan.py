@@ -15,12 +15,16 @@ How each part runs (``poisonguard scan --engine spark``; the design is ARCHITECT
 3. **Fit on the driver** with the pandas code of :func:`poisonguard.scan` (:func:`~poisonguard.scan.fit_on_rows`):
    the encoder and every detector on the sample (the copy detectors on the fit set). Rows of the
    fit set get the detectors' own evidence (out-of-fold for label detectors) and their reasons.
-4. **Apply in partitions** (``mapInPandas``): the fitted encoder and detectors go to the
-   executors; each partition encodes its rows and each detector that can score new rows gives
+4. **Apply in partitions** (``mapInArrow``, one thread a task): the fitted encoder and detectors go
+   to the executors; each batch of rows is encoded and each detector that can score new rows gives
    them evidence on the scale of its training rows
-   (:meth:`~poisonguard.detectors.BaseDetector.pvalues_new`). Rows outside the fit set have no
-   copy, so the copy detectors' evidence there is "not tested". Detectors that can do neither
-   score only the fit set, and the report says so (``spark.scored_beyond_fit_set``).
+   (:meth:`~poisonguard.detectors.BaseDetector.pvalues_new`); the batch comes back whole, its cells
+   untouched, with the evidence appended. Rows outside the fit set have no copy, so the copy
+   detectors' evidence there is "not tested". Detectors that can do neither score only the fit set,
+   and the report says so (``spark.scored_beyond_fit_set``). The input's partitions are kept
+   unless there are fewer than two a core (a 1 M-row Parquet file is one row group, one task):
+   then the rows are spread over more (one shuffle). Every row, with its cells and its evidence,
+   is written once to a staging folder, and the steps below read that instead of the input.
 5. **Decide once over all rows**: per-row evidence is combined as on pandas (Bonferroni over the
    detectors that test the row); Benjamini–Hochberg over *all* ``n`` rows is exact without
    sorting them: the threshold at level ``q`` is among the p-values ``<= q``, so only those are
@@ -66,7 +70,6 @@ MIN_CLASS_ROWS = 1_000
 #: Rows per task of the step that applies the fitted detectors, at most (see ``scan``).
 APPLY_PARTITION_ROWS = 250_000
 ROW = "row"
-_INTERNAL = ("__pg_row", "__pg_hash", "__pg_pick", "__pg_copy")
 
 
 def _fmt_of(path: str) -> str:
@@ -130,7 +133,9 @@ def with_row_ids(df: Any, name: str = "__pg_row") -> Any:
     order. ``monotonically_increasing_id`` numbers the rows of each partition consecutively, and a
     partition holds whole files or consecutive slices of one file. One aggregate gives each
     (file, partition) segment its first id and its rows. Sorted by file name and first id, the
-    segments give each row's position. Data that do not come from files count as one file.
+    segments give each row's position. Data that do not come from files count as one file; so do
+    data read from a cache (``persist``; Great Expectations persists what it validates): give the
+    frame as read, before it is cached.
     """
     from pyspark.sql import functions as F
 
@@ -165,22 +170,35 @@ class _Applier:
     n_evidence: int  # columns: one per detector fitted
 
     def __call__(self, batches: Any) -> Any:
+        """``mapInArrow``: each batch of rows comes back whole, with its scores appended (the
+        ``__pg_`` columns of :func:`_score_frame`); the data's cells pass through untouched."""
+        import pyarrow as pa
+
+        from .._kernel import has_faiss
+        from .._threads import one_thread
         from ..data import TabularDataset
 
-        for chunk in batches:
-            rows = chunk["__pg_row"].to_numpy(dtype=np.int64)
-            n = rows.size
-            P = np.ones((n, self.n_evidence))
-            if n:
-                ds = TabularDataset.from_frame(chunk[self.columns], label=self.label, id_column=self.id_column,
-                                               kinds=self.kinds)
-                X = ds.encode(self.encoder)
-                y = ds.label_codes(self.classes) if self.label is not None else None
-                for j, det in self.detectors:
-                    P[:, j] = det.scan_pvalues_new(ds, X, y)
-            p, best = _combine(P, self.sparse, self.gating)
-            missing = (y < 0) if (n and y is not None) else np.zeros(n, dtype=bool)
-            yield _score_frame(rows, p, best, missing, P)
+        has_faiss()  # loaded before the limit, so that the limit covers its OpenMP runtime too
+        with one_thread():  # a task is one core (spark.task.cpus): no thread pools of its own
+            for batch in batches:
+                rows = batch.column("__pg_row").to_numpy().astype(np.int64)
+                n = rows.size
+                P = np.ones((n, self.n_evidence))
+                y = None
+                if n:
+                    chunk = batch.select(self.columns).to_pandas()
+                    ds = TabularDataset.from_frame(chunk, label=self.label, id_column=self.id_column,
+                                                   kinds=self.kinds)
+                    X = ds.encode(self.encoder)
+                    y = ds.label_codes(self.classes) if self.label is not None else None
+                    for j, det in self.detectors:
+                        P[:, j] = det.scan_pvalues_new(ds, X, y)
+                p, best = _combine(P, self.sparse, self.gating)
+                missing = (y < 0) if y is not None else np.zeros(n, dtype=bool)
+                scores = pa.RecordBatch.from_pandas(_score_frame(rows, p, best, missing, P, prefix="__pg_")
+                                                    .drop(columns="__pg_row"), preserve_index=False)
+                yield pa.RecordBatch.from_arrays([*batch.columns, *scores.columns],
+                                                 names=[*batch.schema.names, *scores.schema.names])
 
 
 def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detectors: Sequence[str] | None = None,
@@ -238,7 +256,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         if col is not None and col not in columns:
             raise SchemaError(f"{path or 'the data'}: no {role} column {col!r}; the columns are: "
                               f"{', '.join(columns[:30])}. Pass --{role} with one of them")
-    clash = [c for c in columns if c in _INTERNAL]
+    clash = [c for c in columns if c.startswith("__pg_")]
     if clash:
         raise SchemaError(f"{path or 'the data'}: column name(s) {clash} are reserved by poisonguard; rename them")
     features = [c for c in columns if c not in (label, id_column)]
@@ -376,26 +394,34 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     applier = _Applier(columns=columns, label=label, id_column=id_column, kinds=dict(ds_sample.kinds),
                        encoder=encoder, classes=classes, detectors=appliers, sparse=sparse, gating=gating,
                        n_evidence=D)
-    schema = ("__pg_row long, p double, suspicion double, best int, missing boolean"
-              + "".join(f", s{j} double" for j in range(D)))
+    from pyspark.sql.types import StructType
+
     rest_df = df.filter(~F.col("__pg_pick") & ~F.col("__pg_copy")).select(*columns, "__pg_row")
+    wide = StructType(rest_df.schema.fields + StructType.fromDDL(_score_schema(D, "__pg_")).fields)
     # the models' work, not the files' layout, sets the parallelism: a 1 M-row Parquet file is one
-    # row group, one task; at least two tasks a core, at most APPLY_PARTITION_ROWS rows each
-    parts = max(2 * spark.sparkContext.defaultParallelism, -(-(n - n_fit) // APPLY_PARTITION_ROWS))
-    applied = rest_df.repartition(parts).mapInPandas(applier, schema)
-    fit_scores = _score_frame(fit_rows, p_fit, best_fit, missing_fit, Pf)
+    # row group, one task; with fewer than two tasks a core the rows are spread over more (a shuffle)
+    cores = spark.sparkContext.defaultParallelism
+    if rest_df.rdd.getNumPartitions() < 2 * cores:
+        rest_df = rest_df.repartition(max(2 * cores, -(-(n - n_fit) // APPLY_PARTITION_ROWS)))
+    applied = rest_df.mapInArrow(applier, wide)
+    fit_scores = spark.createDataFrame(_score_frame(fit_rows, p_fit, best_fit, missing_fit, Pf, prefix="__pg_"),
+                                       schema="__pg_row long, " + _score_schema(D, "__pg_"))
+    fit_wide = (df.filter(F.col("__pg_pick") | F.col("__pg_copy")).select(*columns, "__pg_row")
+                .join(F.broadcast(fit_scores), "__pg_row").select(*wide.names))
     import tempfile
 
     work = Path(tempfile.mkdtemp(prefix=".poisonguard-spark.", dir=str(out) if out is not None and
                                  Path(out).is_dir() else None))
     try:
+        # every row once, with its cells and its evidence: what follows reads these, not the input
         applied.write.mode("overwrite").parquet(str(work / "applied"))
-        spark.createDataFrame(fit_scores, schema=schema).write.mode("overwrite").parquet(str(work / "fit"))
+        fit_wide.write.mode("overwrite").parquet(str(work / "fit"))
         pv_df = spark.read.parquet(str(work / "applied"), str(work / "fit"))
 
         # -- one decision over all rows -----------------------------------------------------
         note("decide")
-        cands = pv_df.filter(F.col("p") <= F.lit(levels["review_level"])).select("p").toPandas()["p"].to_numpy()
+        cands = (pv_df.filter(F.col("__pg_p") <= F.lit(levels["review_level"])).select("__pg_p").toPandas()["__pg_p"]
+                 .to_numpy())
         t = _evidence.bh_threshold(cands, levels["level"], m=n)
         t_rev = _evidence.bh_threshold(cands, levels["review_level"], m=n)
         own_rows = fit_rows[own_fit]
@@ -403,12 +429,13 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
                                        schema="__pg_row long, own boolean")
         decided = (pv_df.join(F.broadcast(own_df), "__pg_row", "left")
                    .withColumn("own", F.coalesce(F.col("own"), F.lit(False))))
-        quarantine = (F.col("p") <= F.lit(t)) & F.lit(t > 0) | F.col("missing")
-        review = ((F.col("p") <= F.lit(t_rev)) & F.lit(t_rev > 0)) | F.col("own")
-        decided = decided.withColumn("decision", F.when(quarantine, "quarantine").when(review, "review")
+        quarantine = (F.col("__pg_p") <= F.lit(t)) & F.lit(t > 0) | F.col("__pg_missing")
+        review = ((F.col("__pg_p") <= F.lit(t_rev)) & F.lit(t_rev > 0)) | F.col("own")
+        decided = decided.withColumn("__pg_decision", F.when(quarantine, "quarantine").when(review, "review")
                                      .otherwise("keep"))
-        scores = decided.select(F.col("__pg_row").alias(ROW), "p", "suspicion", "decision", "best", "missing",
-                                *[F.col(f"s{j}") for j in range(D)])
+        scores = decided.select(F.col("__pg_row").alias(ROW), *[F.col(f"__pg_{c}").alias(c) for c in
+                                                                ("p", "suspicion", "decision", "best", "missing")],
+                                *[F.col(f"__pg_s{j}").alias(f"s{j}") for j in range(D)])
         counts = scores.groupBy("decision", "missing").count().collect()
         n_q = sum(int(r["count"]) for r in counts if r["decision"] == "quarantine")
         n_r = sum(int(r["count"]) for r in counts if r["decision"] == "review")
@@ -419,7 +446,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
 
         def listed(frame: pd.DataFrame, kind: str) -> tuple[FlaggedRow, ...]:
             rows_ = frame[ROW].to_numpy(dtype=np.int64)
-            extra = _row_values(df, rows_, [c for c in (label, id_column) if c is not None]) if rows_.size else {}
+            extra = _row_values(pv_df, rows_, [c for c in (label, id_column) if c is not None]) if rows_.size else {}
             outl = []
             for r, p, s, b in zip(rows_.tolist(), frame["p"].tolist(), frame["suspicion"].tolist(),
                                   frame["best"].tolist()):
@@ -465,7 +492,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         if out is not None:
             note("write")
             fitted = [det for name, det in zip(names, dets) if name in evidence_names]
-            result = _write(result, spark, df, scores, columns, evidence_names, Path(out), fit_rows, reasons, fitted, t)
+            result = _write(result, spark, decided, scores, columns, evidence_names, Path(out), fit_rows, reasons, fitted, t)
         return result
     finally:
         import shutil
@@ -473,14 +500,22 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _score_frame(rows: np.ndarray, p: np.ndarray, best: np.ndarray, missing: np.ndarray, P: np.ndarray) -> pd.DataFrame:
+def _score_frame(rows: np.ndarray, p: np.ndarray, best: np.ndarray, missing: np.ndarray, P: np.ndarray,
+                 prefix: str = "") -> pd.DataFrame:
     """One row per scored row: its combined p-value and suspicion, strongest column, missing label,
-    and each detector's suspicion (``s<j>``; :func:`poisonguard.evidence.suspicion_from_p`)."""
-    out = {"__pg_row": rows, "p": p, "suspicion": np.round(_evidence.suspicion_from_p(p), 6), "best": best,
-           "missing": missing}
+    and each detector's suspicion (``s<j>``; :func:`poisonguard.evidence.suspicion_from_p`); the
+    names after ``__pg_row`` carry ``prefix``."""
+    out = {"p": p, "suspicion": np.round(_evidence.suspicion_from_p(p), 6), "best": best.astype(np.int32),
+           "missing": missing.astype(bool)}
     for j in range(P.shape[1]):
         out[f"s{j}"] = np.round(_evidence.suspicion_from_p(P[:, j]), 6)
-    return pd.DataFrame(out)
+    return pd.DataFrame({"__pg_row": rows, **{prefix + k: v for k, v in out.items()}})
+
+
+def _score_schema(D: int, prefix: str = "") -> str:
+    """The Spark schema (DDL) of :func:`_score_frame`'s columns after ``__pg_row``."""
+    return (f"{prefix}p double, {prefix}suspicion double, {prefix}best int, {prefix}missing boolean"
+            + "".join(f", {prefix}s{j} double" for j in range(D)))
 
 
 def _combine(P: np.ndarray, sparse: list[bool], gating: list[bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -521,7 +556,7 @@ def _scores_new(det: Any) -> bool:
     return own or default
 
 
-def _write(result: Any, spark: Any, df: Any, scores: Any, columns: list[str], evidence_names: list[str], out: Path,
+def _write(result: Any, spark: Any, decided: Any, scores: Any, columns: list[str], evidence_names: list[str], out: Path,
            fit_rows: np.ndarray, reasons: list[list[str]], fitted: Sequence[Any], threshold: float) -> Any:
     """Write the output set: report.json, timings.json, and the Parquet datasets scores/, clean/, quarantine/.
 
@@ -564,11 +599,12 @@ def _write(result: Any, spark: Any, df: Any, scores: Any, columns: list[str], ev
     fit_reasons = pd.DataFrame({"__pg_row": fit_rows, "__pg_reasons": scrub(["; ".join(r) for r in reasons])})
     fit_reasons = fit_reasons[fit_reasons["__pg_reasons"] != ""]
     reason_df = spark.createDataFrame(fit_reasons, schema="__pg_row long, __pg_reasons string")
-    joined = df.select(*columns, "__pg_row").join(scores.withColumnRenamed(ROW, "__pg_row"), "__pg_row")
+    joined = decided.select(*columns, "__pg_row", "__pg_p", "__pg_suspicion", "__pg_decision", "__pg_best",
+                            "__pg_missing")
     out_row = "row" if "row" not in columns else "pg_row"
     with output_set(out, commit=names["report"]) as stage:
         scored.orderBy(ROW).write.parquet(str(stage / names["scores"]))
-        masked(joined.filter(F.col("decision") != "quarantine").orderBy("__pg_row").select(*columns)) \
+        masked(joined.filter(F.col("__pg_decision") != "quarantine").orderBy("__pg_row").select(*columns)) \
             .write.parquet(str(stage / names["clean"]))
         names_ = list(evidence_names) or ["no detector"]
 
@@ -576,19 +612,20 @@ def _write(result: Any, spark: Any, df: Any, scores: Any, columns: list[str], ev
             for chunk in batches:
                 given = chunk.pop("__pg_reasons")
                 out = []
-                for p, b, m, g in zip(chunk.pop("p").tolist(), chunk.pop("best").tolist(),
-                                      chunk.pop("missing").tolist(), given.tolist()):
+                for p, b, m, g in zip(chunk.pop("__pg_p").tolist(), chunk.pop("__pg_best").tolist(),
+                                      chunk.pop("__pg_missing").tolist(), given.tolist()):
                     own = g if isinstance(g, str) else ""  # the fit set's reasons (a missing label among them)
                     lead = decision_lead("quarantine", p, names_[b], threshold)
                     out.append((own or "label missing") if m else (f"{lead}; {own}" if own else lead))
                 chunk["reasons"] = out
                 yield chunk
 
-        q0 = (joined.filter(F.col("decision") == "quarantine").join(reason_df, "__pg_row", "left")
+        q0 = (joined.filter(F.col("__pg_decision") == "quarantine").join(reason_df, "__pg_row", "left")
               .orderBy("__pg_row")
-              .select(*columns, F.col("__pg_row").alias(out_row), "suspicion",
-                      "p", "best", "missing", "__pg_reasons"))
-        q = q0.mapInPandas(with_reasons, q0.drop("p", "best", "missing", "__pg_reasons").schema.add("reasons", "string"))
+              .select(*columns, F.col("__pg_row").alias(out_row), F.col("__pg_suspicion").alias("suspicion"),
+                      "__pg_p", "__pg_best", "__pg_missing", "__pg_reasons"))
+        q = q0.mapInPandas(with_reasons, q0.drop("__pg_p", "__pg_best", "__pg_missing", "__pg_reasons").schema
+                           .add("reasons", "string"))
         masked(q).write.parquet(str(stage / names["quarantine"]))
         atomic_write_json(stage / names["report"], jsonable(scrub_strings(result.to_dict(), scrub)))
         atomic_write_json(stage / names["timings"], result.timings())
