@@ -295,3 +295,123 @@ def test_engine_from_params_is_checked_and_auto_keeps_small_files_on_pandas(tmp_
     assert proc.returncode in (0, 1), proc.stderr
     assert (tmp_path / "out" / "scores.csv").is_file()  # the pandas engine's outputs
     assert choose_engine("auto", "s3a://bucket/prefix/") == "spark" and choose_engine(None, src) == "pandas"
+
+
+# ----------------------------------------------------------------- validate on Spark (GE's Spark datasource)
+def _adult_parquet(tmp_path: Path, poison: bool) -> tuple[Path, pd.DataFrame]:
+    import json
+
+    from poisonguard.data import load_dataset
+    from poisonguard.validation._run import suite_na_values
+
+    markers = suite_na_values(json.loads((ROOT / "expectations" / "adult.json").read_text()))["na_values"]
+    frame = load_dataset(ROOT / "data" / "adult.csv.gz", missing_markers=markers).frame.iloc[:8000].copy()
+    if poison:
+        frame.loc[[3, 10, 500], "age"] = 200  # out of range: a critical row-level failure
+        frame.loc[[7, 4321], "workclass"] = "Alien"  # not in the value set
+        frame.loc[frame.index[:1500], "income"] = ">50K"  # the label distribution moves (custom expectation)
+        frame.loc[[20, 21], "capital_loss"] = 9000  # outside the class range of '>50K' (custom, warning)
+    folder = tmp_path / ("bad" if poison else "good")
+    folder.mkdir()
+    frame.iloc[:2500].to_parquet(folder / "part-0.parquet")  # two partitions: row ids across files
+    frame.iloc[2500:].to_parquet(folder / "part-1.parquet")
+    return folder, frame.reset_index(drop=True)
+
+
+@slow
+def test_spark_validation_gives_the_pandas_result(spark, tmp_path):
+    """The demo suite, custom expectations included, on GE's Spark datasource: every outcome as on
+    pandas (success, counts, the rows that broke it, observed values of the aggregates)."""
+    from poisonguard.spark._validate import validate as spark_validate
+    from poisonguard.validation import validate
+
+    folder, frame = _adult_parquet(tmp_path, True)
+    suite = ROOT / "expectations" / "adult.json"
+    ours = spark_validate(folder, suite, master="local[2]")
+    ref = validate(frame, suite)
+    assert ours.return_code == ref.return_code == 1
+    assert ours.inputs["data"]["rows"] == 8000 and ours.parameters["engine"] == "spark"
+    assert [(o.type, o.column) for o in ours.outcomes] == [(o.type, o.column) for o in ref.outcomes]
+    for a, b in zip(ours.outcomes, ref.outcomes):
+        assert a.exception is None, (a.type, a.column, a.exception)
+        assert a.success == b.success, (a.type, a.column)
+        assert a.unexpected_count == b.unexpected_count, (a.type, a.column)
+        # rows are listed for failed expectations (on pandas for every one)
+        assert a.unexpected_rows == (b.unexpected_rows if not a.success else ()), (a.type, a.column)
+        if a.type in ("expect_column_value_proportions_to_match_reference", "expect_table_columns_to_match_set",
+                      "expect_column_mean_to_be_between"):
+            assert a.observed_value == pytest.approx(b.observed_value), a.type
+    # what the poison broke, found where it is
+    age = [o for o in ours.failed if o.type == "expect_column_values_to_be_between" and o.column == "age"]
+    assert age and age[0].unexpected_rows == (3, 10, 500)
+    assert not ours.outcome("expect_column_value_proportions_to_match_reference", "income").success
+    ranges = [o for o in ours.outcomes if o.type == "expect_column_pair_values_to_be_within_class_ranges"
+              and o.column == "capital_loss"]
+    assert ranges and ranges[0].unexpected_count == 2 and ranges[0].success  # held with mostly: counted
+
+
+def test_spark_suite_translates_pandas_types_and_refuses_unknown_ones():
+    from poisonguard.errors import SuiteError
+    from poisonguard.spark._validate import spark_suite
+
+    suite = {"name": "s", "expectations": [
+        {"type": "expect_column_values_to_be_of_type", "kwargs": {"column": "a", "type_": "int64"}},
+        {"type": "expect_column_values_to_be_in_type_list", "kwargs": {"column": "b", "type_list": ["str", "float64"]}},
+        {"type": "expect_table_columns_to_match_set", "kwargs": {"column_set": ["a", "b"]}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}]}
+    run, changed = spark_suite(suite)
+    assert run["expectations"][0] == {"type": "expect_column_values_to_be_in_type_list",
+                                      "kwargs": {"column": "a", "type_list": ["LongType", "IntegerType", "ShortType",
+                                                                               "ByteType"]}}
+    assert run["expectations"][1]["kwargs"]["type_list"] == ["StringType", "DoubleType", "FloatType"]
+    assert run["expectations"][2:] == suite["expectations"][2:]  # the rest run as written
+    assert sorted(changed) == [0, 1] and changed[0]["kwargs"]["type_"] == "int64"
+    assert suite["expectations"][0]["type"] == "expect_column_values_to_be_of_type"  # the input is not modified
+    bad = {"name": "s", "expectations": [{"type": "expect_column_values_to_be_of_type",
+                                          "kwargs": {"column": "a", "type_": "complex128"}}]}
+    with pytest.raises(SuiteError, match="complex128"):
+        spark_suite(bad)
+
+
+@slow
+def test_cli_validate_on_spark_exit_codes_and_bad_input(tmp_path):
+    """The clean data pass through the command line (exit 0: the poisoned case is the parity test's)."""
+    folder, _ = _adult_parquet(tmp_path, False)
+    suite = str(ROOT / "expectations" / "adult.json")
+    proc = _run(["validate", str(folder), "--suite", suite, "--engine", "spark", "--spark-master", "local[2]",
+                 "--out-dir", str(tmp_path / "out")])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "validation passed: all 71 expectations held" in proc.stdout
+    import json
+
+    doc = json.loads((tmp_path / "out" / "validation.json").read_text())
+    assert doc["inputs"]["data"]["engine"] == "spark" and doc["inputs"]["data"]["rows"] == 8000
+    line = _one_line_error(_run(["validate", str(tmp_path / "nope"), "--suite", suite, "--engine", "spark"]))
+    assert "no such file or folder" in line
+    line = _one_line_error(_run(["validate", str(folder), "--suite", suite, "--spark-master", "local[2]"]))
+    assert "--engine spark" in line
+
+
+def test_python_engine_argument_is_checked_before_anything_runs(tmp_path):
+    """``engine=`` of poisonguard.scan and poisonguard.validation.validate: bad values and in-memory
+    data with the Spark engine are one-line usage errors (no Spark is started)."""
+    import poisonguard
+    from poisonguard.errors import UsageError
+    from poisonguard.validation import validate
+
+    frame = _frame(60)
+    with pytest.raises(UsageError, match="engine='sparkle'"):
+        poisonguard.scan(frame, label="label", engine="sparkle")
+    with pytest.raises(UsageError, match="path"):
+        poisonguard.scan(frame, label="label", engine="spark")
+    with pytest.raises(UsageError, match="engine='spark'"):
+        poisonguard.scan(frame, label="label", spark={"master": "local[2]"})
+    with pytest.raises(UsageError, match="reference"):
+        poisonguard.scan(tmp_path / "x.parquet", label="label", engine="spark", reference=frame)
+    suite = ROOT / "expectations" / "adult.json"
+    with pytest.raises(UsageError, match="path"):
+        validate(frame, suite, engine="spark")
+    with pytest.raises(UsageError, match="choose one of"):
+        validate(frame, suite, engine="dask")
+    res = poisonguard.scan(frame, label="label", engine="auto")  # small in-memory data stay on pandas
+    assert res.scores is not None and res.n_rows == 60

@@ -437,7 +437,8 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
          progress: Progress | None = None,
          reference: str | os.PathLike[str] | TabularDataset | pd.DataFrame | None = None,
          reference_rev: str | None = None, source_column: str | None = None,
-         decision: Mapping[str, float] | None = None) -> ScanResult:
+         decision: Mapping[str, float] | None = None, engine: str = "pandas",
+         spark: Mapping[str, Any] | None = None) -> ScanResult:
     """Scan a dataset for poisoned rows.
 
     Parameters
@@ -477,6 +478,13 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
         Levels of the decision, ``{"level": 0.1, "review_level": 0.25, "choose_level": True}`` (see
         :mod:`poisonguard.evidence`; also ``params["decision"]``, the ``decision`` key of
         ``params.yaml``'s ``scan`` section).
+    engine : {"pandas", "spark", "auto"}, default="pandas"
+        ``"spark"`` runs :func:`poisonguard.spark.scan` (``data`` a path of Parquet or CSV, or a
+        Spark data frame; no reference); ``"auto"`` picks Spark for ``s3a://`` paths and inputs
+        of :data:`poisonguard.spark.AUTO_SPARK_BYTES` or more (see
+        :func:`poisonguard.spark.choose_engine`).
+    spark : mapping, default=None
+        With the Spark engine: ``{"master": ..., "sample_rows": ...}`` for :func:`poisonguard.spark.scan`.
 
     Returns
     -------
@@ -489,6 +497,26 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
         or out of range), before any data is read or any detector fitted.
     """
     with_reference = reference is not None or reference_rev is not None
+    if engine != "pandas":
+        from .spark._engine import ENGINES, choose_engine
+
+        if engine not in ENGINES:
+            raise UsageError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
+
+        if isinstance(data, (str, os.PathLike)) and choose_engine(engine, data) == "spark" or (
+                engine == "spark" and not isinstance(data, (TabularDataset, pd.DataFrame))):
+            if with_reference or source_column is not None:
+                raise UsageError("the Spark engine does not compare with a trusted reference yet; use "
+                                 "engine='pandas' with a reference")
+            from .spark import scan as spark_scan
+
+            return spark_scan(data, label=label, detectors=detectors, params=params, id_column=id_column, seed=seed,
+                              out=out, decision=decision, **dict(spark or {}))
+        if engine == "spark":
+            raise UsageError("engine='spark' reads a path (Parquet or CSV) or a Spark data frame; pass one, or use "
+                             "engine='pandas' for an in-memory dataset")
+    elif spark:
+        raise UsageError("spark=... needs engine='spark' (or 'auto' on a large input)")
     if not with_reference and source_column is not None:
         raise UsageError("--source-column needs a trusted reference: pass --reference PATH or --reference-rev REV")
     # the whole configuration is checked before anything is read or fitted

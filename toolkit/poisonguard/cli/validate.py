@@ -20,7 +20,7 @@ __all__ = ["expectations", "validate_cmd"]
 
 
 @click.command("validate")
-@click.argument("data", type=click.Path(path_type=Path))
+@click.argument("data")
 @click.option("--suite", default=None, type=click.Path(path_type=Path),
               help="The Great Expectations suite JSON (for instance expectations/NAME.json).")
 @click.option("--checkpoint", default=None,
@@ -31,33 +31,53 @@ __all__ = ["expectations", "validate_cmd"]
               help="Write the result to DIR/validation.json (atomically).")
 @click.option("--max-rows", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Most rows reported per failed expectation.")
+@click.option("--engine", type=click.Choice(["pandas", "spark", "auto"]), default="pandas", show_default=True,
+              help="pandas (one process), spark (Great Expectations' Spark datasource on Parquet or CSV files, "
+                   "folders of partitions, s3a:// paths; local[*] unless --spark-master or SPARK_REMOTE; needs "
+                   "poisonguard[spark] and Java 17+), or auto (spark for s3a:// and inputs of 1 GiB or more).")
+@click.option("--spark-master", metavar="URL",
+              help="Spark master for --engine spark: spark://HOST:7077, yarn, local[4], or sc://HOST:15002.")
 @metrics_option
 @exit_zero_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to print the result.")
 @old_name("--out", dest="out", new="--out-dir", type=click.Path(file_okay=False, path_type=Path))
-def validate_cmd(data: Path, suite: Path | None, checkpoint: str | None, gx_project: Path, out: Path | None,
-                 max_rows: int, metrics_file: Path | None, exit_zero: bool, fmt: str) -> int:
+def validate_cmd(data: str, suite: Path | None, checkpoint: str | None, gx_project: Path, out: Path | None,
+                 max_rows: int, engine: str, spark_master: str | None, metrics_file: Path | None, exit_zero: bool,
+                 fmt: str) -> int:
     """Validate DATA against a Great Expectations suite (--suite) or a GX project's Checkpoint (--checkpoint).
 
     Exit 1 when a critical expectation fails, 0 otherwise (warnings are reported only; 0 either
     way with --exit-zero); 2 for a missing or malformed suite, or a suite for other columns.
+    With --engine spark the suite runs on Spark through Great Expectations' Spark datasource (the
+    same result; pandas dtype names of type expectations are checked as their Spark types).
     """
     from .._io import guard_outputs
     from ..errors import UsageError
+    from ..spark._engine import choose_engine
 
     if (suite is None) == (checkpoint is None):
         raise UsageError("give either --suite FILE or --checkpoint NAME (with --gx-project DIR)")
-    guard_outputs(inputs=[("DATA", data), ("--suite", suite)], out_dirs=[("--out-dir", out)],
+    spark = choose_engine(engine, data) == "spark"
+    if spark and checkpoint is not None:
+        raise UsageError("--checkpoint runs the GX project's own datasource; use --suite FILE with --engine spark")
+    if spark_master is not None and not spark:
+        raise UsageError("--spark-master needs --engine spark (or auto on a large input)")
+    remote = spark and "://" in data
+    guard_outputs(inputs=[("--suite", suite)] + ([] if remote else [("DATA", Path(data))]), out_dirs=[("--out-dir", out)],
                   outputs=[("--out-dir", out / "validation.json" if out is not None else None), ("--metrics", metrics_file)])
     if checkpoint is not None:
         from ..validation import validate_checkpoint
 
-        result = validate_checkpoint(data, checkpoint, project=gx_project, max_rows=max_rows)
+        result = validate_checkpoint(Path(data), checkpoint, project=gx_project, max_rows=max_rows)
+    elif spark:
+        from ..spark._validate import validate as spark_validate
+
+        result = spark_validate(data, suite, max_rows=max_rows, master=spark_master)
     else:
         from ..validation import validate
 
-        result = validate(data, suite, max_rows=max_rows)
+        result = validate(Path(data), suite, max_rows=max_rows)
     if out is not None:
         result.write_json(out / "validation.json")
     echo_result(result, fmt)

@@ -41,7 +41,8 @@ from typing import Any, ClassVar, Dict, List, Literal, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 from great_expectations.compatibility import pydantic
-from great_expectations.execution_engine import PandasExecutionEngine
+from great_expectations.core.metric_domain_types import MetricDomainTypes
+from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine
 from great_expectations.expectations.expectation import (
     ColumnAggregateExpectation,
     ColumnPairMapExpectation,
@@ -50,6 +51,7 @@ from great_expectations.expectations.metrics.column_aggregate_metric_provider im
     ColumnAggregateMetricProvider,
     column_aggregate_value,
 )
+from great_expectations.expectations.metrics.metric_provider import metric_value
 from great_expectations.expectations.metrics.map_metric_provider import (
     ColumnPairMapMetricProvider,
     column_pair_condition_partial,
@@ -168,6 +170,21 @@ class ColumnValueCountsByKey(ColumnAggregateMetricProvider):
             by_key[key] = by_key.get(key, 0) + int(count)
         return {"count": int(counts.sum()), "counts": by_key}
 
+    @metric_value(engine=SparkDFExecutionEngine)
+    def _spark(cls, execution_engine: SparkDFExecutionEngine, metric_domain_kwargs: Dict[str, Any],
+               metric_value_kwargs: Dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # one groupBy where the data are; only the distinct values and their counts reach the driver
+        df, _, accessor = execution_engine.get_compute_domain(metric_domain_kwargs, MetricDomainTypes.COLUMN)
+        by_key: dict[str, int] = {}
+        total = 0
+        for value, count in df.groupBy(accessor["column"]).count().collect():
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue  # missing, as on pandas
+            key = label_key(value)
+            by_key[key] = by_key.get(key, 0) + int(count)
+            total += int(count)
+        return {"count": total, "counts": by_key}
+
 
 class ExpectColumnValueProportionsToMatchReference(_Described, ColumnAggregateExpectation):
     """Expect the share of each value of a column to stay close to a reference distribution.
@@ -283,6 +300,28 @@ class ColumnPairValuesWithinClassRanges(ColumnPairMapMetricProvider):
         with np.errstate(invalid="ignore"):
             ok = (values >= lo_row) & (values <= hi_row)
         return pd.Series(ok, index=column_A.index)
+
+    @column_pair_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column_A: Any, column_B: Any, **kwargs: Any) -> Any:  # noqa: N803
+        # the same rule as on pandas, as one Spark expression: the row's label picks its range (a label
+        # matches a key as text, or as the same number: 5, 5.0 and "5" are class "5"); labels without
+        # a range, and missing labels, pass when the value is a number
+        from pyspark.sql import functions as F
+
+        ranges: dict[str, list[float | None]] = kwargs.get("class_ranges") or {}
+        value = column_A.cast("double")
+        is_number = value.isNotNull() & ~F.isnan(value)
+        text, number = column_B.cast("string"), column_B.cast("double")
+        picked = []
+        for key, pair in ranges.items():
+            match = text == F.lit(key)
+            try:
+                match = match | (number == F.lit(float(key)))
+            except ValueError:
+                pass
+            inside = is_number & (value >= F.lit(_bound(pair, 0, -np.inf))) & (value <= F.lit(_bound(pair, 1, np.inf)))
+            picked.append(F.when(match, F.coalesce(inside, F.lit(False))))
+        return F.coalesce(*picked, F.coalesce(is_number, F.lit(False)))
 
 
 def _bound(pair: list[float | None] | None, i: int, default: float) -> float:

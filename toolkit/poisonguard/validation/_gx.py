@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from great_expectations.datasource.fluent.interfaces import Batch
 
-__all__ = ["gx", "pandas_batch"]
+__all__ = ["ephemeral_context", "gx", "pandas_batch"]
 
 _READY = False
 
@@ -43,6 +43,14 @@ def pandas_batch(frame: pd.DataFrame) -> Batch:
         The data; it is not copied. Its index should be ``0..n-1`` so that the indices Great
         Expectations reports are ``row`` positions.
     """
+    definition = (ephemeral_context().data_sources.add_pandas("poisonguard")
+                  .add_dataframe_asset("data")
+                  .add_batch_definition_whole_dataframe("whole"))
+    return definition.get_batch(batch_parameters={"dataframe": frame})
+
+
+def ephemeral_context() -> Any:
+    """A fresh ephemeral (in-memory) Great Expectations context: analytics and progress bars off."""
     g = gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -55,8 +63,4 @@ def pandas_batch(frame: pd.DataFrame) -> Batch:
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
     )
-    context = g.get_context(mode="ephemeral", project_config=config)
-    definition = (context.data_sources.add_pandas("poisonguard")
-                  .add_dataframe_asset("data")
-                  .add_batch_definition_whole_dataframe("whole"))
-    return definition.get_batch(batch_parameters={"dataframe": frame})
+    return g.get_context(mode="ephemeral", project_config=config)

@@ -262,7 +262,7 @@ class ValidationResult(StageResult):
 # -- running ----------------------------------------------------------------------------------
 def validate(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame,
              suite: str | os.PathLike[str] | dict[str, Any] | ExpectationSuite, *,
-             max_rows: int = MAX_ROWS) -> ValidationResult:
+             max_rows: int = MAX_ROWS, engine: str = "pandas", master: str | None = None) -> ValidationResult:
     """Validate data against a Great Expectations suite, with Great Expectations.
 
     Parameters
@@ -275,6 +275,12 @@ def validate(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame,
         The suite (a file written by ``poisonguard expectations infer`` or by Great Expectations).
     max_rows : int, default=1000
         Most rows reported per expectation (bounded for very dirty data).
+    engine : {"pandas", "spark", "auto"}, default="pandas"
+        ``"spark"``: a path (Parquet or CSV, a folder of partitions, ``s3a://``) validated on
+        Great Expectations' Spark datasource (:func:`poisonguard.spark.validate`); ``"auto"``:
+        Spark for ``s3a://`` and inputs of 1 GiB or more.
+    master : str, default=None
+        With the Spark engine: the Spark master (see :func:`poisonguard.spark.session`).
 
     Returns
     -------
@@ -287,7 +293,21 @@ def validate(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame,
     DataError
         The data cannot be read.
     """
-    resolved = _resolve_suite(suite)  # a bad suite is reported before the data is read
+    if engine not in ("pandas", "spark", "auto"):
+        raise UsageError(f"engine={engine!r}: choose one of pandas, spark, auto")
+    if engine != "pandas" and isinstance(data, (str, os.PathLike)):
+        from ..spark._engine import choose_engine
+
+        if choose_engine(engine, data) == "spark":
+            from ..spark import validate as spark_validate
+
+            return spark_validate(data, suite, max_rows=max_rows, master=master)
+    elif engine not in ("pandas", "auto"):
+        raise UsageError(f"engine={engine!r} needs a path (Parquet or CSV) to read with Spark; for an in-memory "
+                         "dataset use engine='pandas'")
+    if master is not None and engine == "pandas":
+        raise UsageError("master=... needs engine='spark'")
+    resolved = resolve_suite(suite)  # a bad suite is reported before the data is read
     reader = None
     if isinstance(data, (str, os.PathLike)):
         reader = suite_na_values(resolved[1], resolved[2].get("path"))
@@ -338,7 +358,7 @@ def validate_frame(data: TabularDataset | pd.DataFrame,
     """
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 0:
         raise UsageError(f"The 'max_rows' parameter of validate must be an int >= 0. Got {max_rows!r} instead.")
-    suite_obj, suite_json, suite_info = _resolve_suite(suite) if _resolved is None else _resolved
+    suite_obj, suite_json, suite_info = resolve_suite(suite) if _resolved is None else _resolved
     if isinstance(data, TabularDataset):
         frame = data.frame
         data_info: dict[str, Any] = {"path": str(data.path) if data.path else None, "sha256": data.sha256}
@@ -351,7 +371,7 @@ def validate_frame(data: TabularDataset | pd.DataFrame,
         frame = frame.reset_index(drop=True)
     columns = [str(c) for c in frame.columns]
     data_info.update({"rows": len(frame), "columns": len(columns)})
-    _check_fits(suite_json, columns, suite_info.get("path"))
+    check_fits(suite_json, columns, suite_info.get("path"))
 
     from ._gx import gx, pandas_batch
 
@@ -361,7 +381,7 @@ def validate_frame(data: TabularDataset | pd.DataFrame,
                      "return_unexpected_index_query": False, "exclude_unexpected_values": False}
     ge_result = batch.validate(suite_obj, result_format=result_format)
     # GE does not return results in suite order; our private copy's ids put them back
-    converted = sorted(((_order(evr, i), convert_outcome(evr, frame, max_rows)) for i, evr in enumerate(ge_result.results)),
+    converted = sorted(((result_order(evr, i), convert_outcome(evr, frame, max_rows)) for i, evr in enumerate(ge_result.results)),
                        key=lambda pair: pair[0])
     outcomes = [o for _, o in converted]
     failures = [{"type": o.type, "column": o.column, "error": o.exception} for o in outcomes if o.exception]
@@ -377,14 +397,16 @@ def validate_frame(data: TabularDataset | pd.DataFrame,
 _ID_PREFIX = "poisonguard-order-"
 
 
-def _order(evr: Any, fallback: int) -> tuple[int, int]:
+def result_order(evr: Any, fallback: int) -> tuple[int, int]:
+    """Sort key of a GE result: ``(0, position in the suite)`` from the id :func:`resolve_suite` gave
+    its expectation, else ``(1, fallback)``."""
     eid = str(getattr(evr.expectation_config, "id", "") or "")
     if eid.startswith(_ID_PREFIX) and eid[len(_ID_PREFIX):].isdigit():
         return (0, int(eid[len(_ID_PREFIX):]))
     return (1, fallback)  # pragma: no cover - every expectation of our private copy has an id
 
 
-def _resolve_suite(suite: Any) -> tuple[ExpectationSuite, dict[str, Any], dict[str, Any]]:
+def resolve_suite(suite: Any) -> tuple[ExpectationSuite, dict[str, Any], dict[str, Any]]:
     """A private copy of the suite, its JSON dict, and facts about it.
 
     The copy's expectations get ids that number them, to restore suite order in the result;
@@ -414,7 +436,7 @@ def _resolve_suite(suite: Any) -> tuple[ExpectationSuite, dict[str, Any], dict[s
     return obj, data, info
 
 
-def _check_fits(suite: dict[str, Any], columns: list[str], path: str | None) -> None:
+def check_fits(suite: dict[str, Any], columns: list[str], path: str | None) -> None:
     named = suite_columns(suite)
     if not named:
         return
@@ -428,8 +450,13 @@ def _check_fits(suite: dict[str, Any], columns: list[str], path: str | None) -> 
                          "`poisonguard expectations infer DATA --label COL --out SUITE`")
 
 
-def convert_outcome(evr: Any, frame: pd.DataFrame, max_rows: int) -> ExpectationOutcome:
-    """One GE ExpectationValidationResult -> plain ExpectationOutcome (GE objects are not kept)."""
+def convert_outcome(evr: Any, frame: pd.DataFrame | None, max_rows: int, *,
+                    columns: list[str] | None = None) -> ExpectationOutcome:
+    """One GE ExpectationValidationResult -> plain ExpectationOutcome (GE objects are not kept).
+
+    ``frame`` is the data validated, when in memory (the rows of a failed type expectation are found
+    in it); else ``columns`` names the data's columns. Row ids GE reports as records (on Spark, with
+    ``unexpected_index_column_names``) are read from their ``__pg_row``; the rows are ascending."""
     from great_expectations.util import convert_to_json_serializable
 
     config = evr.expectation_config
@@ -437,11 +464,13 @@ def convert_outcome(evr: Any, frame: pd.DataFrame, max_rows: int) -> Expectation
     column = kwargs.get("column", kwargs.get("column_A"))
     result = dict(evr.result or {})
     exception = _exception_message(evr.exception_info)
-    missing = [c for c in _columns_of(kwargs) if c not in frame.columns]
+    present = set(frame.columns if frame is not None else columns or [])
+    missing = [c for c in _columns_of(kwargs) if c not in present]
     if missing:
         exception = f"column {missing[0]!r} is not in the data"
     rows_list = result.get("partial_unexpected_index_list")
-    rows = tuple(int(r) for r in rows_list[:max_rows]) if rows_list else ()
+    rows = tuple(sorted(int(r["__pg_row"]) if isinstance(r, dict) else int(r) for r in rows_list[:max_rows])) \
+        if rows_list else ()
     unexpected_count = result.get("unexpected_count")
     meta = config.meta or {}
     note = meta.get("poisonguard") if isinstance(meta, dict) else None
@@ -451,7 +480,7 @@ def convert_outcome(evr: Any, frame: pd.DataFrame, max_rows: int) -> Expectation
     etype = str(config.type)
     if (not success and exception is None and etype in ("expect_column_values_to_be_of_type",
                                                        "expect_column_values_to_be_in_type_list")
-            and isinstance(column, str)):
+            and isinstance(column, str) and frame is not None):
         expected = kwargs.get("type_list") or [kwargs.get("type_")]
         count, found = _type_offenders(frame[column], expected, max_rows)
         if count:
