@@ -134,22 +134,35 @@ def manifest() -> None:
 @_BASE
 @_ENDPOINT
 @click.option("--no-tabular", is_flag=True, help="Do not record row counts and schema fingerprints.")
+@click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True,
+              help="Who hashes: threads in this process (pandas), or Spark tasks, a few files each (spark: local[*] "
+                   "unless --spark-master; local paths must be readable by the executors under the same name). "
+                   "The manifest is the same either way.")
+@click.option("--spark-master", metavar="URL", help="Spark master for --engine spark: spark://HOST:7077, yarn, local[4].")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="--engine pandas: files hashed at once  [default: CPU count + 4, at most 16]")
 @_REPORT
 @_FORMAT
 def create_cmd(sources: tuple[str, ...], out: str, key: str | None, base_dir: str | None, endpoint_url: str | None,
-               no_tabular: bool, report: str | None, fmt: str) -> int:
+               no_tabular: bool, engine: str, spark_master: str | None, workers: int | None, report: str | None,
+               fmt: str) -> int:
     """Hash SOURCES into a manifest: files, folders, globs, DVC files or DVC-tracked paths, s3://bucket/prefix.
 
     The manifest records the time it was made; set SOURCE_DATE_EPOCH (seconds since 1970, UTC) to
     fix it, so that the same sources and key give the same manifest byte for byte.
     """
+    from ..errors import UsageError
     from ..provenance import create_manifest
 
+    if spark_master is not None and engine != "spark":
+        raise UsageError("--spark-master needs --engine spark")
+    if workers is not None and engine != "pandas":
+        raise UsageError("--workers is for --engine pandas (Spark runs as many tasks as it has cores)")
     local = _local_sources(sources, base_dir, out)
     _guard(inputs=[("SOURCES", p) for p in local if not p.is_dir()] + [("--key", key)],
            hashed_dirs=[("SOURCES", p) for p in local if p.is_dir()], out=out, report=report)
     result = create_manifest(list(sources), out, key=key, base_dir=base_dir, endpoint_url=endpoint_url,
-                             tabular=not no_tabular)
+                             tabular=not no_tabular, engine=engine, master=spark_master, workers=workers)
     return _finish(result, fmt, report)
 
 

@@ -27,9 +27,10 @@ from ._manifest import (
     sign_envelope,
     verify_signatures,
 )
+from ._parallel import record_all
 from ._result import Finding, ManifestRef, ProvenanceResult, SourceStatus
-from ._s3 import S3Reader, bucket_findings, plan_s3, record_s3, safe_endpoint, verify_s3
-from ._sources import LocalPlan, normpath, plan_local, record_local, verify_local
+from ._s3 import S3Reader, bucket_findings, plan_s3, safe_endpoint, verify_s3
+from ._sources import LocalPlan, normpath, plan_local, verify_local
 
 __all__ = ["create_manifest", "sign_manifest", "verify_manifest"]
 
@@ -61,7 +62,8 @@ def _file_sha256(path: Path) -> str:
 
 def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg | None = None,
                     base_dir: PathLike | None = None, endpoint_url: str | None = None, tabular: bool = True,
-                    s3_client: Any = None, created: _dt.datetime | None = None) -> ProvenanceResult:
+                    s3_client: Any = None, created: _dt.datetime | None = None, engine: str = "pandas",
+                    master: str | None = None, workers: int | None = None) -> ProvenanceResult:
     """Hash every source and write a manifest (a DSSE envelope around an in-toto Statement).
 
     Parameters
@@ -87,6 +89,15 @@ def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg
         The creation time recorded in the statement (stored in UTC, to the second). None: the
         time given by ``SOURCE_DATE_EPOCH`` when that is set (the reproducible-builds
         convention: the same inputs then give the same manifest, byte for byte), else now.
+    engine : {"pandas", "spark"}, default="pandas"
+        Who hashes the files (:mod:`poisonguard.provenance._parallel`): ``workers`` threads in this
+        process, or one Spark task per few files (``master``: see :func:`poisonguard.spark.session`).
+        The manifest is the same either way.
+    master : str, default=None
+        With ``engine="spark"``: the Spark master.
+    workers : int, default=None
+        With ``engine="pandas"``: threads that hash at once (default
+        :data:`~poisonguard.provenance._parallel.DEFAULT_WORKERS`; 1: one file after another).
 
     Returns
     -------
@@ -127,13 +138,13 @@ def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg
     collections.update(plan.collections)
     records: list[dict[str, Any]] = []
     findings: list[Finding] = []
+    local_items = []
     for name, (path, coll_name) in sorted(plan.files.items()):
         reason = check_subject_name(name)
         if reason:
             raise UsageError(f"{name}: cannot be named in a manifest: {reason}")
-        rec, found = record_local(path, name, coll_name, base, tabular=tabular)
-        records.append(rec)
-        findings.extend(found)
+        local_items.append((path, name, coll_name))
+    s3_items = []
     if s3_objects and reader is not None:
         by_bucket: dict[str, list[str]] = {}
         for name, (bucket, _, _) in s3_objects.items():
@@ -144,9 +155,14 @@ def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg
             reason = check_subject_name(name)
             if reason:
                 raise UsageError(f"{name}: cannot be named in a manifest: {reason}")
-            rec, found = record_s3(bucket, k, coll_name, reader)
-            records.append(rec)
-            findings.extend(found)
+            s3_items.append((bucket, k, coll_name))
+    local_findings: list[Finding] = []
+    for i, (rec, found) in enumerate(record_all(local_items, s3_items, base=base, tabular=tabular,
+                                                endpoint_url=endpoint_url, reader=reader, engine=engine,
+                                                master=master, workers=workers)):
+        records.append(rec)
+        (local_findings if i < len(local_items) else findings).extend(found)
+    findings = local_findings + findings  # as hashed one by one: the files' findings, the buckets', the objects'
     statement = build_statement(records, collections.values(), created=stamp, tool_version=__version__)
     envelope = Envelope.from_statement(statement)
     keyids: tuple[str, ...] = ()
@@ -163,7 +179,7 @@ def create_manifest(sources: Sequence[str], out: PathLike, *, key: PrivateKeyArg
         keyids=keyids,
         sources=tuple(SourceStatus(r["name"], r["sha256"], r["size"], "recorded") for r in records),
         findings=tuple(findings),
-        parameters={"sources": list(sources), "tabular": tabular,
+        parameters={"sources": list(sources), "tabular": tabular, "engine": engine,
                     "endpoint_url": safe_endpoint(endpoint_url), "signed": signer is not None},
     )
 
