@@ -73,6 +73,7 @@ def main() -> None:
         print(f"data: {args.rows} rows written in {time.perf_counter() - t0:.0f} s to {data}")
 
     from poisonguard.spark import session
+    from poisonguard.spark._session import master_of
     from poisonguard.spark._validate import validate
     from poisonguard.validation import load_suite
     from poisonguard.validation._gx import ephemeral_context
@@ -107,7 +108,7 @@ def main() -> None:
     ge, pg = statistics.median(times["ge"]), statistics.median(times["poisonguard"])
     print(f"validate {args.rows:,} rows, {SUITE.name}: GE's own {ge:.1f} s, poisonguard --engine spark {pg:.1f} s "
           f"({pg / ge:.2f} x)")
-    print(f"| {args.rows:,} | {spark.sparkContext.master} | {ge:.1f} | {pg:.1f} | {pg / ge:.2f} |")
+    print(f"| {args.rows:,} | {master_of(spark)} | {ge:.1f} | {pg:.1f} | {pg / ge:.2f} |")
     sys.stdout.flush()
 
 

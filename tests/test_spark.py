@@ -415,3 +415,34 @@ def test_python_engine_argument_is_checked_before_anything_runs(tmp_path):
         validate(frame, suite, engine="dask")
     res = poisonguard.scan(frame, label="label", engine="auto")  # small in-memory data stay on pandas
     assert res.scores is not None and res.n_rows == 60
+
+
+@slow
+def test_cli_scan_through_spark_connect(tmp_path):
+    """SPARK_REMOTE: the scan runs as a Spark Connect client (here of a Connect server this process
+    starts, SPARK_REMOTE=local[2]: the protocol a cluster's endpoint speaks); the same outputs."""
+    pytest.importorskip("grpc")
+    res = _poisoned(2000, "random_flip", 0.15)
+    res.frame.to_parquet(tmp_path / "d.parquet")
+    proc = _run(["scan", str(tmp_path / "d.parquet"), "--label", "label", "--engine", "spark",
+                 "--sample-rows", "1000", "--out-dir", str(tmp_path / "out"), "--format", "json"],
+                {"SPARK_REMOTE": "local[2]"})
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    import json
+
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["decision"]["spark"]["master"].startswith("connect")
+    assert report["n_rows"] == 2000
+    scores = pd.read_parquet(tmp_path / "out" / "scores").sort_values("row")
+    assert scores["row"].tolist() == list(range(2000))
+    assert average_precision_score(res.mask, scores["label_flip"]) >= 0.8
+    assert (tmp_path / "out" / "clean" / "_SUCCESS").exists()
+
+
+def test_cli_manifest_on_spark_connect_is_refused_in_one_line(tmp_path):
+    (tmp_path / "a.csv").write_text("x,y\n1,a\n")
+    line = _one_line_error(subprocess.run([*PG, "manifest", "create", "a.csv", "--out", "m.json", "--engine", "spark"],
+                                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                                          env={**os.environ, "CI": "true", "SPARK_REMOTE": "sc://127.0.0.1:1"}))
+    assert "Spark Connect" in line and "--engine pandas" in line
+    assert not (tmp_path / "m.json").exists()

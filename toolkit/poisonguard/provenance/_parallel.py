@@ -101,7 +101,16 @@ def record_all(local: Sequence[tuple[Path, str, str | None]], s3: Sequence[tuple
     if engine == "spark":
         from ..spark import session
 
-        sc = session(master).sparkContext
+        from ..errors import UsageError
+        from ..spark._session import is_connect
+
+        remote = master.startswith("sc://") if master else bool(os.environ.get("SPARK_REMOTE"))
+        spark = None if remote else session(master)
+        if spark is None or is_connect(spark):
+            raise UsageError("manifest create --engine spark runs Spark tasks over a list of files, which Spark "
+                             "Connect cannot (no RDDs); give a cluster's master URL with --spark-master, or hash "
+                             "with threads (--engine pandas)")
+        sc = spark.sparkContext
         items = [("l", it) for it in local] + [("s", it) for it in s3]
         if not items:
             return []

@@ -55,7 +55,7 @@ import pandas as pd
 
 from .. import evidence as _evidence
 from ..errors import DataError, SchemaError, UsageError
-from ._session import session
+from ._session import is_connect, master_of, parallelism, session
 
 __all__ = ["DEFAULT_SAMPLE_ROWS", "read", "scan", "with_row_ids"]
 
@@ -400,8 +400,8 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     wide = StructType(rest_df.schema.fields + StructType.fromDDL(_score_schema(D, "__pg_")).fields)
     # the models' work, not the files' layout, sets the parallelism: a 1 M-row Parquet file is one
     # row group, one task; with fewer than two tasks a core the rows are spread over more (a shuffle)
-    cores = spark.sparkContext.defaultParallelism
-    if rest_df.rdd.getNumPartitions() < 2 * cores:
+    cores = parallelism(spark)
+    if _partitions(rest_df) < 2 * cores:
         rest_df = rest_df.repartition(max(2 * cores, -(-(n - n_fit) // APPLY_PARTITION_ROWS)))
     applied = rest_df.mapInArrow(applier, wide)
     fit_scores = spark.createDataFrame(_score_frame(fit_rows, p_fit, best_fit, missing_fit, Pf, prefix="__pg_"),
@@ -473,7 +473,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
             "forced": n_forced,
             "combined": sorted(n for n, g in zip(evidence_names, gating) if g),
             "own_flags_reviewed": sorted(n for n, g in zip(evidence_names, gating) if g),
-            "spark": {"engine": "spark", "master": spark.sparkContext.master, "rows": n, "sample_rows": int(sample_pos.size),
+            "spark": {"engine": "spark", "master": master_of(spark), "rows": n, "sample_rows": int(sample_pos.size),
                       "fit_set_rows": n_fit, "rows_with_copies_outside_sample": n_copy,
                       "scored_in_partitions": [evidence_names[j] for j, _ in appliers],
                       "scored_beyond_fit_set": sorted(set(evidence_names) - set(sample_only)),
@@ -528,6 +528,13 @@ def _combine(P: np.ndarray, sparse: list[bool], gating: list[bool]) -> tuple[np.
     Pg = P[:, g]
     tested = _evidence.tested_mask(Pg, [sparse[j] for j in g.tolist()])
     return _evidence.combine_pvalues(Pg, tested), g[Pg.argmin(axis=1)].astype(np.int32)
+
+
+def _partitions(df: Any) -> int:
+    """Partitions of ``df`` (on Spark Connect, which has no RDDs: its input files, one partition each at least)."""
+    if not is_connect(df.sparkSession):
+        return int(df.rdd.getNumPartitions())
+    return len(df.inputFiles())
 
 
 def _plainv(v: Any) -> Any:

@@ -5,7 +5,11 @@
   web UI, Arrow for the pandas round trips, Spark's own log off on the terminal (poisonguard
   reports failures in one line; ``POISONGUARD_SPARK_LOG4J`` names a log4j2.properties of your own);
 * ``master="spark://host:7077"``, ``"yarn"``, ``"local-cluster[2,1,1024]"``, ...: that master;
-* ``master="sc://host:15002"`` or ``SPARK_REMOTE`` set: Spark Connect (needs ``pyspark[connect]``).
+* ``master="sc://host:15002"`` or ``SPARK_REMOTE`` set: Spark Connect (the ``spark`` extra brings
+  ``pyspark[connect]``). The cluster's Python workers need poisonguard installed;
+  ``SPARK_REMOTE=local[2]`` starts a Connect server on this machine (its workers run this
+  interpreter). The scan and validation run on Connect; ``manifest create --engine spark`` needs a
+  classic session (it runs tasks over a list of files, an RDD, which Connect has not).
 
 A session already running in this process is reused as it is (a notebook's, a test's).
 Missing pieces end in a one-line :class:`~poisonguard.errors.UsageError` (exit 2): no
@@ -18,12 +22,13 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["DEFAULT_DRIVER_MEMORY", "java_version", "session"]
+__all__ = ["DEFAULT_DRIVER_MEMORY", "is_connect", "java_version", "master_of", "parallelism", "session"]
 
 #: Driver memory of the local session (``spark.driver.memory``); in local mode the executors run
 #: inside the driver's JVM, so this bounds the JVM's heap.
@@ -72,8 +77,19 @@ def session(master: str | None = None, *, app: str = "poisonguard") -> Any:
     SparkSession = _pyspark()
     remote = master if master and master.startswith("sc://") else (None if master else os.environ.get("SPARK_REMOTE"))
     if remote:
+        # a local Connect server (SPARK_REMOTE=local[N]) starts its Python workers from this interpreter;
+        # a cluster's workers need poisonguard installed there
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = SparkSession.builder.remote(remote).appName(app)
+        if remote.startswith("local"):  # a server this process starts: the settings of local[*] below
+            builder = (builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+                       .config("spark.driver.extraJavaOptions", _log_option())
+                       .config("spark.sql.shuffle.partitions", str(max(2, 2 * (os.cpu_count() or 1))))
+                       .config("spark.sql.session.timeZone", "UTC"))
         try:
-            return SparkSession.builder.remote(remote).appName(app).getOrCreate()
+            with warnings.catch_warnings():  # the launch settings are also tried as runtime ones: refused, said
+                warnings.filterwarnings("ignore", message="Failed to set spark", category=UserWarning)
+                return builder.getOrCreate()
         except ImportError as exc:
             raise UsageError(f"Spark Connect ({remote}) needs pyspark[connect]: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the server's error, in one line
@@ -85,8 +101,7 @@ def session(master: str | None = None, *, app: str = "poisonguard") -> Any:
     # the Python workers must run this interpreter (its numpy, pandas, pyarrow and poisonguard)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    log4j = Path(os.environ["POISONGUARD_SPARK_LOG4J"]) if os.environ.get("POISONGUARD_SPARK_LOG4J") else _LOG4J
-    log = f"-Dlog4j.configurationFile={log4j.resolve().as_uri()}"
+    log = _log_option()
     builder = (SparkSession.builder.master(master or "local[*]").appName(app)
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
@@ -106,3 +121,35 @@ def session(master: str | None = None, *, app: str = "poisonguard") -> Any:
     if not os.environ.get("POISONGUARD_SPARK_LOG4J"):
         spark.sparkContext.setLogLevel("OFF")
     return spark
+
+
+def _log_option() -> str:
+    log4j = Path(os.environ["POISONGUARD_SPARK_LOG4J"]) if os.environ.get("POISONGUARD_SPARK_LOG4J") else _LOG4J
+    return f"-Dlog4j.configurationFile={log4j.resolve().as_uri()}"
+
+
+def is_connect(spark: Any) -> bool:
+    """Whether ``spark`` is a Spark Connect session (no ``sparkContext``, no RDDs)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def master_of(spark: Any) -> str:
+    """The session's master URL (for a Spark Connect session: the server's ``spark.master``, or ``connect``)."""
+    if not is_connect(spark):
+        return str(spark.sparkContext.master)
+    try:
+        return f"connect ({spark.conf.get('spark.master')})"
+    except Exception:  # noqa: BLE001 - a server that does not tell
+        return "connect"
+
+
+def parallelism(spark: Any) -> int:
+    """Cores the session's tasks run on: ``defaultParallelism``; on Spark Connect, half the server's
+    ``spark.sql.shuffle.partitions`` (its conventional two partitions a core)."""
+    if not is_connect(spark):
+        return int(spark.sparkContext.defaultParallelism)
+    try:
+        return max(1, int(spark.conf.get("spark.sql.shuffle.partitions")) // 2)
+    except Exception:  # noqa: BLE001 - a server that does not tell
+        return 1
+

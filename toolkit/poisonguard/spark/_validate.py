@@ -42,7 +42,7 @@ from typing import Any
 
 from ..errors import DataError, SuiteError, UsageError
 from ._scan import read, with_row_ids
-from ._session import session
+from ._session import master_of, session
 
 __all__ = ["SPARK_TYPES", "spark_suite", "validate"]
 
@@ -209,6 +209,6 @@ def validate(data: str | os.PathLike[str], suite: Any, *, max_rows: int | None =
     return ValidationResult(suite_name=suite_obj.name, outcomes=tuple(outcomes),
                             inputs={"data": data_info, "suite": suite_info},
                             parameters={"max_rows": int(max_rows), "engine": "spark",
-                                        "master": spark.sparkContext.master,
+                                        "master": master_of(spark),
                                         "na_values": reader["na_values"], "na_values_from": reader["from"]},
                             failures=tuple(failures), great_expectations_version=g.__version__)
