@@ -86,16 +86,14 @@ def spark_suite(suite: dict[str, Any], where: str = "the suite") -> tuple[dict[s
     changed: dict[int, dict[str, Any]] = {}
     for i, exp in enumerate(out["expectations"]):
         etype, kw = exp.get("type"), exp.get("kwargs") or {}
-        original = {"type": etype, "kwargs": copy.deepcopy(kw)}
-        if etype in _TYPE_EXPECTATIONS:
-            names = kw.get("type_list") if etype.endswith("type_list") else [kw.get("type_")]
-            at = f"{where}: expectation {i} ({etype} on {kw.get('column')!r})"
-            exp["type"] = "expect_column_values_to_be_in_type_list"
-            exp["kwargs"] = {**{k: v for k, v in kw.items() if k not in ("type_", "type_list")},
-                             "type_list": _spark_types(list(names or []), at)}
-        else:
+        if etype not in _TYPE_EXPECTATIONS:
             continue
-        changed[i] = original
+        changed[i] = {"type": etype, "kwargs": copy.deepcopy(kw)}
+        names = kw.get("type_list") if etype.endswith("type_list") else [kw.get("type_")]
+        at = f"{where}: expectation {i} ({etype} on {kw.get('column')!r})"
+        exp["type"] = "expect_column_values_to_be_in_type_list"
+        exp["kwargs"] = {**{k: v for k, v in kw.items() if k not in ("type_", "type_list")},
+                         "type_list": _spark_types(list(names or []), at)}
     return out, changed
 
 
