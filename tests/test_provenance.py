@@ -570,3 +570,23 @@ def test_cli_help_lists_commands(cli):
     assert rc == 0 and "keygen" in out and "manifest" in out
     rc, out, _ = cli("manifest", "--help")
     assert rc == 0 and all(c in out for c in ("create", "sign", "verify", "diff"))
+
+
+def test_task_errors_come_back_as_themselves_and_never_import_a_name():
+    """A Spark task's error is raised again on the driver: poisonguard's and builtin errors as
+    themselves, any other class name (never imported) as a RuntimeError with the same message."""
+    import pytest
+
+    from poisonguard.errors import ProvenanceError
+    from poisonguard.provenance._parallel import _guarded, _unwrap
+
+    def boom(_: object) -> None:
+        raise ProvenanceError("s3://b/k: no such object")
+
+    assert _unwrap([_guarded(lambda x: x + 1)(1)]) == [2]
+    with pytest.raises(ProvenanceError, match="no such object"):
+        _unwrap([_guarded(boom)(0)])
+    with pytest.raises(KeyError):
+        _unwrap([("error", "builtins", "KeyError", "k")])
+    with pytest.raises(RuntimeError, match="^y$"):
+        _unwrap([("error", "os", "system", "y")])

@@ -9,9 +9,9 @@ order of the items, so the manifest is the same, byte for byte, whichever engine
 * ``engine="pandas"`` (this process; the name is the other stages'): a thread pool of
   ``workers`` threads (default: :data:`DEFAULT_WORKERS`); :mod:`hashlib` and the reads release the
   GIL, so threads hash in parallel.
-* ``engine="spark"``: one Spark task per item (``sparkContext.parallelize``), on the session of
-  :func:`poisonguard.spark.session` (local, a cluster, or Spark Connect is not enough: this uses
-  the RDD API). Local paths must be readable by the executors under the same name (local mode,
+* ``engine="spark"``: the items spread over four tasks a core (``sparkContext.parallelize``), on
+  the session of :func:`poisonguard.spark.session` (local or a cluster's master; not Spark
+  Connect, which has no RDDs). Local paths must be readable by the executors under the same name (local mode,
   or a shared file system); S3 objects are read by each executor with its own boto3 client
   (credentials from the executor's environment or instance role, never shipped with the task).
 
@@ -69,15 +69,18 @@ def _guarded(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def _unwrap(results: list[Any]) -> list[Any]:
-    import importlib
+    import builtins
+
+    from .. import errors
 
     out = []
     for r in results:
         if r[0] == "error":
             _, module, qualname, message = r
-            cls: Any = importlib.import_module(module)
-            for part in qualname.split("."):
-                cls = getattr(cls, part, None)
+            # only poisonguard's own errors and builtin ones are raised again as themselves: a name
+            # that came back from a task is never imported
+            home = errors if module == errors.__name__ else builtins if module == "builtins" else None
+            cls: Any = getattr(home, qualname, None) if home is not None and "." not in qualname else None
             if not (isinstance(cls, type) and issubclass(cls, Exception)):
                 cls = RuntimeError
             try:
