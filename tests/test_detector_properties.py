@@ -175,3 +175,22 @@ def test_every_family_with_a_family_property_is_tested():
     silently leave them without any)."""
     assert any(detectors.get(n).requires_y for n in NAMES)
     assert any(detectors.get(n).family == "outlier" for n in NAMES)
+
+
+def test_suspicion_keeps_the_order_of_strongly_flagged_rows():
+    """to_suspicion: 0.5 at the threshold, 0.05 at the median, strictly increasing far above the
+    threshold (a logistic map reaches 1.0 in float64 37 scales up and ties the top of the ranking),
+    and 1 only for +inf."""
+    from poisonguard.detectors import suspicion_scale, to_suspicion
+
+    raw = np.concatenate([np.linspace(0.0, 1.0, 101), [1.5, 3.0, 10.0, 1e3, 1e6, np.inf]])
+    thr = 0.9
+    scale = suspicion_scale(raw[:101], thr)
+    s = to_suspicion(raw, thr, scale)
+    assert to_suspicion(np.array([thr]), thr, scale)[0] == 0.5
+    assert to_suspicion(np.array([np.median(raw[:101])]), thr, scale)[0] == pytest.approx(0.05)
+    assert np.all(np.diff(s) > 0) and s[-1] == 1.0 and np.all(s[:-1] < 1.0)
+    assert (raw[:-1] - thr).max() / scale > 37  # the range the logistic could not order
+    eps = 1e-9  # the slope is continuous at the threshold
+    lo, mid, hi = to_suspicion(np.array([thr - eps, thr, thr + eps]), thr, 1.0)
+    assert (mid - lo) == pytest.approx(hi - mid, rel=1e-3)
