@@ -158,6 +158,23 @@ def test_neighbour_search_of_query_rows_is_scikit_learns():
     again = pickle.loads(pickle.dumps(nn))
     assert again._index is None
     np.testing.assert_array_equal(again.kneighbors(Q)[1], ind)
-    own_d, own_i = nn.kneighbors(None)  # the reference rows, each without itself: scikit-learn's
-    assert not np.any(own_i == np.arange(3000)[:, None])
+    own_d, own_i = nn.kneighbors(None)  # the reference rows, each without itself, as scikit-learn finds them
+    ref_od, ref_oi = NearestNeighbors(n_neighbors=15, algorithm="brute").fit(R).kneighbors(None)
+    assert own_i.shape == (3000, 15) and not np.any(own_i == np.arange(3000)[:, None])
+    assert (own_i == ref_oi).mean() > 0.999
+    np.testing.assert_allclose(own_d, ref_od, rtol=1e-4, atol=1e-4)
     assert isinstance(has_faiss(), bool)
+
+
+def test_neighbours_of_identical_rows_leave_only_the_row_itself_out():
+    """Rows with identical copies: each row's own position is left out and its copies are found
+    at distance 0, whichever search runs (faiss may list a copy before the row itself)."""
+    from poisonguard._kernel import nearest_neighbors
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 2, size=(40, 20)).astype(np.float64)
+    R = np.repeat(base, 5, axis=0)  # every row has four identical copies
+    dist, ind = nearest_neighbors(R, 6).kneighbors(None)
+    rows = np.arange(R.shape[0])[:, None]
+    assert ind.shape == (200, 6) and not np.any(ind == rows)
+    assert np.all(ind[:, :4] // 5 == rows // 5) and np.allclose(dist[:, :4], 0.0)

@@ -226,13 +226,13 @@ def test_blocked_neighbour_search_keeps_to_its_pair_budget(monkeypatch):
     from poisonguard.detectors import label_flip
 
     seen: list[int] = []
-    real = label_flip._knn_counts
+    real = label_flip.nearest_neighbors
 
     def recording(X, *args):  # observes the block sizes, then runs the real search
         seen.append(X.shape[0])
         return real(X, *args)
 
-    monkeypatch.setattr(label_flip, "_knn_counts", recording)
+    monkeypatch.setattr(label_flip, "nearest_neighbors", recording)
     monkeypatch.setattr(label_flip, "KNN_PAIR_BUDGET", 4000 * 500)
     monkeypatch.setattr(label_flip, "KNN_MIN_BLOCK_ROWS", 200)
     rng = np.random.default_rng(0)
@@ -357,3 +357,22 @@ def test_refit_without_candidates_chooses_its_model_from_the_rows_it_fits_on():
     assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1.0)
     # the held-out rows of the well separated class are still scored as that class
     assert proba[600:639, 2].mean() > 0.5
+
+
+@pytest.mark.parametrize("exact_rows", [25_000, 700])
+def test_one_neighbour_search_gives_the_shares_of_every_smaller_neighbourhood(exact_rows):
+    """knn_labels' first kk columns are the neighbourhood of knn_label_proba(n_neighbors=kk), with
+    and without random blocks, so the blend's view and the label test share one search."""
+    from poisonguard._kernel import label_shares
+    from poisonguard.detectors.label_flip import knn_label_proba, knn_labels
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1500, 4))
+    y = (X[:, 0] + 0.5 * rng.normal(size=1500) > 0).astype(np.int64)
+    prior = np.bincount(y) / y.size
+    labels = knn_labels(X, y, 31, random_state=7, exact_rows=exact_rows)
+    assert labels.shape == (1500, 31)
+    for kk in (5, 20, 31):
+        want = knn_label_proba(X, y, 2, n_neighbors=kk, random_state=7, exact_rows=exact_rows)
+        assert np.allclose(label_shares(labels[:, :kk], n_classes=2, prior=prior), want)
+

@@ -48,6 +48,7 @@ __all__ = [
     "LabelFlipDetector",
     "confident_joint",
     "knn_label_proba",
+    "knn_labels",
     "label_error_posterior",
     "label_margin",
     "noise_matrix",
@@ -205,18 +206,36 @@ def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors
     if k < 1:
         return np.tile(prior, (nq, 1))
     rng = check_random_state(random_state)
-    out = np.empty((nq, n_classes), dtype=np.float64)
-    if transductive and X.shape[0] > exact_rows:
-        size = knn_block_rows(X.shape[0], exact_rows)
-        n_blocks = int(np.ceil(X.shape[0] / size))
-        perm = rng.permutation(X.shape[0])
-        for block in np.array_split(perm, n_blocks):
-            out[block] = _knn_counts(X[block], y[block], None, k, n_classes, prior)
-        return out
+    if transductive:
+        return label_shares(knn_labels(X, y, k, random_state=rng, exact_rows=exact_rows), n_classes=n_classes,
+                            prior=prior)
     if not transductive and X.shape[0] > 4 * exact_rows:
         sample = rng.choice(X.shape[0], size=4 * exact_rows, replace=False)
         return _knn_counts(X[sample], y[sample], Q, k, n_classes, prior)
     return _knn_counts(X, y, X_query, k, n_classes, prior)
+
+
+def knn_labels(X: np.ndarray, y: np.ndarray, n_neighbors: int, *, random_state: Any = None,
+               exact_rows: int = KNN_EXACT_ROWS) -> np.ndarray:
+    """Labels of each row's ``n_neighbors`` nearest other rows, nearest first, shape ``(n, k)``.
+
+    The search behind :func:`knn_label_proba` without ``X_query`` (the same random blocks above
+    ``exact_rows`` rows, for the same ``random_state``): the shares among the first ``kk`` columns
+    (:func:`~poisonguard._kernel.label_shares`) are ``knn_label_proba(..., n_neighbors=kk)``, so
+    one search serves neighbourhoods of several sizes.
+    """
+    n = X.shape[0]
+    k = int(min(n_neighbors, n - 1))
+    if k < 1:
+        return np.zeros((n, 0), dtype=y.dtype)
+    if n <= exact_rows:
+        return y[nearest_neighbors(X, k).kneighbors(None)[1]]
+    rng = check_random_state(random_state)
+    size = knn_block_rows(n, exact_rows)
+    out = np.empty((n, k), dtype=y.dtype)
+    for block in np.array_split(rng.permutation(n), int(np.ceil(n / size))):
+        out[block] = y[block][nearest_neighbors(X[block], k).kneighbors(None)[1]]
+    return out
 
 
 def knn_block_rows(n: int, exact_rows: int = KNN_EXACT_ROWS) -> int:
@@ -752,7 +771,12 @@ class LabelFlipDetector(ConfidentLearning):
                                     max_train_rows=MAX_TRAIN_ROWS)}
         if self._use_linear(len(y)):
             views["linear"] = oof_proba(_linear_estimator(), X, y, k, cv=self.cv, random_state=seed)
-        views["knn"] = knn_label_proba(X, y, k, n_neighbors=self.n_neighbors, random_state=seed)
+        # one neighbour search serves the view and the label test of _pvalues
+        k_test = min(neighbour_test_size(y.size), y.size - 1)
+        labels = knn_labels(X, y, max(self.n_neighbors, k_test), random_state=seed)
+        prior = np.bincount(y, minlength=k) / y.size
+        views["knn"] = label_shares(labels[:, :self.n_neighbors], n_classes=k, prior=prior)
+        self._test_knn = label_shares(labels[:, :k_test], n_classes=k, prior=prior) if k_test >= 1 else None
         self.view_proba_ = views
         return np.mean(list(views.values()), axis=0)
 
@@ -795,8 +819,9 @@ class LabelFlipDetector(ConfidentLearning):
         k = min(neighbour_test_size(y.size), y.size - 1)
         if k < 1:
             return np.ones(y.size)
-        knn = self.view_proba_["knn"] if k == self.n_neighbors else knn_label_proba(
-            self._X, y, len(self.classes_), n_neighbors=k, random_state=self._rs_seed)
+        knn, self._test_knn = getattr(self, "_test_knn", None), None  # the shares found in _label_proba
+        if knn is None:
+            knn = knn_label_proba(self._X, y, len(self.classes_), n_neighbors=k, random_state=self._rs_seed)
         p_test = _neighbour_pvalues(knn, y, k)
         from ..evidence import class_conformal_pvalues
 
