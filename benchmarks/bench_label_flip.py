@@ -7,6 +7,11 @@ and seed: average precision of each method's scores against the truth mask, F1 o
 default flags, and wall time. poisonguard's time is the scan's detection work (encoding +
 the default label_flip detector, its cross-validation included); cleanlab's is its 5-fold
 HistGradientBoosting out-of-fold probabilities + ``find_label_issues``.
+
+``--cli``: also, on every case of at least 2,000 rows, the attacked rows are written to a CSV and
+``poisonguard scan FILE --label L --detectors label_flip`` is timed through the installed command
+(a fresh process: imports, reading, the scan and writing every report), against cleanlab's
+in-process time on the same case (issue 15's bar: the sums over those cases).
 """
 
 from __future__ import annotations
@@ -63,6 +68,26 @@ def run_knn(ds: TabularDataset, seed: int, k: int = 10) -> tuple[np.ndarray, np.
 METHODS = {"poisonguard": run_ours, "cleanlab[hgb]": run_cleanlab, "knn10": run_knn}
 
 
+def run_cli(ds: TabularDataset, label: str, seed: int) -> float:
+    """Wall seconds of ``poisonguard scan --detectors label_flip`` on the rows of ``ds`` (a CSV in a
+    temporary folder), through the command installed beside this interpreter."""
+    import subprocess
+    import tempfile
+    import time
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.csv"
+        ds.frame.to_csv(path, index=False)
+        cmd = [str(Path(sys.executable).with_name("poisonguard")), "scan", str(path), "--label", label,
+               "--detectors", "label_flip", "--seed", str(seed), "--out-dir", str(Path(tmp) / "out")]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        secs = time.perf_counter() - t0
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"poisonguard scan failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    return secs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -72,6 +97,8 @@ def main() -> None:
                     help="datasets run with the first seed only (default: those of 3,000 rows or more, as in "
                          "../shared/ANCHOR-RESULTS.md)")
     ap.add_argument("--json", type=Path, default=None, help="also write raw results here")
+    ap.add_argument("--cli", action="store_true",
+                    help="also time `poisonguard scan --detectors label_flip` through the CLI on cases of >= 2,000 rows")
     args = ap.parse_args()
 
     rows = []
@@ -91,6 +118,12 @@ def main() -> None:
                                  "classes": int(base.frame[label].nunique())})
                     print(f"{name:14s} {attack:14s} s{seed} {method:14s} AP {a:.3f} F1 {f:.3f} {secs:6.2f}s",
                           file=sys.stderr, flush=True)
+                if args.cli and base.n_rows >= 2000:
+                    secs = run_cli(res.dataset, label, seed)
+                    rows.append({"dataset": name, "attack": attack, "seed": seed, "method": "poisonguard CLI",
+                                 "ap": np.nan, "f1": np.nan, "seconds": secs, "rows": base.n_rows,
+                                 "classes": int(base.frame[label].nunique())})
+                    print(f"{name:14s} {attack:14s} s{seed} {'CLI':14s} {secs:6.2f}s", file=sys.stderr, flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     summarize(rows)
@@ -151,6 +184,9 @@ def by_family_and_group(df) -> None:
     big = cell[cell["rows"] >= 2000].groupby("method")["seconds"].sum()
     print("\nIn-process seconds on the datasets of >= 2,000 rows scanned (summed over datasets x attacks, seed mean): "
           + ", ".join(f"{m} {big[m]:.1f}" for m in METHODS if m in big))
+    if "poisonguard CLI" in big:
+        print(f"poisonguard scan --detectors label_flip through the CLI on the same cases: {big['poisonguard CLI']:.1f} s "
+              f"({big['poisonguard CLI'] / big['cleanlab[hgb]']:.2f} x cleanlab's in-process time)")
 
 
 if __name__ == "__main__":
