@@ -73,16 +73,13 @@ def run_cli(ds: TabularDataset, label: str, seed: int) -> float:
     temporary folder), through the command installed beside this interpreter."""
     import subprocess
     import tempfile
-    import time
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
         ds.frame.to_csv(path, index=False)
         cmd = [str(Path(sys.executable).with_name("poisonguard")), "scan", str(path), "--label", label,
                "--detectors", "label_flip", "--seed", str(seed), "--out-dir", str(Path(tmp) / "out")]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        secs = time.perf_counter() - t0
+        proc, secs = timed(lambda: subprocess.run(cmd, capture_output=True, text=True))
     if proc.returncode not in (0, 1):
         raise SystemExit(f"poisonguard scan failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
     return secs

@@ -74,9 +74,7 @@ def to_suspicion(raw: np.ndarray, threshold: float, scale: float) -> np.ndarray:
     raw = np.asarray(raw, dtype=np.float64)
     z = (raw - threshold) / (scale if scale > 0 else 1.0)
     z = np.where(np.isnan(z), -np.inf, z)
-    with np.errstate(invalid="ignore"):
-        upper = np.where(np.isposinf(z), 1.0, (1.0 + z) / (2.0 + z))
-    return np.where(z > 0, upper, expit(np.minimum(z, 0.0)))
+    return np.where(z > 0, 1.0 - 1.0 / (2.0 + np.maximum(z, 0.0)), expit(np.minimum(z, 0.0)))
 
 
 class BaseDetector(BaseEstimator):

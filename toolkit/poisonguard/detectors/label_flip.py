@@ -774,7 +774,7 @@ class LabelFlipDetector(ConfidentLearning):
         if self._use_linear(len(y)):
             views["linear"] = oof_proba(_linear_estimator(), X, y, k, cv=self.cv, random_state=seed)
         # one neighbour search serves the view and the label test of _pvalues
-        k_test = min(neighbour_test_size(y.size), y.size - 1)
+        k_test = _test_neighbours(y.size)
         labels = knn_labels(X, y, max(self.n_neighbors, k_test), random_state=seed)
         prior = np.bincount(y, minlength=k) / y.size
         views["knn"] = label_shares(labels[:, :self.n_neighbors], n_classes=k, prior=prior)
@@ -818,10 +818,12 @@ class LabelFlipDetector(ConfidentLearning):
         """
         y = self._y
         self._sorted_raw = np.sort(np.asarray(raw, dtype=np.float64))  # pvalues_new ranks new rows' scores in it
-        k = min(neighbour_test_size(y.size), y.size - 1)
+        k = _test_neighbours(y.size)
         if k < 1:
             return np.ones(y.size)
-        knn, self._test_knn = getattr(self, "_test_knn", None), None  # the shares found in _label_proba
+        # the shares found by _label_proba's search; dropped once used, so that the fitted detector (pickled to
+        # Spark tasks) does not carry n x classes floats, and searched again if this runs a second time
+        knn, self._test_knn = getattr(self, "_test_knn", None), None
         if knn is None:
             knn = knn_label_proba(self._X, y, len(self.classes_), n_neighbors=k, random_state=self._rs_seed)
         p_test = _neighbour_pvalues(knn, y, k)
@@ -936,6 +938,12 @@ def neighbour_test_size(n: int) -> int:
 
     share = NEIGHBOUR_RATIO / (1.0 + NEIGHBOUR_RATIO)
     return int(math.ceil(math.log(2.0 * max(n, 1) / NEIGHBOUR_TEST_P) / -math.log(1.0 - share)))
+
+
+def _test_neighbours(n: int) -> int:
+    """Neighbours the label test of ``n`` training rows counts: :func:`neighbour_test_size`, at most
+    the other rows."""
+    return min(neighbour_test_size(n), n - 1)
 
 
 #: The neighbourhood test's effect size: a label is implausible where it is less than this share
