@@ -27,7 +27,7 @@ def threads_for(n_rows: int) -> Any:
     else a no-op. Nests (the innermost limit applies)."""
     if n_rows >= SMALL_FIT_ROWS:
         return contextlib.nullcontext()
-    return _controller().limit(limits=1)
+    return one_thread()
 
 
 def one_thread() -> Any:
