@@ -181,6 +181,60 @@ def test_small_data_runs_single_threaded_large_data_keeps_the_default():
         assert [p["num_threads"] for p in threadpool_info()] == before
 
 
+def test_independent_tasks_run_side_by_side_on_one_thread_each(monkeypatch):
+    """map_tasks: results in order, one thread per native pool inside every task, the pools
+    restored afterwards; serial() and OMP_NUM_THREADS=1 run the tasks in the calling thread."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from poisonguard._threads import map_tasks, serial, task_workers
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = [p["num_threads"] for p in threadpool_info()]
+    seen = []
+
+    def task(i):
+        seen.append((threading.current_thread().name, [p["num_threads"] for p in threadpool_info()]))
+        return i * i
+
+    workers = task_workers(4)
+    assert map_tasks(task, [0, 1, 2, 3], rows=10**6) == [0, 1, 4, 9]
+    assert all(set(pools) == {1} for _, pools in seen)
+    names = {name for name, _ in seen}
+    assert (workers > 1) == all(n.startswith("poisonguard-task") for n in names)
+    assert [p["num_threads"] for p in threadpool_info()] == before
+    with serial():
+        assert task_workers(4) == 1
+        seen.clear()
+        assert map_tasks(task, [1, 2]) == [1, 4]
+        assert {name for name, _ in seen} == {threading.current_thread().name}
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert task_workers(4) == 1
+
+    def boom(i):
+        raise ValueError(f"task {i}")
+
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    with pytest.raises(ValueError, match="task 0"):
+        map_tasks(boom, [0, 1])
+
+
+def test_folds_fitted_side_by_side_give_the_sequential_probabilities(monkeypatch):
+    """The out-of-fold probabilities do not depend on how many folds run at once."""
+    from sklearn.datasets import make_classification
+
+    import poisonguard._threads as threads
+    from poisonguard.detectors.label_flip import default_estimator, oof_proba
+
+    X, y = make_classification(n_samples=600, n_features=8, n_informative=5, n_classes=3, random_state=1)
+    side = oof_proba(default_estimator(0), X, y, 3, cv=5, random_state=0)
+    monkeypatch.setattr(threads, "task_workers", lambda n: 1)
+    alone = oof_proba(default_estimator(0), X, y, 3, cv=5, random_state=0)
+    np.testing.assert_allclose(side, alone, rtol=0, atol=1e-12)
+    assert np.allclose(side.sum(axis=1), 1.0) and side.std() > 0.1
+
+
 class _CountingLogisticRegression:
     """A real classifier (scikit-learn's LogisticRegression) that counts its fits and their sizes."""
 

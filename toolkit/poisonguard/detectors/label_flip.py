@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._kernel import knn_label_vote, label_shares, nearest_neighbors
 from ..config import Key, Policy
-from .._threads import threads_for
+from .._threads import map_tasks, threads_for
 from ._base import BaseDetector
 
 __all__ = [
@@ -164,23 +164,28 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     Xu, yu = X[idx], y[idx]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     rng = check_random_state(random_state)
-    splitter_i = 0
+    splits = []
     for train, test in splitter.split(Xu, yu):
         if max_train_rows is not None and train.size > max_train_rows:
             train = np.sort(rng.choice(train, size=max_train_rows, replace=False))
-        model = clone(estimator)
-        with threads_for(train.size):
-            model.fit(Xu[train], yu[train])
+        splits.append((train, test))
+
+    def fit_fold(split: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        train, test = split
+        model = clone(estimator).fit(Xu[train], yu[train])
         p = model.predict_proba(Xu[test]) if test.size else np.empty((0, len(model.classes_)))
+        return model.classes_, p, (model.predict_proba(_extra) if extra.shape[0] else None)
+
+    # the folds are independent: fitted side by side, one thread each (see poisonguard._threads)
+    fitted = map_tasks(fit_fold, splits, rows=max(train.size for train, _ in splits))
+    extra_sum = np.zeros_like(extra)
+    for (_, test), (classes, p, e) in zip(splits, fitted):
         proba[idx[test]] = 0.0
-        proba[np.ix_(idx[test], model.classes_)] = p
-        if extra.shape[0]:
-            e = np.zeros_like(extra)
-            e[:, model.classes_] = model.predict_proba(_extra)
-            extra_sum = e if splitter_i == 0 else extra_sum + e
-        splitter_i += 1
-    if extra.shape[0] and splitter_i:
-        extra = extra_sum / splitter_i
+        proba[np.ix_(idx[test], classes)] = p
+        if e is not None:
+            extra_sum[:, classes] += e
+    if extra.shape[0] and splits:
+        extra = extra_sum / len(splits)
     return np.vstack([proba, extra])
 
 

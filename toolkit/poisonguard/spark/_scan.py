@@ -175,11 +175,11 @@ class _Applier:
         import pyarrow as pa
 
         from .._kernel import has_faiss
-        from .._threads import one_thread
+        from .._threads import serial
         from ..data import TabularDataset
 
         has_faiss()  # loaded before the limit, so that the limit covers its OpenMP runtime too
-        with one_thread():  # a task is one core (spark.task.cpus): no thread pools of its own
+        with serial():  # a task is one core (spark.task.cpus): no thread pools of its own
             for batch in batches:
                 rows = batch.column("__pg_row").to_numpy().astype(np.int64)
                 n = rows.size
