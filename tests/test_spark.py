@@ -164,6 +164,11 @@ def test_spark_scan_equals_pandas_when_the_sample_holds_every_row(spark, tmp_pat
     assert (got.suspected, got.n_quarantined) == (ref.suspected, ref.n_quarantined)
     assert set(got.to_dict()) == set(ref.to_dict())  # the report's schema
     assert got.decision["spark"]["fit_set_rows"] == len(frame)
+    # the label evidence is fitted last, without the rows the others' evidence quarantines, on both engines;
+    # the report keeps the order the detectors were asked for
+    assert [d.name for d in got.detectors] == [d.name for d in ref.detectors]
+    held = [next(d for d in r.detectors if d.name == "label_flip").section.get("held_out") for r in (ref, got)]
+    assert held[0] is not None and held[0]["rows"] >= 1 and held[0] == held[1]
 
 
 @slow

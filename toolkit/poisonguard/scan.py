@@ -7,7 +7,10 @@ a p-value under the data's own clean bulk, the p-values are combined per row (Bo
 detectors), and Benjamini–Hochberg over the rows at ``decision.level`` (default 0.1) quarantines.
 Rows that BH accepts only at ``decision.review_level``, or that a detector's own threshold flags,
 are listed for **review** and kept in the clean split. A detector that raises is recorded in
-``failures`` and the scan goes on.
+``failures`` and the scan goes on. Detectors that learn from the other rows
+(``learns_from_rows``: label evidence) are fitted last, without the rows the others' evidence
+quarantines on its own (:func:`held_back`; their report section's ``held_out``), and score those
+rows as new rows; the report keeps the order the detectors were asked for.
 
 Two levels of answer:
 
@@ -560,8 +563,13 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     failures: list[Failure] = []
     batch_reasons: list[str] = []
     # small data run single-threaded: no waiting on busy cores (see poisonguard._threads)
+    # detectors that learn from the other rows come last, fitted without the rows the others
+    # quarantine on their own evidence (see held_back)
+    order = sorted(range(len(dets)), key=lambda j: bool(dets[j].learns_from_rows and dets[j].gates))
+    later = [dets[j].gates and not dets[j].sparse_evidence for j in order]
     with threads_for(max(n, prepared.trusted.n_rows if prepared is not None else 0)):
-        for i, (name, det) in enumerate(zip(names, dets)):
+        for i, j in enumerate(order):
+            name, det = names[j], dets[j]
             if progress is not None:
                 progress(name, i, len(dets))
             t0 = time.perf_counter()
@@ -584,7 +592,9 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                 else:
                     if prepared is not None:
                         det.with_trusted(prepared.trusted)
-                    fit = fit_on_rows(det, ds, X, y, lab_idx, ds_lab)
+                    held = (held_back(list(evidence.values()), sparse, sum(later[i:]), levels)
+                            if det.learns_from_rows and det.gates and evidence else None)
+                    fit = fit_on_rows(det, ds, X, y, lab_idx, ds_lab, held=held)
                     idx, pv, flagged_local, row_reasons, own_local = (fit.rows, fit.pvalues, fit.reason_rows,
                                                                       fit.reasons, fit.own)
                     col = suspicion_from_p(pv)
@@ -617,6 +627,13 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
             summaries.append(DetectorSummary(name=name, family=det.family, gates=det.gates,
                                              n_flagged=int(own_local.sum()), seconds=round(secs, 3),
                                              suspected=bool(suspected), reason=why, section=section))
+        # back to the order the detectors were asked for
+        rank = {nm: k for k, nm in enumerate(names)}
+        columns = dict(sorted(columns.items(), key=lambda kv: rank[kv[0]]))
+        sparse = [sp for _, sp in sorted(zip(evidence, sparse), key=lambda t: rank[t[0]])]
+        evidence = dict(sorted(evidence.items(), key=lambda kv: rank[kv[0]]))
+        own_flags = dict(sorted(own_flags.items(), key=lambda kv: rank[kv[0]]))
+        summaries.sort(key=lambda sm: rank[sm.name])
 
         reference_section = None
         if prepared is not None:
@@ -713,17 +730,25 @@ class Fitted:
 
 
 def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, y: np.ndarray | None,
-                lab_idx: np.ndarray, ds_lab: TabularDataset) -> Fitted:
+                lab_idx: np.ndarray, ds_lab: TabularDataset, *, held: np.ndarray | None = None) -> Fitted:
     """Fit ``det`` on the dataset's rows (its labelled rows, ``lab_idx`` / ``ds_lab``, when it reads
-    labels) and collect what the scan's decision and report need from it."""
+    labels) and collect what the scan's decision and report need from it.
+
+    ``held`` (boolean, one per row of ``ds``): rows left out of the fit (:func:`held_back`); the
+    fitted detector scores them as new rows (:meth:`~poisonguard.detectors.BaseDetector.scan_pvalues_new`).
+    """
     n = ds.n_rows
+    idx, view = (lab_idx, ds_lab) if det.requires_y else (np.arange(n), ds)
+    out = np.zeros(0, dtype=np.int64)
+    if held is not None and held[idx].any():
+        out, idx = idx[held[idx]], idx[~held[idx]]
+        view = ds.take(idx)
+    whole = view is ds
     if det.requires_y:
         assert y is not None
-        det.scan_fit(ds_lab, X[lab_idx] if ds_lab is not ds else X, y[lab_idx] if ds_lab is not ds else y)
-        idx, view = lab_idx, ds_lab
+        det.scan_fit(view, X if whole else X[idx], y if whole else y[idx])
     else:
-        det.scan_fit(ds, X, None)
-        idx, view = np.arange(n), ds
+        det.scan_fit(view, X if whole else X[idx], None)
     pv = np.ones(n)
     pv[idx] = det.pvalues_
     # reasons for the rows the detector flags itself and for those its evidence may quarantine
@@ -731,8 +756,43 @@ def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, 
     row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
     own_local = det.labels_[flagged_local] == -1
     suspected, why = det.batch_finding(view) if det.gates else (False, "")
+    section = det.report_section(view)
+    if out.size:
+        pv[out] = det.scan_pvalues_new(ds.take(out), X[out], y[out] if y is not None else None)
+        said = np.flatnonzero(pv[out] <= EVIDENCE_REASON_P)
+        row_reasons = list(row_reasons) + [
+            f"{det.name}: p={p:.2g}, scored out of its fit (the other detectors' evidence quarantines the row)"
+            for p in pv[out[said]].tolist()]
+        flagged_local = np.concatenate([flagged_local, idx.size + said])
+        own_local = np.concatenate([own_local, np.zeros(said.size, dtype=bool)])
+        idx = np.concatenate([idx, out])
+        section = {**section, "held_out": {"rows": int(out.size), "why": HELD_OUT_WHY}}
     return Fitted(rows=idx, pvalues=pv, reason_rows=flagged_local, reasons=row_reasons, own=own_local,
-                  suspected=bool(suspected), why=why, section=det.report_section(view))
+                  suspected=bool(suspected), why=why, section=section)
+
+
+#: What ``held_out`` in a detector's report section means.
+HELD_OUT_WHY = ("rows the other detectors' evidence quarantines on its own (Bonferroni over all the scan's "
+                "detectors, Benjamini-Hochberg at the scan's level) were left out of this detector's fit and "
+                "scored as new rows: a backdoor's stamped rows or conflicting copies would otherwise teach its "
+                "models the poison and make the clean rows beside it look mislabelled")
+
+
+def held_back(P: Sequence[np.ndarray], sparse: Sequence[bool], n_later: int, levels: Mapping[str, Any]) -> np.ndarray:
+    """Rows the evidence gathered so far quarantines on its own: left out of the fit of a detector
+    that learns from the other rows (``learns_from_rows``, label evidence).
+
+    ``P`` are the p-value columns of the gating detectors fitted so far (``sparse`` as in
+    :func:`poisonguard.evidence.tested_mask`); ``n_later`` counts the dense gating detectors still to
+    come, which the Bonferroni count includes as they will test every row, so that a row is held
+    back only when the scan's final combination of its other evidence would quarantine it too.
+    """
+    if not len(P):
+        return np.zeros(0, dtype=bool)
+    cols = list(P) + [np.ones_like(P[0])] * n_later
+    M = np.column_stack(cols)
+    tested = _evidence.tested_mask(M, list(sparse) + [False] * n_later)
+    return _evidence.decide(M, level=levels["level"], review_level=levels["review_level"], tested=tested).quarantine
 
 
 def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidence: Mapping[str, np.ndarray]) -> None:

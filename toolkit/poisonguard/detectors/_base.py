@@ -131,6 +131,12 @@ class BaseDetector(BaseEstimator):
     #: applies only to some rows: rule members, conflicting copies); the scan's Bonferroni
     #: correction then counts the detector only on the rows it tested.
     sparse_evidence: ClassVar[bool] = False
+    #: Whether the detector judges a row by what the other rows say about it (models and
+    #: neighbours learnt from them: label evidence). A scan then fits it after the detectors that
+    #: do not, and leaves out of its fit the rows their evidence alone quarantines: a backdoor's
+    #: stamped rows would otherwise teach its models the trigger, and make the clean rows beside
+    #: the trigger look mislabelled (:func:`poisonguard.scan.held_back`).
+    learns_from_rows: ClassVar[bool] = False
     #: The rows a scan on Spark fits the detector on (:mod:`poisonguard.spark`): ``"sample"`` (a
     #: bounded uniform sample; the other rows are scored by :meth:`pvalues_new`) or ``"copies"``
     #: (the sample and every row with an exact copy anywhere in the data: detectors of copies,

@@ -336,6 +336,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
     family: ClassVar[str] = "label_flip"
     POLICY: ClassVar[Policy | None] = POLICY
     requires_y: ClassVar[bool] = True
+    learns_from_rows: ClassVar[bool] = True
     #: The ranking score: ``"margin"`` (confident learning's) or ``"posterior"`` (see :meth:`_rank`).
     ranking: ClassVar[str] = "margin"
 

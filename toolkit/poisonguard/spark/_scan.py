@@ -231,7 +231,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     from ..data import TabularDataset
     from ..data import Encoder
     from ..scan import (MAX_REPORTED_ROWS, DetectorSummary, Failure, FlaggedRow, ScanResult, check_config,
-                        decision_lead, fit_on_rows)
+                        decision_lead, fit_on_rows, held_back)
 
     if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 100:
         raise UsageError(f"--sample-rows must be a whole number of at least 100; got {sample_rows!r}")
@@ -332,7 +332,12 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     batch_reasons: list[str] = []
     appliers: list[tuple[int, Any]] = []
     sample_only: list[str] = []
-    for i, (name, det) in enumerate(zip(names, dets)):
+    # as on pandas: detectors that learn from the other rows come last, fitted without the rows
+    # the others' evidence quarantines (poisonguard.scan.held_back, here over the fit set)
+    order = sorted(range(len(dets)), key=lambda j: bool(dets[j].learns_from_rows and dets[j].gates))
+    later = [dets[j].gates and not dets[j].sparse_evidence for j in order]
+    for i, j_det in enumerate(order):
+        name, det = names[j_det], dets[j_det]
         if progress is not None:
             progress(name, i, len(dets))
         t0 = time.perf_counter()
@@ -343,7 +348,10 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
             Xv = X_fit[at]
             yv = y_fit[at] if y_fit is not None else None
             lab = np.flatnonzero(yv >= 0) if yv is not None else np.arange(at.size)
-            fit = fit_on_rows(det, view, Xv, yv, lab, view if lab.size == at.size else view.take(lab))
+            gated = [pc for pc, g in zip(P_fit, gating) if g]
+            held = (held_back(gated, [sp for sp, g in zip(sparse, gating) if g], sum(later[i:]), levels)[at]
+                    if det.learns_from_rows and det.gates and gated else None)
+            fit = fit_on_rows(det, view, Xv, yv, lab, view if lab.size == at.size else view.take(lab), held=held)
             pv = np.ones(n_fit)
             pv[at] = fit.pvalues
             new_ok = _scores_new(det)
@@ -379,6 +387,15 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         summaries.append(DetectorSummary(name=name, family=det.family, gates=det.gates,
                                          n_flagged=int(fit.own.sum()), seconds=round(time.perf_counter() - t0, 3),
                                          suspected=fit.suspected, reason=fit.why, section=section))
+    # back to the order the detectors were asked for
+    rank = {nm: k for k, nm in enumerate(names)}
+    perm = sorted(range(len(evidence_names)), key=lambda k: rank[evidence_names[k]])
+    new_pos = {old: k for k, old in enumerate(perm)}
+    evidence_names = [evidence_names[k] for k in perm]
+    gating, sparse = [gating[k] for k in perm], [sparse[k] for k in perm]
+    P_fit = [P_fit[k] for k in perm]
+    appliers = sorted(((new_pos[k], det) for k, det in appliers), key=lambda t: t[0])
+    summaries.sort(key=lambda sm: rank[sm.name])
     D = len(evidence_names)
     Pf = np.column_stack(P_fit) if D else np.ones((n_fit, 0))
     p_fit, best_fit = _combine(Pf, sparse, gating)
