@@ -191,3 +191,33 @@ def test_cli_decision_level(tmp_path, cli):
     assert rep["parameters"]["decision"]["level"] == 0.01 and rep["decision"]["quarantine"] >= 5
     rc, _, err = cli("scan", path, "--label", "label", "--detectors", "outliers", "--set", "decision.level=2")
     assert rc == 2 and "decision.level must be a number in (0, 1)" in err and "Traceback" not in err
+
+
+def test_held_back_counts_the_detectors_still_to_come():
+    """A row is held out of a label detector's fit only when the other evidence would quarantine it
+    in the scan's final decision, whose Bonferroni count includes the dense detectors still to run."""
+    from poisonguard.scan import held_back
+
+    n = 1000
+    p = np.ones(n)
+    p[:20] = 1e-3  # passes BH at 0.1 over 1000 rows alone (1e-3 <= 0.1 * 20 / 1000) ...
+    levels = {"level": 0.1, "review_level": 0.25}
+    assert held_back([p], [False], 0, levels)[:20].all()
+    # ... but not once three more dense detectors count: 4 * 1e-3 > 0.1 * 20 / 1000
+    assert not held_back([p], [False], 3, levels).any()
+    # a sparse detector tests only the rows it scores, so it adds nothing to the others' count
+    sparse = np.ones(n)
+    assert held_back([p, sparse], [False, True], 0, levels)[:20].all()
+    assert held_back([], [], 1, levels).size == 0
+
+
+def test_scan_keeps_the_detectors_in_the_order_asked_for():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300), "z": rng.normal(size=300)})
+    frame["label"] = np.where(frame["x"] > 0, "a", "b")
+    frame.loc[:5, ["x", "z"]] = 40.0  # outliers: held out of label_flip's fit, which runs last
+    res = scan(frame, label="label", detectors=["label_flip", "outliers"], seed=0)
+    assert [d.name for d in res.detectors] == ["label_flip", "outliers"]
+    assert list(res.scores.columns[4:]) == ["label_flip", "outliers"]
+    assert res.detectors[0].section["held_out"]["rows"] >= 6
+    assert res.scores.loc[:5, "decision"].eq("quarantine").all()
