@@ -148,3 +148,27 @@ def test_each_family_runs_by_default_and_can_be_switched_off(banknote):
     assert {"outliers", "backdoor", "duplicates", "sensitive_data"} <= set(detectors.default())
     res = scan(banknote, detectors=["outliers", "duplicates"], seed=0)
     assert res.scores is not None and "backdoor" not in res.scores and "outliers" in res.scores
+
+
+def test_new_rows_get_the_density_view_on_the_fit_cascade_terms(banknote, monkeypatch):
+    """Fitted with the density cascade, rows scored as new get the density view only above the
+    fit's cut of the cheap views (the others its calibrated median, 0); a far outlier still does."""
+    from poisonguard.detectors import outliers as mod
+
+    ds = banknote
+    X = ds.encode()
+    det = _fit(ds, max_density_rows=400)
+    g = det.overall_
+    assert g.density_cut_ is not None
+    searched = []
+    score = g.lof_.score
+    monkeypatch.setattr(g.lof_, "score", lambda Q, *a, **k: (searched.append(len(Q)), score(Q, *a, **k))[1])
+    new = np.vstack([X[:300], X[:1] + 25.0])
+    views = g.score_new(new)
+    above = mod._cheap_views(views) >= g.density_cut_
+    assert searched == [int(above.sum())] and 0 < above.sum() < len(new) and above[-1]
+    assert np.all(views["density"][~above] == 0.0) and views["density"][-1] > 0
+    # without the cascade (few rows), every new row gets the view
+    small = _fit(ds)
+    assert getattr(small.overall_, "density_cut_", None) is None
+    assert np.count_nonzero(small.overall_.score_new(X[:50])["density"]) > 0

@@ -25,7 +25,9 @@ score is the mean of the two (a row of a class without its own model counts its 
 At scale (above ``max_fit_rows``) the models are fitted on a random sample and every row is
 scored; the density view, which costs a neighbour search per row, is computed for a random
 calibration sample and for the rows the other views rank highest (a cascade): the other rows
-get the view's median (they are ordinary by the cheap views).
+get the view's median (they are ordinary by the cheap views). Rows scored later as new rows (the
+added rows of a reference comparison, the rows a scan on Spark scores outside its sample) get the
+density view on the same terms: only those whose cheap views reach the fit's cut.
 """
 
 from __future__ import annotations
@@ -202,9 +204,12 @@ class _GroupEnsemble:
                 views["density"] = (lof - self.lof_loc_) / self.lof_scale_ / VIEW_CUTS["density"]
             else:
                 # cascade: a random calibration sample (40 %) + the rows the cheap views rank highest (60 %)
-                partial = (VIEW_WEIGHTS["tail"] * views["tail"] + VIEW_WEIGHTS["isolation"] * views["isolation"])
+                partial = _cheap_views(views)
                 n_top = int(0.6 * candidates)
                 top = np.argpartition(-partial, n_top)[:n_top]
+                # new rows (score_new) get the density view on the same terms: only those the cheap
+                # views put at least as high as the last of the top rows here
+                self.density_cut_ = float(partial[top].min())
                 calib = rng.choice(n, size=candidates - n_top, replace=False)
                 q, where = np.unique(np.concatenate([top, calib]), return_inverse=True)
                 lof_q = np.log(self.lof_.score(X[q], self_pos[q]))
@@ -216,12 +221,27 @@ class _GroupEnsemble:
         return views
 
     def score_new(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """The calibrated views of rows the group was not fitted on. Where the fit ran the density
+        view as a cascade, new rows get it only above the same cut of the cheap views (the others
+        get its calibrated median, 0), as the fitted rows did: their scores stay comparable (the
+        inductive p-values rank new rows' scores among the fitted ones') and the neighbour search
+        runs for a few rows only (a scan on Spark scores every row outside its sample here)."""
         views = {"tail": self.tail_.score(X[:, self.numeric]) / VIEW_CUTS["tail"],
                  "isolation": (-self.iforest_.score_samples(X) - self.iso_loc_) / self.iso_scale_ / VIEW_CUTS["isolation"]}
         if hasattr(self, "lof_"):
-            lof = np.log(self.lof_.score(X))
-            views["density"] = (lof - self.lof_loc_) / self.lof_scale_ / VIEW_CUTS["density"]
+            cut = getattr(self, "density_cut_", None)
+            rows = np.arange(X.shape[0]) if cut is None else np.flatnonzero(_cheap_views(views) >= cut)
+            dens = np.zeros(X.shape[0])
+            if rows.size:
+                lof = np.log(self.lof_.score(X[rows]))
+                dens[rows] = (lof - self.lof_loc_) / self.lof_scale_ / VIEW_CUTS["density"]
+            views["density"] = dens
         return views
+
+
+def _cheap_views(views: dict[str, np.ndarray]) -> np.ndarray:
+    """The tail and isolation views' share of the combined score: what the density cascade ranks by."""
+    return VIEW_WEIGHTS["tail"] * views["tail"] + VIEW_WEIGHTS["isolation"] * views["isolation"]
 
 
 def combine(views: dict[str, np.ndarray]) -> np.ndarray:
@@ -262,7 +282,8 @@ class OutlierEnsemble(OutlierDetectorMixin, BaseDetector):
         is scored.
     max_density_rows : int, default=50000
         Above this many rows in a group the density view is computed for the rows the other views
-        rank highest (60 %) and a random calibration sample (40 %), ``max_density_rows`` in all.
+        rank highest (60 %) and a random calibration sample (40 %), ``max_density_rows`` in all;
+        new rows get it where their other views reach the lowest of those top rows.
     threshold : float, default=2.0
         Combined calibrated score above which a row is flagged (``contamination="auto"``): on
         average twice as unusual as each view's own cut-off.
