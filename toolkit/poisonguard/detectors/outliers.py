@@ -282,8 +282,8 @@ class OutlierEnsemble(OutlierDetectorMixin, BaseDetector):
         is scored.
     max_density_rows : int, default=50000
         Above this many rows in a group the density view is computed for the rows the other views
-        rank highest (60 %) and a random calibration sample (40 %), ``max_density_rows`` in all;
-        new rows get it where their other views reach the lowest of those top rows.
+        rank highest (60 %) and a random calibration sample (40 %), ``max_density_rows`` in all.
+        New rows get it where their other views reach the lowest of those top rows.
     threshold : float, default=2.0
         Combined calibrated score above which a row is flagged (``contamination="auto"``): on
         average twice as unusual as each view's own cut-off.
