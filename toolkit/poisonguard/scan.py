@@ -563,10 +563,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     failures: list[Failure] = []
     batch_reasons: list[str] = []
     # small data run single-threaded: no waiting on busy cores (see poisonguard._threads)
-    # detectors that learn from the other rows come last, fitted without the rows the others
-    # quarantine on their own evidence (see held_back)
-    order = sorted(range(len(dets)), key=lambda j: bool(dets[j].learns_from_rows and dets[j].gates))
-    later = [dets[j].gates and not dets[j].sparse_evidence for j in order]
+    order, later = fit_order(dets)  # label evidence last, without the rows the others quarantine
     with threads_for(max(n, prepared.trusted.n_rows if prepared is not None else 0)):
         for i, j in enumerate(order):
             name, det = names[j], dets[j]
@@ -776,6 +773,15 @@ HELD_OUT_WHY = ("rows the other detectors' evidence quarantines on its own (Bonf
                 "detectors, Benjamini-Hochberg at the scan's level) were left out of this detector's fit and "
                 "scored as new rows: a backdoor's stamped rows or conflicting copies would otherwise teach its "
                 "models the poison and make the clean rows beside it look mislabelled")
+
+
+def fit_order(dets: Sequence[_registry.BaseDetector]) -> tuple[list[int], list[bool]]:
+    """The order a scan fits its detectors in: those that learn from the other rows
+    (``learns_from_rows`` and gating) last, so that they can be fitted without the rows the others'
+    evidence quarantines (:func:`held_back`); otherwise as asked. Also, per position in that order,
+    whether the detector is a dense gating one (what :func:`held_back`'s ``n_later`` counts)."""
+    order = sorted(range(len(dets)), key=lambda j: bool(dets[j].learns_from_rows and dets[j].gates))
+    return order, [bool(dets[j].gates and not dets[j].sparse_evidence) for j in order]
 
 
 def held_back(P: Sequence[np.ndarray], sparse: Sequence[bool], n_later: int, levels: Mapping[str, Any]) -> np.ndarray:

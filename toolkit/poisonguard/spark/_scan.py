@@ -231,7 +231,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     from ..data import TabularDataset
     from ..data import Encoder
     from ..scan import (MAX_REPORTED_ROWS, DetectorSummary, Failure, FlaggedRow, ScanResult, check_config,
-                        decision_lead, fit_on_rows, held_back)
+                        decision_lead, fit_on_rows, fit_order, held_back)
 
     if isinstance(sample_rows, bool) or not isinstance(sample_rows, (int, np.integer)) or sample_rows < 100:
         raise UsageError(f"--sample-rows must be a whole number of at least 100; got {sample_rows!r}")
@@ -332,10 +332,8 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     batch_reasons: list[str] = []
     appliers: list[tuple[int, Any]] = []
     sample_only: list[str] = []
-    # as on pandas: detectors that learn from the other rows come last, fitted without the rows
-    # the others' evidence quarantines (poisonguard.scan.held_back, here over the fit set)
-    order = sorted(range(len(dets)), key=lambda j: bool(dets[j].learns_from_rows and dets[j].gates))
-    later = [dets[j].gates and not dets[j].sparse_evidence for j in order]
+    # as on pandas (poisonguard.scan.fit_order / held_back), the hold-back decided over the fit set
+    order, later = fit_order(dets)
     for i, j_det in enumerate(order):
         name, det = names[j_det], dets[j_det]
         if progress is not None:
