@@ -204,6 +204,36 @@ def test_spark_scan_of_a_sample_scores_and_splits_every_row(spark, tmp_path):
 
 
 @slow
+def test_copies_outside_the_sample_join_the_fit_set_and_too_many_are_refused(spark, tmp_path, monkeypatch):
+    """Rows with an exact copy anywhere are brought to the driver with the sample, so that the copy
+    detector sees every copy: counted by one aggregate over all rows (its hashes broadcast back), the
+    same duplicates evidence as on pandas. Too many groups of copies end in a one-line DataError."""
+    from poisonguard import scan
+    from poisonguard import spark as pgspark
+    from poisonguard.errors import DataError
+    from poisonguard.spark import _scan as spark_scan
+
+    frame = _frame(9000)  # 3,000 rows a class: the stratified sample keeps a third of them
+    frame.iloc[6000:6060] = frame.iloc[0:60].to_numpy()  # 60 groups of two
+    frame.loc[6000:6029, "label"] = np.where(frame.loc[0:29, "label"].to_numpy() == "a", "b", "a")  # 30 conflict
+    frame.to_parquet(tmp_path / "d.parquet")
+    got = pgspark.scan(tmp_path / "d.parquet", label="label", seed=0, sample_rows=900, out=tmp_path / "out")
+    d = got.decision["spark"]
+    assert d["fit_set_rows"] == d["sample_rows"] + d["rows_with_copies_outside_sample"]
+    assert 60 <= d["rows_with_copies_outside_sample"] <= 100  # about two thirds of the 120 rows with a copy
+    scores = pd.read_parquet(tmp_path / "out" / "scores").sort_values("row").reset_index(drop=True)
+    truth = np.zeros(9000, dtype=bool)
+    truth[np.r_[0:30, 6000:6030]] = True
+    ref = scan(frame, label="label", seed=0, detectors=["duplicates"])
+    assert abs(average_precision_score(truth, scores["duplicates"])
+               - average_precision_score(truth, ref.scores["duplicates"])) <= 0.01
+    assert average_precision_score(truth, scores["duplicates"]) >= 0.5
+    monkeypatch.setattr(spark_scan, "MAX_COPY_ROWS", 100)  # 60 groups: more than 50
+    with pytest.raises(DataError, match="more than 50 groups of exact copies; deduplicate"):
+        pgspark.scan(tmp_path / "d.parquet", label="label", seed=0, sample_rows=900)
+
+
+@slow
 def test_sensitive_values_are_masked_in_rows_outside_the_sample(spark, tmp_path):
     from poisonguard import spark as pgspark
 

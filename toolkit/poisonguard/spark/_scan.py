@@ -287,23 +287,33 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
             pick = bucket < F.coalesce(cuts[F.col(label).cast("string")], cut(frac))
     df = df.withColumn("__pg_pick", pick)
     note("copies")
+    # one aggregate over all rows finds the groups of copies, how many rows each has and how many of
+    # them the sample holds; their hashes come to the driver (8 bytes a group, MAX_COPY_ROWS / 2 groups
+    # at most) and go back as a broadcast table, so the passes below join a local table instead of
+    # repeating the group-by's shuffle
+    n_copy = 0
     if features:
         df = df.withColumn("__pg_hash", F.xxhash64(*[F.col(c) for c in features]))
-        copies = df.groupBy("__pg_hash").count().filter(F.col("count") > 1).select("__pg_hash")
-        n_groups = int(copies.count())  # before the broadcast: each group holds two rows or more
-        if 2 * n_groups > MAX_COPY_ROWS:
-            raise DataError(f"{path or 'the data'}: {n_groups} groups of exact copies (more than "
-                            f"{MAX_COPY_ROWS // 2}); deduplicate the data first (poisonguard scan --detectors "
-                            "duplicates on a part of it shows the groups)")
-        df = df.join(F.broadcast(copies.withColumn("__pg_copy", F.lit(True))), "__pg_hash", "left")
-        df = df.withColumn("__pg_copy", F.coalesce(F.col("__pg_copy"), F.lit(False)))
-    else:
-        df = df.withColumn("__pg_copy", F.lit(False))
-    n_copy = int(df.filter(F.col("__pg_copy") & ~F.col("__pg_pick")).count())
+        groups = (df.groupBy("__pg_hash").agg(F.count(F.lit(1)).alias("k"),
+                                               F.sum(F.col("__pg_pick").cast("long")).alias("picked"))
+                  .filter(F.col("k") > 1).limit(MAX_COPY_ROWS // 2 + 1).toPandas())
+        if 2 * len(groups) > MAX_COPY_ROWS:
+            raise DataError(f"{path or 'the data'}: more than {MAX_COPY_ROWS // 2} groups of exact copies; "
+                            "deduplicate the data first (poisonguard scan --detectors duplicates on a part of it "
+                            "shows the groups)")
+        n_copy = int((groups["k"] - groups["picked"]).sum())
     if n_copy > MAX_COPY_ROWS:
         raise DataError(f"{path or 'the data'}: {n_copy} rows outside the sample have an exact copy (more than "
                         f"{MAX_COPY_ROWS}); deduplicate the data first (poisonguard scan --detectors duplicates on "
                         "a part of it shows the groups)")
+    if features and len(groups):
+        hashes = pd.DataFrame({"__pg_hash": groups["__pg_hash"].to_numpy(dtype=np.int64),
+                               "__pg_copy": np.ones(len(groups), dtype=bool)})
+        df = df.join(F.broadcast(spark.createDataFrame(hashes, schema="__pg_hash long, __pg_copy boolean")),
+                     "__pg_hash", "left")
+        df = df.withColumn("__pg_copy", F.coalesce(F.col("__pg_copy"), F.lit(False)))
+    else:
+        df = df.withColumn("__pg_copy", F.lit(False))
     note("fit set")
     fit_pdf = (df.filter(F.col("__pg_pick") | F.col("__pg_copy")).select(*columns, "__pg_row", "__pg_pick")
                .toPandas().sort_values("__pg_row", kind="stable").reset_index(drop=True))
