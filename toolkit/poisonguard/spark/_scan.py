@@ -137,6 +137,11 @@ def with_row_ids(df: Any, name: str = "__pg_row") -> Any:
     data read from a cache (``persist``; Great Expectations persists what it validates): give the
     frame as read, before it is cached.
     """
+    return _row_ids(df, name)[0]
+
+
+def _row_ids(df: Any, name: str = "__pg_row") -> tuple[Any, int]:
+    """:func:`with_row_ids` and the number of rows, which its aggregate counts on the way."""
     from pyspark.sql import functions as F
 
     spark = df.sparkSession
@@ -151,7 +156,8 @@ def with_row_ids(df: Any, name: str = "__pg_row") -> Any:
     df = df.withColumn("__pg_file", F.coalesce(F.col("__pg_file"), F.lit("")))
     df = df.join(F.broadcast(table), ["__pg_file", "__pg_part"])
     row = F.col("__pg_off") + F.col("__pg_mid") - F.col("__pg_m0")
-    return df.withColumn(name, row.cast("long")).drop("__pg_mid", "__pg_file", "__pg_part", "__pg_m0", "__pg_off")
+    n = int(sum(k for *_, k in segs))
+    return df.withColumn(name, row.cast("long")).drop("__pg_mid", "__pg_file", "__pg_part", "__pg_m0", "__pg_off"), n
 
 
 @dataclasses.dataclass
@@ -266,8 +272,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
             progress(stage, 0, 0)
 
     note("row ids")
-    df = with_row_ids(df)
-    n = int(df.count())
+    df, n = _row_ids(df)  # the ids' aggregate counts the rows
     if n == 0:
         raise DataError(f"{path or 'the data'}: no data rows; give data with at least one row")
     frac = min(1.0, sample_rows / n)
