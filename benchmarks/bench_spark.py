@@ -111,8 +111,12 @@ def main() -> None:
     peak.start()
     stages: list[tuple[str, float]] = []
 
-    def progress(name: str, i: int, total: int) -> None:
-        stages.append((name, time.perf_counter()))
+    def progress(name: str, i: int, total: int) -> None:  # each stage's start, printed as it comes (a long run
+        now = time.perf_counter()                          # that is stopped still tells how far it got)
+        if stages:
+            print(f"  [{now - t0:7.0f} s] {stages[-1][0]} done in {now - stages[-1][1]:.1f} s; {name} starts "
+                  f"(peak RSS so far: driver {peak.driver / 2**30:.2f} GiB, JVM {peak.jvm / 2**30:.2f} GiB)", flush=True)
+        stages.append((name, now))
 
     t0 = time.perf_counter()
     kw = {} if args.sample_rows is None else {"sample_rows": args.sample_rows}
