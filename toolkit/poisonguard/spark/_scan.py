@@ -296,6 +296,8 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     # them the sample holds; their hashes come to the driver (8 bytes a group, MAX_COPY_ROWS / 2 groups
     # at most) and go back as a broadcast table, so the passes below join a local table instead of
     # repeating the group-by's shuffle
+    dedupe = "deduplicate the data first (poisonguard scan --detectors duplicates on a part of it shows the groups)"
+    copy_hashes = np.zeros(0, dtype=np.int64)
     n_copy = 0
     if features:
         df = df.withColumn("__pg_hash", F.xxhash64(*[F.col(c) for c in features]))
@@ -303,17 +305,14 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
                                                F.sum(F.col("__pg_pick").cast("long")).alias("picked"))
                   .filter(F.col("k") > 1).limit(MAX_COPY_ROWS // 2 + 1).toPandas())
         if 2 * len(groups) > MAX_COPY_ROWS:
-            raise DataError(f"{path or 'the data'}: more than {MAX_COPY_ROWS // 2} groups of exact copies; "
-                            "deduplicate the data first (poisonguard scan --detectors duplicates on a part of it "
-                            "shows the groups)")
+            raise DataError(f"{path or 'the data'}: more than {MAX_COPY_ROWS // 2} groups of exact copies; {dedupe}")
+        copy_hashes = groups["__pg_hash"].to_numpy(dtype=np.int64)
         n_copy = int((groups["k"] - groups["picked"]).sum())
     if n_copy > MAX_COPY_ROWS:
         raise DataError(f"{path or 'the data'}: {n_copy} rows outside the sample have an exact copy (more than "
-                        f"{MAX_COPY_ROWS}); deduplicate the data first (poisonguard scan --detectors duplicates on "
-                        "a part of it shows the groups)")
-    if features and len(groups):
-        hashes = pd.DataFrame({"__pg_hash": groups["__pg_hash"].to_numpy(dtype=np.int64),
-                               "__pg_copy": np.ones(len(groups), dtype=bool)})
+                        f"{MAX_COPY_ROWS}); {dedupe}")
+    if copy_hashes.size:
+        hashes = pd.DataFrame({"__pg_hash": copy_hashes, "__pg_copy": np.ones(copy_hashes.size, dtype=bool)})
         df = df.join(F.broadcast(spark.createDataFrame(hashes, schema="__pg_hash long, __pg_copy boolean")),
                      "__pg_hash", "left")
         df = df.withColumn("__pg_copy", F.coalesce(F.col("__pg_copy"), F.lit(False)))
