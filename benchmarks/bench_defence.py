@@ -263,14 +263,21 @@ def run_case(dataset: str, attack: str, seed: int, refresh: bool = False) -> dic
         return {**head, "skipped": f"ERROR {type(exc).__name__}: {exc}"}
 
 
+def cached_baseline(case: Case, refresh: bool = False) -> tuple[dict[str, Any], bool]:
+    """The case's :func:`baseline`, from the cache when there (and not ``refresh``), else computed and
+    cached; with whether it came from the cache."""
+    path = CACHE / f"{case.key}.json"
+    if path.exists() and not refresh:
+        return json.loads(path.read_text()), True
+    base = baseline(case)
+    _write_atomic(path, json.dumps(base, indent=1, default=str).encode())
+    return base, False
+
+
 def _run_case(head: dict[str, Any], refresh: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     case = Case(head["dataset"], head["attack"], head["seed"], refresh=refresh)
-    path = CACHE / f"{case.key}.json"
-    cached = path.exists() and not refresh
-    base = json.loads(path.read_text()) if cached else baseline(case)
-    if not cached:
-        _write_atomic(path, json.dumps(base, indent=1, default=str).encode())
+    base, cached = cached_baseline(case, refresh)
     row = {**head, "rows": base["rows"], "poisoned": base["poisoned"], **scan_part(case, base),
            "cleanlab_clean_removed": base["cleanlab_clean_removed"], "baseline_seconds": base["seconds"],
            "baseline_cached": cached, "case_seconds": time.perf_counter() - t0}

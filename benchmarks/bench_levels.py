@@ -5,8 +5,8 @@
     .venv/bin/python benchmarks/bench_levels.py --datasets iris wine --attacks random_flip --seeds 0
 
 The scan quarantines by Benjamini-Hochberg at ``decision.level`` (0.1). This benchmark asks what
-other levels would have given, on ``bench_defence.py``'s cases (same splits, attacks and cached
-attacked rows; run ``bench_defence.py`` once first to fill the cache, or this one computes them).
+other levels would have given, on ``bench_defence.py``'s cases (same splits, attacks, and the
+attacked rows and baselines it caches: what is not cached yet is computed and cached here).
 Per dataset x attack x seed and per level ``c`` in ``--levels``, the quarantine is the scan's own
 plus every row whose BH-adjusted combined p-value is ``<= c`` (the p-value read back from the
 ``suspicion`` column, :func:`poisonguard.evidence.p_from_suspicion`):
@@ -87,8 +87,7 @@ def run_case(dataset: str, attack: str, seed: int, levels: tuple[float, ...]) ->
 
     warnings.simplefilter("ignore")
     case = bd.Case(dataset, attack, seed)
-    path = bd.CACHE / f"{case.key}.json"
-    base = json.loads(path.read_text()) if path.exists() else bd.baseline(case)
+    base, _ = bd.cached_baseline(case)
     result = scan(case.train.frame, label=case.label, seed=seed)
     sc = result.scores
     own = (sc["decision"] == "quarantine").to_numpy()
