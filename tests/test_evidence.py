@@ -89,6 +89,49 @@ def test_decide_keep_review_quarantine():
     assert s["quarantine"] + s["review"] + s["keep"] == 1000
 
 
+def test_screen_keeps_a_detector_without_evidence_out_of_the_combination():
+    """A column of null (uniform) p-values next to one with real evidence: the null one does not
+    enter, so its smallest p-values (about 1 / n) neither dilute the other's rows (Bonferroni over
+    one detector, not two) nor outrank them."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    P = np.column_stack([rng.uniform(size=n), rng.uniform(size=n)])
+    P[:20, 1] = rng.uniform(1e-7, 5e-4, size=20)  # strong evidence on 20 rows
+    P[20:40, 1] = rng.uniform(1e-3, 1.8e-3, size=20)  # and moderate evidence on 20 more
+    d = evidence.decide(P, level=0.1)
+    assert d.entered.tolist() == [False, True] and d.global_p[0] > 0.1 >= 2 * d.global_p[1]
+    unscreened = evidence.decide(P, level=0.1, entered=False)
+    assert d.quarantine[:40].sum() > unscreened.quarantine[:40].sum()  # more power for the detector that finds
+    assert d.quarantine[40:].sum() <= 0.1 * d.quarantine.sum() + 2
+    # the ranking: the 40 rows first, not mixed with the null column's extremes
+    def purity(p):
+        return float((np.argsort(p, kind="stable")[:40] < 40).mean())
+    assert purity(d.p_value) > purity(unscreened.p_value)
+    assert d.summary()["n_detectors_combined"] == 1 and unscreened.summary()["n_detectors_combined"] == 2
+
+
+def test_screen_counts_only_detectors_that_test_a_row_and_falls_back_to_review_only():
+    rng = np.random.default_rng(1)
+    n = 150
+    P = np.ones((n, 3))
+    P[:, 0] = rng.uniform(size=n)
+    P[:3, 0] = 5e-4  # Simes 5e-4 * 150 / 3 = 0.025: enters only when the untested column is not counted
+    tested = evidence.tested_mask(P, [False, True, True])  # the two sparse detectors test no row here
+    keep, g = evidence.screen(P, tested, 0.1)
+    assert keep.tolist() == [True, False, False] and g[1] == g[2] == 1.0
+    # no detector with evidence: nothing is quarantined on evidence, every detector still ranks for review
+    Q = rng.uniform(size=(n, 2))
+    d = evidence.decide(Q, level=0.1, review_level=0.25)
+    assert not d.entered.any() and not d.quarantine.any() and d.threshold == 0.0
+    np.testing.assert_allclose(d.p_value, evidence.combine_pvalues(Q))
+
+
+def test_screen_enters_a_null_detector_with_probability_at_most_the_level():
+    rng = np.random.default_rng(2)
+    entered = [evidence.screen(rng.uniform(size=(300, 2)), None, 0.1)[0].any() for _ in range(500)]
+    assert np.mean(entered) <= 0.13  # Simes + Bonferroni over 2: at most 0.1 (independent uniforms)
+
+
 @pytest.mark.parametrize("bad", [{"level": 0}, {"level": 1.5}, {"level": "x"}, {"nosuch": 0.1},
                                  {"level": 0.3, "review_level": 0.2}])
 def test_bad_decision_levels_are_usage_errors(bad):

@@ -397,7 +397,10 @@ def test_level_is_not_loosened_for_a_batch_no_test_suspects():
     is *more* accurate on the trusted rows (once measured significantly so: 36 of 115 clean rows
     would have gone; how significant depends on the order of tied neighbours of identical rows),
     so the level is only chosen for a suspected batch; and asked anyway, a looser level is taken
-    only where its gain on the trusted rows passes the one-sided test."""
+    only where its gain on the trusted rows passes the one-sided test. Since the decision's screen
+    (:func:`poisonguard.evidence.screen`), the label evidence of this batch, which fails its own
+    global test, no longer enters the ranking a looser level would quarantine from, so that
+    route is closed one step earlier too."""
     from conftest import shared_path
 
     from poisonguard.data import load_dataset
@@ -415,7 +418,8 @@ def test_level_is_not_loosened_for_a_batch_no_test_suspects():
     forced = choose_level(prep, p, np.zeros(len(new), bool), level=0.1, seed=0)
     assert forced is not None
     table = {row["level"]: row for row in forced.table}
-    assert max(row["accuracy"] for row in forced.table) >= table[0.1]["accuracy"] + 0.05  # looser levels gain
+    assert "label_flip" not in res.decision["entered"] and res.decision["global_p"]["label_flip"] > 0.1
+    assert max(row["quarantined"] for row in forced.table) <= 2  # nothing but the screened-in evidence to rank by
     chosen = table[forced.level]
     assert forced.level == 0.1 or chosen["z"] > forced.z_needed
     assert int(forced.quarantine.sum()) == chosen["quarantined"]

@@ -16,6 +16,16 @@ The scan then decides once, here, for all detectors (``decide``):
    row ``i``: label flips and outliers test every row; triggers only the rows a stamped rule
    covers, duplicates only the members of a conflicting group (a detector declares this with
    ``sparse_evidence``: its p = 1 then means "not tested");
+   **Screened first** (:func:`screen`): a detector enters the combination only when its own
+   column holds evidence against its global null ("no row is poison of this kind") at the
+   family-wise level ``level``: Simes' test of the column (over the rows it tests), Bonferroni
+   over the ``D`` detectors that test any row, ``D * simes <= level``. A detector with nothing to find then
+   enters with probability at most ``level / D``, and its null rows' smallest p-values (about
+   ``1 / n`` among ``n`` rows) no longer dilute a detector that does find something — a two-stage
+   "families first" procedure (Benjamini & Bogomolov, *Selective inference on multiple families
+   of hypotheses*, JRSS-B 2014; Simes rejects exactly when BH rejects at least one row of the
+   column). When no detector enters, nothing is quarantined on evidence, and ``suspicion`` and
+   the review list come from the combination of every detector;
 2. **quarantine** — the Benjamini–Hochberg step-up procedure over all rows at level ``level``
    (default 0.1): the quarantined set's expected share of clean rows (false discovery rate) is
    at most ``level`` when the null p-values are valid (Benjamini & Hochberg, JRSS-B 1995);
@@ -55,6 +65,8 @@ __all__ = [
     "label_pvalues",
     "p_from_suspicion",
     "relevel",
+    "screen",
+    "screen_note",
     "simes_pvalue",
     "suspicion_from_p",
     "tail_null",
@@ -284,7 +296,11 @@ class Decision:
     level, review_level : float
         The levels used.
     n_tests : int
-        Detectors combined (``D``).
+        Detectors given (``D``).
+    entered : ndarray of bool, shape (D,), or None
+        Which detectors entered the combination (:func:`screen`); None when not screened.
+    global_p : ndarray of shape (D,), or None
+        Each detector's global (Simes) p-value, the screen's test.
     relevelled : bool
         The level is not the configured one: :func:`relevel` applied a level chosen on trusted
         rows (:func:`poisonguard.reference.choose_level`).
@@ -299,6 +315,8 @@ class Decision:
     review_level: float
     n_tests: int
     relevelled: bool = False
+    entered: np.ndarray | None = None
+    global_p: np.ndarray | None = None
 
     @property
     def quarantine(self) -> np.ndarray:
@@ -313,8 +331,11 @@ class Decision:
         n = int(self.decision.size)
         q = int(self.quarantine.sum())
         return {
-            "method": "Benjamini-Hochberg over rows on the Bonferroni-combined detector p-values",
-            "level": self.level, "review_level": self.review_level, "n_detectors_combined": self.n_tests,
+            "method": ("Benjamini-Hochberg over rows on the Bonferroni-combined p-values of the detectors that pass "
+                       "their global (Simes) test" if self.entered is not None else
+                       "Benjamini-Hochberg over rows on the Bonferroni-combined detector p-values"),
+            "level": self.level, "review_level": self.review_level,
+            "n_detectors_combined": self.n_tests if self.entered is None else int(np.sum(self.entered)),
             "p_threshold": self.threshold, "review_p_threshold": self.review_threshold,
             "quarantine": q, "review": int(self.review.sum()), "keep": n - q - int(self.review.sum()),
             # BH's guarantee: expected false share of the quarantine <= level (valid null p-values)
@@ -349,9 +370,43 @@ def decision_levels(values: Mapping[str, Any] | None, *, where: str = "scan.deci
     return out
 
 
+def screen(P: np.ndarray, tested: np.ndarray | None, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which detectors (columns of ``P``) enter the combination, and each one's global p-value.
+
+    A column's global p-value is Simes' test (:func:`simes_pvalue`) of its p-values over the rows
+    it tests (all rows when ``tested`` is None); it enters when ``D * simes <= level``, Bonferroni
+    over the ``D`` columns that test at least one row (a detector that tests no row, a trigger
+    search that found no rule, makes no test and neither enters nor counts). See the module docstring.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    n_cols = P.shape[1] if P.ndim == 2 else 0
+    T = np.ones(P.shape, dtype=bool) if tested is None else np.asarray(tested, dtype=bool)
+    has = T.any(axis=0) if n_cols else np.zeros(0, dtype=bool)
+    g = np.ones(n_cols)
+    for d in np.flatnonzero(has).tolist():
+        g[d] = simes_pvalue(P[T[:, d], d])
+    D = max(int(has.sum()), 1)
+    return has & (D * g <= level), g
+
+
+def screen_note(decision: Mapping[str, Any] | None) -> str:
+    """One sentence on the screen (from ``report.json``'s ``decision``: ``entered``, ``global_p``), or ``""``."""
+    decision = decision or {}
+    entered = decision.get("entered")
+    if entered is None:
+        return ""
+    gp = decision.get("global_p") or {}
+    if not entered:
+        return "no detector's evidence passed its global test: nothing quarantined on evidence"
+    left = [f"{nm} (global p={g:.2g})" for nm, g in gp.items() if nm not in entered and g < 1.0]
+    return (f"combined: {', '.join(entered)}" +
+            (f"; left out, no evidence of their own: {', '.join(left)}" if left else ""))
+
+
 def decide(P: np.ndarray, *, level: float = DEFAULT_DECISION["level"],
            review_level: float = DEFAULT_DECISION["review_level"], own_flags: np.ndarray | None = None,
-           forced: np.ndarray | None = None, tested: np.ndarray | None = None) -> Decision:
+           forced: np.ndarray | None = None, tested: np.ndarray | None = None,
+           entered: np.ndarray | bool | None = True) -> Decision:
     """Combine per-detector p-values (``P``: shape ``(n, D)``) and decide every row.
 
     Parameters
@@ -366,11 +421,27 @@ def decide(P: np.ndarray, *, level: float = DEFAULT_DECISION["level"],
         Rows quarantined whatever their evidence (for instance a missing label).
     tested : ndarray of bool, shape (n, D), default=None
         Which detectors test which rows (see :func:`combine_pvalues`); all when None.
+    entered : True, False or ndarray of bool, shape (D,), default=True
+        True: screen the detectors (:func:`screen`, at ``level``); False: combine every one;
+        an array: the columns that enter (decided elsewhere, e.g. on a Spark scan's sample).
     """
     P = np.asarray(P, dtype=np.float64)
     n = P.shape[0]
-    p = combine_pvalues(P, tested) if P.ndim == 2 and P.shape[1] else np.ones(n)
-    t = bh_threshold(p, level)
+    D = P.shape[1] if P.ndim == 2 else 0
+    g = None
+    if entered is True and D:
+        keep, g = screen(P, tested, level)
+    elif entered is False or entered is None or not D:
+        keep = np.ones(D, dtype=bool)
+    else:
+        keep = np.asarray(entered, dtype=bool)
+    T = tested if tested is None else np.asarray(tested, dtype=bool)
+    if D and keep.any():
+        p = combine_pvalues(P[:, keep], None if T is None else T[:, keep])
+        t = bh_threshold(p, level)
+    else:  # no detector has evidence to act on: nothing is quarantined on evidence, all of them rank
+        p = combine_pvalues(P, T) if D else np.ones(n)
+        t = 0.0
     t_rev = bh_threshold(p, review_level)
     quarantine = p <= t if t > 0 else np.zeros(n, dtype=bool)
     review = (p <= t_rev) if t_rev > 0 else np.zeros(n, dtype=bool)
@@ -381,7 +452,7 @@ def decide(P: np.ndarray, *, level: float = DEFAULT_DECISION["level"],
     decision = np.where(quarantine, "quarantine", np.where(review, "review", "keep")).astype(object)
     return Decision(p_value=p, suspicion=suspicion_from_p(p), decision=decision, threshold=t,
                     review_threshold=t_rev, level=float(level), review_level=float(review_level),
-                    n_tests=int(P.shape[1]) if P.ndim == 2 else 0)
+                    n_tests=D, entered=None if entered is False else keep, global_p=g)
 
 
 def tested_mask(P: np.ndarray, sparse: list[bool]) -> np.ndarray:

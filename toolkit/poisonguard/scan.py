@@ -3,8 +3,9 @@
 The scan loads the data once, encodes it once (:meth:`TabularDataset.encode`), fits every
 chosen detector through the registry (it never special-cases a detector's name), and decides
 every row once, in one place (:mod:`poisonguard.evidence`): each gating detector gives every row
-a p-value under the data's own clean bulk, the p-values are combined per row (Bonferroni over the
-detectors), and Benjamini–Hochberg over the rows at ``decision.level`` (default 0.1) quarantines.
+a p-value under the data's own clean bulk, the detectors whose column passes its global test enter
+(:func:`poisonguard.evidence.screen`), their p-values are combined per row (Bonferroni over them),
+and Benjamini–Hochberg over the rows at ``decision.level`` (default 0.1) quarantines.
 Rows that BH accepts only at ``decision.review_level``, or that a detector's own threshold flags,
 are listed for **review** and kept in the clean split. A detector that raises is recorded in
 ``failures`` and the scan goes on. Detectors that learn from the other rows
@@ -317,6 +318,8 @@ class ScanResult(StageResult):
         if self.decision:
             lines.append(f"  quarantine: Benjamini-Hochberg at level {self.decision['level']:g} on the combined "
                          f"evidence of {self.decision['n_detectors_combined']} detector(s)")
+            if note := _evidence.screen_note(self.decision):
+                lines.append(f"  ({note})")
             from .reference._level import level_note
 
             if note := level_note(self.decision):
@@ -696,6 +699,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
         n_rows=n, n_quarantined=int(flagged.sum()), n_review=int(review.sum()),
         decision={**dec.summary(), "forced": int(forced.sum()),
                   "combined": sorted(evidence), "own_flags_reviewed": sorted(own_flags),
+                  **_screen_summary(dec, list(evidence)),
                   **({"level_choice": level_choice.summary()} if level_choice is not None else {})},
         suspected=bool(batch_reasons),
         reasons=tuple(batch_reasons), detectors=tuple(summaries), quarantined=flagged_rows, review=review_rows,
@@ -798,7 +802,23 @@ def held_back(P: Sequence[np.ndarray], sparse: Sequence[bool], n_later: int, lev
     cols = list(P) + [np.ones_like(P[0])] * n_later
     M = np.column_stack(cols)
     tested = _evidence.tested_mask(M, list(sparse) + [False] * n_later)
-    return _evidence.decide(M, level=levels["level"], review_level=levels["review_level"], tested=tested).quarantine
+    # the columns so far are screened as the final decision screens them; the later ones count as entering
+    k = len(P)
+    _, g = _evidence.screen(M[:, :k], tested[:, :k], levels["level"])
+    has = tested[:, :k].any(axis=0)
+    entered = np.concatenate([has & ((int(has.sum()) + n_later) * g <= levels["level"]), np.ones(n_later, dtype=bool)])
+    return _evidence.decide(M, level=levels["level"], review_level=levels["review_level"], tested=tested,
+                            entered=entered).quarantine
+
+
+def _screen_summary(dec: _evidence.Decision, names: list[str]) -> dict[str, Any]:
+    """The screen's part of ``report.json``'s ``decision``: each detector's global p-value and which entered."""
+    if dec.entered is None:
+        return {}
+    out: dict[str, Any] = {"entered": [nm for nm, e in zip(names, dec.entered.tolist()) if e]}
+    if dec.global_p is not None:
+        out["global_p"] = {nm: float(f"{g:.3g}") for nm, g in zip(names, dec.global_p.tolist())}
+    return out
 
 
 def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidence: Mapping[str, np.ndarray]) -> None:
@@ -807,6 +827,8 @@ def _explain_decision(reasons: list[list[str]], dec: _evidence.Decision, evidenc
     if not names:
         return
     P = np.column_stack([evidence[k] for k in names])
+    if dec.entered is not None and dec.entered.any():  # the strongest of the detectors that entered the combination
+        P = np.where(dec.entered[None, :], P, np.inf)
     best = P.argmin(axis=1)
     for r in np.flatnonzero(dec.decision != "keep").tolist():
         p = float(dec.p_value[r])

@@ -164,8 +164,11 @@ def _scan_html(result: ScanResult, root: Path) -> str:
                 f"(kept in the clean split), {e(dec.get('keep'))} kept — Benjamini–Hochberg at level "
                 f"{e(dec.get('level'))} on the combined p-values of {e(dec.get('n_detectors_combined'))} detector(s); "
                 f"expected clean rows in the quarantine at most {e(dec.get('expected_false_quarantine_at_most'))}.</p>")
+        from ..evidence import screen_note
         from ..reference._level import level_note
 
+        if note := screen_note(dec):
+            out += f"<p>{e(note[0].upper() + note[1:])}.</p>"
         if note := level_note(dec):
             out += f"<p>{e(note[0].upper() + note[1:])}.</p>"
     for reason in result.reasons:

@@ -26,7 +26,8 @@ How each part runs (``poisonguard scan --engine spark``; the design is ARCHITECT
    then the rows are spread over more (one shuffle). Every row, with its cells and its evidence,
    is written once to a staging folder, and the steps below read that instead of the input.
 5. **Decide once over all rows**: per-row evidence is combined as on pandas (Bonferroni over the
-   detectors that test the row); Benjamini–Hochberg over *all* ``n`` rows is exact without
+   detectors that test the row, among those that pass the screen of
+   :func:`poisonguard.evidence.screen`, which is decided on the fit set); Benjamini–Hochberg over *all* ``n`` rows is exact without
    sorting them: the threshold at level ``q`` is among the p-values ``<= q``, so only those are
    brought to the driver (8 bytes a row: :func:`poisonguard.evidence.bh_threshold` with ``m = n``).
 6. **Write** ``scores``, ``clean`` and ``quarantine`` as Parquet datasets (folders with
@@ -410,7 +411,16 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     summaries.sort(key=lambda sm: rank[sm.name])
     D = len(evidence_names)
     Pf = np.column_stack(P_fit) if D else np.ones((n_fit, 0))
-    p_fit, best_fit = _combine(Pf, sparse, gating)
+    # the screen (poisonguard.evidence.screen) decided on the fit set, a uniform sample of the rows: the
+    # detectors whose evidence there passes its global test are combined over all rows
+    g_idx = np.flatnonzero(np.asarray(gating, dtype=bool))
+    entered_g, global_p = (_evidence.screen(Pf[:, g_idx], _evidence.tested_mask(Pf[:, g_idx], [sparse[j] for j in g_idx]),
+                                            levels["level"]) if g_idx.size else (np.zeros(0, dtype=bool), np.ones(0)))
+    entered = np.zeros(D, dtype=bool)
+    entered[g_idx] = entered_g
+    no_evidence = not entered.any()  # then nothing is quarantined on evidence; every gating detector ranks
+    combined_cols = list(gating) if no_evidence else entered.tolist()
+    p_fit, best_fit = _combine(Pf, sparse, combined_cols)
     missing_fit = (y_fit < 0) if y_fit is not None else np.zeros(n_fit, dtype=bool)
     for r in np.flatnonzero(missing_fit).tolist():  # quarantined whatever the evidence, as on pandas
         reasons[r].append("label missing")
@@ -421,7 +431,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     for _, det in appliers:  # what a detector fits on first use (the refitted models) is fitted here, once
         det.scan_pvalues_new(ds_fit.take(probe), X_fit[probe], y_fit[probe] if y_fit is not None else None)
     applier = _Applier(columns=columns, label=label, id_column=id_column, kinds=dict(ds_sample.kinds),
-                       encoder=encoder, classes=classes, detectors=appliers, sparse=sparse, gating=gating,
+                       encoder=encoder, classes=classes, detectors=appliers, sparse=sparse, gating=combined_cols,
                        n_evidence=D)
     from pyspark.sql.types import StructType
 
@@ -451,7 +461,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         note("decide")
         cands = (pv_df.filter(F.col("__pg_p") <= F.lit(levels["review_level"])).select("__pg_p").toPandas()["__pg_p"]
                  .to_numpy())
-        t = _evidence.bh_threshold(cands, levels["level"], m=n)
+        t = 0.0 if no_evidence else _evidence.bh_threshold(cands, levels["level"], m=n)
         t_rev = _evidence.bh_threshold(cands, levels["review_level"], m=n)
         own_rows = fit_rows[own_fit]
         own_df = spark.createDataFrame(pd.DataFrame({"__pg_row": own_rows, "own": np.ones(own_rows.size, dtype=bool)}),
@@ -495,13 +505,17 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         quarantined = listed(top_q, "quarantine")
         review_rows = listed(top_r, "review")
         dec_summary = {
-            "method": "Benjamini-Hochberg over rows on the Bonferroni-combined detector p-values",
-            "level": levels["level"], "review_level": levels["review_level"], "n_detectors_combined": sum(gating),
+            "method": ("Benjamini-Hochberg over rows on the Bonferroni-combined p-values of the detectors that pass "
+                       "their global (Simes) test"),
+            "level": levels["level"], "review_level": levels["review_level"],
+            "n_detectors_combined": int(entered.sum()),
             "p_threshold": t, "review_p_threshold": t_rev, "quarantine": n_q, "review": n_r, "keep": n - n_q - n_r,
             "expected_false_quarantine_at_most": round(levels["level"] * n_q, 2), "level_chosen_on_trusted": False,
             "forced": n_forced,
             "combined": sorted(n for n, g in zip(evidence_names, gating) if g),
             "own_flags_reviewed": sorted(n for n, g in zip(evidence_names, gating) if g),
+            "entered": [nm for nm, e in zip(evidence_names, entered.tolist()) if e],
+            "global_p": {evidence_names[j]: float(f"{gp:.3g}") for j, gp in zip(g_idx.tolist(), global_p.tolist())},
             "spark": {"engine": "spark", "master": master_of(spark), "rows": n, "sample_rows": int(sample_pos.size),
                       "fit_set_rows": n_fit, "rows_with_copies_outside_sample": n_copy,
                       "scored_in_partitions": [evidence_names[j] for j, _ in appliers],
