@@ -430,3 +430,27 @@ def test_one_neighbour_search_gives_the_shares_of_every_smaller_neighbourhood(ex
         want = knn_label_proba(X, y, 2, n_neighbors=kk, random_state=7, exact_rows=exact_rows)
         assert np.allclose(label_shares(labels[:, :kk], n_classes=2, prior=prior), want)
 
+
+
+def test_knn_rows_searches_neighbourhoods_as_dense_as_the_whole_data():
+    """``knn_rows``: a fit on a sample of large data (a Spark scan's) searches neighbours in the blocks
+    the whole data would get (:func:`knn_block_rows` of its row count), for its rows and for new rows."""
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import average_precision_score
+
+    from poisonguard.detectors import LabelFlipDetector
+    from poisonguard.detectors.label_flip import knn_block_rows
+
+    X, y = make_classification(n_samples=6500, n_features=10, n_informative=6, n_classes=3, random_state=0)
+    rng = np.random.default_rng(0)
+    flip = rng.random(y.size) < 0.1
+    y = np.where(flip, (y + rng.integers(1, 3, y.size)) % 3, y)
+    fit, new = slice(0, 6000), slice(6000, None)
+    whole = LabelFlipDetector(random_state=0).fit(X[fit], y[fit])
+    sample = LabelFlipDetector(random_state=0, knn_rows=10_000_000).fit(X[fit], y[fit])
+    assert whole._knn_block(6000) == 6000 and sample._knn_block(6000) == knn_block_rows(10_000_000) == 5000
+    ap = [average_precision_score(flip[fit], -np.log(d.pvalues_)) for d in (whole, sample)]
+    assert min(ap) >= 0.5 and abs(ap[0] - ap[1]) <= 0.05, ap
+    assert not np.array_equal(whole.pvalues_, sample.pvalues_)  # the search did change
+    p_new = sample.pvalues_new(X[new], y[new])
+    assert p_new.shape == (500,) and average_precision_score(flip[new], -np.log(p_new)) >= 0.5

@@ -199,6 +199,8 @@ def test_spark_scan_of_a_sample_scores_and_splits_every_row(spark, tmp_path):
     assert len(clean) + len(quar) == 6000 and len(quar) == got.n_quarantined == int(q.sum())
     assert quar["reasons"].str.startswith("quarantine: combined p=").all()
     assert got.suspected and any("backdoor" in r for r in got.reasons)
+    # the screen, decided on the fit set: the trigger's evidence passes its global test there
+    assert "backdoor" in got.decision["entered"] and 0 <= got.decision["global_p"]["backdoor"] <= 0.1
     d = got.decision["spark"]
     assert 2700 <= d["sample_rows"] <= 3300 and "backdoor" in d["scored_in_partitions"] and not d["fit_set_only"]
 

@@ -191,7 +191,7 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
 
 def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors: int = 10,
                     random_state: Any = None, X_query: np.ndarray | None = None,
-                    exact_rows: int = KNN_EXACT_ROWS) -> np.ndarray:
+                    exact_rows: int = KNN_EXACT_ROWS, block_rows: int | None = None) -> np.ndarray:
     """Class distribution of each row's nearest neighbours (own row excluded), smoothed.
 
     ``p = (counts + prior) / (k + 1)``: one pseudo-neighbour drawn from the class prior keeps
@@ -200,7 +200,7 @@ def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors
     random blocks of about ``exact_rows`` rows, which bounds the work at ``O(n * exact_rows)``;
     past :data:`KNN_PAIR_BUDGET` pairs the blocks shrink to keep the work at that budget (each
     block still holds at least :data:`KNN_MIN_BLOCK_ROWS` rows, a neighbourhood as dense as in
-    data of that size).
+    data of that size). ``block_rows`` sets the blocks' size instead (see :func:`knn_labels`).
     """
     counts_all = np.bincount(y, minlength=n_classes).astype(np.float64)
     prior = counts_all / counts_all.sum()
@@ -212,8 +212,8 @@ def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors
         return np.tile(prior, (nq, 1))
     rng = check_random_state(random_state)
     if transductive:
-        return label_shares(knn_labels(X, y, k, random_state=rng, exact_rows=exact_rows), n_classes=n_classes,
-                            prior=prior)
+        return label_shares(knn_labels(X, y, k, random_state=rng, exact_rows=exact_rows, block_rows=block_rows),
+                            n_classes=n_classes, prior=prior)
     if not transductive and X.shape[0] > 4 * exact_rows:
         sample = rng.choice(X.shape[0], size=4 * exact_rows, replace=False)
         return _knn_counts(X[sample], y[sample], Q, k, n_classes, prior)
@@ -221,7 +221,7 @@ def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors
 
 
 def knn_labels(X: np.ndarray, y: np.ndarray, n_neighbors: int, *, random_state: Any = None,
-               exact_rows: int = KNN_EXACT_ROWS) -> np.ndarray:
+               exact_rows: int = KNN_EXACT_ROWS, block_rows: int | None = None) -> np.ndarray:
     """Labels of each row's ``n_neighbors`` nearest other rows, nearest first, shape ``(n, k)``.
 
     The search behind :func:`knn_label_proba` without ``X_query`` (the same random blocks above
@@ -229,16 +229,18 @@ def knn_labels(X: np.ndarray, y: np.ndarray, n_neighbors: int, *, random_state: 
     (:func:`~poisonguard._kernel.label_shares`) are ``knn_label_proba(..., n_neighbors=kk)``, so
     one search serves neighbourhoods of several sizes. The labels are held in the smallest integer
     type of ``y``'s range (1,000,000 rows x 48 neighbours: 96 MB as int16 rather than 384 MB).
+    ``block_rows``: the blocks' size (default :func:`knn_block_rows` of the rows given; a scan on
+    Spark fits on a sample and passes the block size of the whole data's row count).
     """
     n = X.shape[0]
     k = int(min(n_neighbors, n - 1))
     yc = y.astype(np.min_scalar_type(-int(y.max()) - 1 if y.size else 0), copy=False)
     if k < 1:
         return np.zeros((n, 0), dtype=yc.dtype)
-    if n <= exact_rows:
+    size = knn_block_rows(n, exact_rows) if block_rows is None else max(min(int(block_rows), n), k + 1)
+    if size >= n:
         return yc[nearest_neighbors(X, k).kneighbors(None)[1]]
     rng = check_random_state(random_state)
-    size = knn_block_rows(n, exact_rows)
     out = np.empty((n, k), dtype=yc.dtype)
     for block in np.array_split(rng.permutation(n), int(np.ceil(n / size))):
         out[block] = yc[block][nearest_neighbors(X[block], k).kneighbors(None)[1]]
@@ -719,6 +721,12 @@ class LabelFlipDetector(ConfidentLearning):
     linear : {"auto", True, False}, default="auto"
         Whether to include the logistic-regression view; "auto" includes it up to
         :data:`LINEAR_AUTO_MAX_ROWS` rows.
+    knn_rows : int, default=None
+        Rows of the whole data the fitted rows are a sample of (by default the rows fitted on). The neighbour
+        search runs in random blocks of :func:`knn_block_rows` of this many rows, for the fitted rows
+        and for new rows (:meth:`pvalues_new`), so that a fit on a sample of large data searches
+        neighbourhoods as dense as a fit on all of it would; ``scan --engine spark`` sets it to the
+        data's row count.
     policy : dict, default=None
         Overrides of :data:`DEFAULT_POLICY`, the batch-level policy of :meth:`batch_finding`.
     contamination : "auto" or float in (0, 0.5], default="auto"
@@ -756,19 +764,25 @@ class LabelFlipDetector(ConfidentLearning):
         **ConfidentLearning._parameter_constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "linear": [StrOptions({"auto"}), "boolean"],
+        "knn_rows": [Interval(Integral, 1, None, closed="left"), None],
         "policy": [dict, None],
     }
 
     def __init__(self, *, estimator: Any = None, cv: int = 5, n_neighbors: int = 20, linear: str | bool = "auto",
-                 policy: dict[str, Any] | None = None, contamination: str | float = "auto",
+                 knn_rows: int | None = None, policy: dict[str, Any] | None = None, contamination: str | float = "auto",
                  random_state: Any = None) -> None:
         self.estimator = estimator
         self.cv = cv
         self.n_neighbors = n_neighbors
         self.linear = linear
+        self.knn_rows = knn_rows
         self.policy = policy
         self.contamination = contamination
         self.random_state = random_state
+
+    def _knn_block(self, n: int) -> int:
+        """Rows of the random blocks the neighbour search runs in, for ``n`` fitted rows (see ``knn_rows``)."""
+        return min(n, knn_block_rows(max(n, int(self.knn_rows or n))))
 
     def _use_linear(self, n: int) -> bool:
         return bool(self.linear) if self.linear != "auto" else n <= LINEAR_AUTO_MAX_ROWS
@@ -781,7 +795,7 @@ class LabelFlipDetector(ConfidentLearning):
             views["linear"] = oof_proba(_linear_estimator(), X, y, k, cv=self.cv, random_state=seed)
         # one neighbour search serves the view and the label test of _pvalues
         k_test = _test_neighbours(y.size)
-        labels = knn_labels(X, y, max(self.n_neighbors, k_test), random_state=seed)
+        labels = knn_labels(X, y, max(self.n_neighbors, k_test), random_state=seed, block_rows=self._knn_block(y.size))
         prior = np.bincount(y, minlength=k) / y.size
         views["knn"] = label_shares(labels[:, :self.n_neighbors], n_classes=k, prior=prior)
         self._test_knn = label_shares(labels[:, :k_test], n_classes=k, prior=prior) if k_test >= 1 else None
@@ -831,7 +845,8 @@ class LabelFlipDetector(ConfidentLearning):
         # Spark tasks) does not carry n x classes floats, and searched again if this runs a second time
         knn, self._test_knn = getattr(self, "_test_knn", None), None
         if knn is None:
-            knn = knn_label_proba(self._X, y, len(self.classes_), n_neighbors=k, random_state=self._rs_seed)
+            knn = knn_label_proba(self._X, y, len(self.classes_), n_neighbors=k, random_state=self._rs_seed,
+                                  block_rows=self._knn_block(y.size))
         p_test = _neighbour_pvalues(knn, y, k)
         from ..evidence import class_conformal_pvalues
 
@@ -878,7 +893,7 @@ class LabelFlipDetector(ConfidentLearning):
         n_cls = len(self.classes_)
         prior = np.bincount(self._y, minlength=n_cls) / max(self._y.size, 1)
         rng = check_random_state(self._rs_seed)
-        block = knn_block_rows(self._y.size)
+        block = self._knn_block(self._y.size)
         ref = np.sort(rng.choice(self._y.size, size=block, replace=False)) if block < self._y.size \
             else np.arange(self._y.size)
         k = min(k, ref.size)

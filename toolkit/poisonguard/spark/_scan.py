@@ -39,7 +39,8 @@ shares and counts of a uniform sample of ``sample_rows`` rows.
 
 Differences from the pandas path, by design: rows outside the fit set are not put on the review
 list by a detector's own threshold (only by the review level's BH threshold); label detectors'
-neighbourhoods and models come from the sample.
+neighbourhoods and models come from the sample (its neighbourhoods searched in blocks of the
+size the pandas path uses for all ``n`` rows: ``LabelFlipDetector(knn_rows=n)``).
 """
 
 from __future__ import annotations
@@ -277,6 +278,9 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     if n == 0:
         raise DataError(f"{path or 'the data'}: no data rows; give data with at least one row")
     frac = min(1.0, sample_rows / n)
+    for det in dets:  # neighbourhoods searched in blocks as dense as a fit on all n rows would search
+        if det.get_params().get("knn_rows", False) is None:
+            det.set_params(knn_rows=n)
     seed_i = int(seed or 0)
     bucket = F.pmod(F.xxhash64(F.col("__pg_row"), F.lit(seed_i)), F.lit(1 << 30))
 
