@@ -370,13 +370,15 @@ def decision_levels(values: Mapping[str, Any] | None, *, where: str = "scan.deci
     return out
 
 
-def screen(P: np.ndarray, tested: np.ndarray | None, level: float) -> tuple[np.ndarray, np.ndarray]:
+def screen(P: np.ndarray, tested: np.ndarray | None, level: float, *, n_later: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Which detectors (columns of ``P``) enter the combination, and each one's global p-value.
 
     A column's global p-value is Simes' test (:func:`simes_pvalue`) of its p-values over the rows
     it tests (all rows when ``tested`` is None); it enters when ``D * simes <= level``, Bonferroni
     over the ``D`` columns that test at least one row (a detector that tests no row, a trigger
-    search that found no rule, makes no test and neither enters nor counts). See the module docstring.
+    search that found no rule, makes no test and neither enters nor counts). ``n_later``: dense
+    detectors still to be fitted, counted in ``D`` (:func:`poisonguard.scan.held_back`). See the
+    module docstring.
     """
     P = np.asarray(P, dtype=np.float64)
     n_cols = P.shape[1] if P.ndim == 2 else 0
@@ -385,7 +387,7 @@ def screen(P: np.ndarray, tested: np.ndarray | None, level: float) -> tuple[np.n
     g = np.ones(n_cols)
     for d in np.flatnonzero(has).tolist():
         g[d] = simes_pvalue(P[T[:, d], d])
-    D = max(int(has.sum()), 1)
+    D = max(int(has.sum()) + int(n_later), 1)
     return has & (D * g <= level), g
 
 

@@ -804,9 +804,8 @@ def held_back(P: Sequence[np.ndarray], sparse: Sequence[bool], n_later: int, lev
     tested = _evidence.tested_mask(M, list(sparse) + [False] * n_later)
     # the columns so far are screened as the final decision screens them; the later ones count as entering
     k = len(P)
-    _, g = _evidence.screen(M[:, :k], tested[:, :k], levels["level"])
-    has = tested[:, :k].any(axis=0)
-    entered = np.concatenate([has & ((int(has.sum()) + n_later) * g <= levels["level"]), np.ones(n_later, dtype=bool)])
+    entered, _ = _evidence.screen(M[:, :k], tested[:, :k], levels["level"], n_later=n_later)
+    entered = np.concatenate([entered, np.ones(n_later, dtype=bool)])
     return _evidence.decide(M, level=levels["level"], review_level=levels["review_level"], tested=tested,
                             entered=entered).quarantine
 
