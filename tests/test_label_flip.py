@@ -432,19 +432,26 @@ def test_one_neighbour_search_gives_the_shares_of_every_smaller_neighbourhood(ex
 
 
 
+def _three_classes_flipped(n: int, n_features: int, n_informative: int, seed: int):
+    """A three-class ``make_classification`` with 10 % of its labels flipped to another class."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n, n_features=n_features, n_informative=n_informative, n_classes=3,
+                               random_state=seed)
+    rng = np.random.default_rng(seed)
+    flip = rng.random(y.size) < 0.1
+    return X, np.where(flip, (y + rng.integers(1, 3, y.size)) % 3, y), flip
+
+
 def test_knn_rows_searches_neighbourhoods_as_dense_as_the_whole_data():
     """``knn_rows``: a fit on a sample of large data (a Spark scan's) searches neighbours in the blocks
     the whole data would get (:func:`knn_block_rows` of its row count), for its rows and for new rows."""
-    from sklearn.datasets import make_classification
     from sklearn.metrics import average_precision_score
 
     from poisonguard.detectors import LabelFlipDetector
     from poisonguard.detectors.label_flip import knn_block_rows
 
-    X, y = make_classification(n_samples=6500, n_features=10, n_informative=6, n_classes=3, random_state=0)
-    rng = np.random.default_rng(0)
-    flip = rng.random(y.size) < 0.1
-    y = np.where(flip, (y + rng.integers(1, 3, y.size)) % 3, y)
+    X, y, flip = _three_classes_flipped(6500, 10, 6, seed=0)
     fit, new = slice(0, 6000), slice(6000, None)
     whole = LabelFlipDetector(random_state=0).fit(X[fit], y[fit])
     sample = LabelFlipDetector(random_state=0, knn_rows=10_000_000).fit(X[fit], y[fit])
@@ -454,3 +461,29 @@ def test_knn_rows_searches_neighbourhoods_as_dense_as_the_whole_data():
     assert not np.array_equal(whole.pvalues_, sample.pvalues_)  # the search did change
     p_new = sample.pvalues_new(X[new], y[new])
     assert p_new.shape == (500,) and average_precision_score(flip[new], -np.log(p_new)) >= 0.5
+
+
+def test_rank_new_below_breaks_ties_only_where_the_decision_can_reach(monkeypatch):
+    """``rank_new_below``: new rows whose label p-value is above it keep the conservative end of the
+    tie-break and the refitted models are not run for them; at or below it nothing changes."""
+    from sklearn.metrics import average_precision_score
+
+    from poisonguard.detectors import LabelFlipDetector
+    from poisonguard.detectors.label_flip import ConfidentLearning
+
+    X, y, flip = _three_classes_flipped(3000, 8, 5, seed=1)
+    fit, new = slice(0, 2500), slice(2500, None)
+    det = LabelFlipDetector(random_state=0).fit(X[fit], y[fit])
+    full = det.pvalues_new(X[new], y[new])
+    asked = []
+    proba = ConfidentLearning.predict_label_proba
+    monkeypatch.setattr(ConfidentLearning, "predict_label_proba",
+                        lambda self, Xq: (asked.append(len(Xq)), proba(self, Xq))[1])
+    det.set_params(rank_new_below=0.25)
+    cut = det.pvalues_new(X[new], y[new])
+    low = full <= 0.25
+    assert 0 < low.sum() < 500 and asked == [int((cut <= 0.25 * 1.001).sum())]
+    assert np.array_equal(cut[low], full[low])  # where the decision can reach: the same evidence
+    assert (cut[~low] >= full[~low]).all() and (cut[~low] <= np.minimum(1.0, full[~low] * 1.001 + 1e-12)).all()
+    assert cut[~low].min() > cut[low].max()  # the order across the cut is kept
+    assert average_precision_score(flip[new], -np.log(cut)) >= average_precision_score(flip[new], -np.log(full)) - 0.02

@@ -27,7 +27,7 @@ the neighbours' labels (strong on flips placed near the decision boundary).
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
@@ -727,6 +727,14 @@ class LabelFlipDetector(ConfidentLearning):
         and for new rows (:meth:`pvalues_new`), so that a fit on a sample of large data searches
         neighbourhoods as dense as a fit on all of it would; ``scan --engine spark`` sets it to the
         data's row count.
+    rank_new_below : float in (0, 1], default=1.0
+        :meth:`pvalues_new` breaks the ties of rows whose p-value is at most this by the blend's
+        posterior (the refitted models' probabilities with the neighbours'); rows above it keep
+        the conservative end of the tie-break (``p * (1 + 1e-3)``), and the refitted models are
+        not run for them. ``scan --engine spark`` sets it to ``decision.review_level``: no row
+        above that level can be reviewed or quarantined (Benjamini-Hochberg's threshold never
+        exceeds its level, and the Bonferroni-combined p-value is at least each column's), so
+        only the order among rows the decision never reaches changes.
     policy : dict, default=None
         Overrides of :data:`DEFAULT_POLICY`, the batch-level policy of :meth:`batch_finding`.
     contamination : "auto" or float in (0, 0.5], default="auto"
@@ -765,17 +773,19 @@ class LabelFlipDetector(ConfidentLearning):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "linear": [StrOptions({"auto"}), "boolean"],
         "knn_rows": [Interval(Integral, 1, None, closed="left"), None],
+        "rank_new_below": [Interval(Real, 0, 1, closed="right")],
         "policy": [dict, None],
     }
 
     def __init__(self, *, estimator: Any = None, cv: int = 5, n_neighbors: int = 20, linear: str | bool = "auto",
-                 knn_rows: int | None = None, policy: dict[str, Any] | None = None, contamination: str | float = "auto",
-                 random_state: Any = None) -> None:
+                 knn_rows: int | None = None, rank_new_below: float = 1.0, policy: dict[str, Any] | None = None,
+                 contamination: str | float = "auto", random_state: Any = None) -> None:
         self.estimator = estimator
         self.cv = cv
         self.n_neighbors = n_neighbors
         self.linear = linear
         self.knn_rows = knn_rows
+        self.rank_new_below = rank_new_below
         self.policy = policy
         self.contamination = contamination
         self.random_state = random_state
@@ -900,14 +910,9 @@ class LabelFlipDetector(ConfidentLearning):
         _, ind = nearest_neighbors(self._X[ref], k).kneighbors(Xq)
         labels = self._y[ref][ind]
 
-        def shares(kk: int) -> np.ndarray:  # the kk nearest of the k found
-            return label_shares(labels[:, :min(kk, k)], n_classes=n_cls, prior=prior)
+        def shares(kk: int, rows: Any = slice(None)) -> np.ndarray:  # the kk nearest of the k found
+            return label_shares(labels[rows, :min(kk, k)], n_classes=n_cls, prior=prior)
 
-        views = [ConfidentLearning.predict_label_proba(self, Xq)]
-        if "linear" in self.view_proba_:
-            views.append(self._linear_proba(Xq))
-        views.append(shares(k_view))
-        raw = self._rank(np.mean(views, axis=0), yq)
         p = np.ones(yq.size)
         if k_ev >= 1:
             p_test = _neighbour_pvalues(shares(k_ev), yq, min(k_ev, k), prior=prior)
@@ -916,8 +921,19 @@ class LabelFlipDetector(ConfidentLearning):
             is_ref = np.concatenate([np.ones(ref_stat.size, dtype=bool), np.zeros(yq.size, dtype=bool)])
             p = np.maximum(p_test, class_conformal_pvalues(stat, np.concatenate([self._evidence_ref_y, yq]),
                                                            is_ref)[ref_stat.size:])
-        train = self._sorted_raw
-        rank = np.searchsorted(train, raw, side="right") / max(train.size, 1)  # 1 above every training row
+        # the tie-break, from the blend's posterior ranked among the training rows' ranking scores; only
+        # where the p-value is at most rank_new_below (the others: rank 0, the conservative end)
+        ranked = np.flatnonzero(p <= self.rank_new_below)
+        rank = np.zeros(yq.size)
+        if ranked.size:
+            Xr = Xq[ranked]
+            views = [ConfidentLearning.predict_label_proba(self, Xr)]
+            if "linear" in self.view_proba_:
+                views.append(self._linear_proba(Xr))
+            views.append(shares(k_view, ranked))
+            raw = self._rank(np.mean(views, axis=0), yq[ranked])
+            train = self._sorted_raw
+            rank[ranked] = np.searchsorted(train, raw, side="right") / max(train.size, 1)  # 1 above every training row
         p = np.minimum(1.0, p * (1.0 + 1e-3 * (1.0 - rank)))
         return np.where(unseen, P_FLOOR, p)
 

@@ -40,7 +40,10 @@ shares and counts of a uniform sample of ``sample_rows`` rows.
 Differences from the pandas path, by design: rows outside the fit set are not put on the review
 list by a detector's own threshold (only by the review level's BH threshold); label detectors'
 neighbourhoods and models come from the sample (its neighbourhoods searched in blocks of the
-size the pandas path uses for all ``n`` rows: ``LabelFlipDetector(knn_rows=n)``).
+size the pandas path uses for all ``n`` rows: ``LabelFlipDetector(knn_rows=n)``); the refitted
+models' probabilities break the ties of the other rows' label evidence only where its p-value is
+at most ``decision.review_level`` (``LabelFlipDetector(rank_new_below=...)``), the only rows the
+decision can reach.
 """
 
 from __future__ import annotations
@@ -279,8 +282,12 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
         raise DataError(f"{path or 'the data'}: no data rows; give data with at least one row")
     frac = min(1.0, sample_rows / n)
     for det in dets:  # neighbourhoods searched in blocks as dense as a fit on all n rows would search
-        if det.get_params().get("knn_rows", False) is None:
+        given = det.get_params()
+        if given.get("knn_rows", False) is None:
             det.set_params(knn_rows=n)
+        # the refitted models break ties only where the decision can reach (LabelFlipDetector(rank_new_below=))
+        if "rank_new_below" in given and "rank_new_below" not in dict((params or {}).get(det.name) or {}):
+            det.set_params(rank_new_below=levels["review_level"])
     seed_i = int(seed or 0)
     bucket = F.pmod(F.xxhash64(F.col("__pg_row"), F.lit(seed_i)), F.lit(1 << 30))
 
