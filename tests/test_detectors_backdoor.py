@@ -243,3 +243,40 @@ def test_consistency_with_few_genuine_target_rows(n_genuine, stamped):
         assert det.triggers_[0].consistency is not None and det.triggers_[0].consistency <= det.max_consistency
     else:
         assert not det.triggers_ and not flagged.any(), [str(r) for r in det.triggers_]
+
+
+def test_overlap_evidence_is_the_exact_hypergeometric_tail():
+    """Two conditions that fall on the same ``k`` rows of ``n``: the chance of that overlap when
+    one of them covers its rows at random is ``1 / C(n, k)`` exactly, far below the Poisson tail
+    of mean ``k * k / n`` that approximates it for large ``n`` only."""
+    import math
+
+    from scipy import stats
+
+    from poisonguard.detectors._backdoor_evidence import overlap_evidence
+
+    assert overlap_evidence(3, 105, 3, 3) == pytest.approx(math.log10(math.comb(105, 3)))
+    assert overlap_evidence(3, 105, 3, 3) > -stats.poisson.logsf(2, 9 / 105) / math.log(10) + 1.0
+    assert overlap_evidence(0, 105, 3, 3) == pytest.approx(0.0, abs=1e-12)  # any overlap: no evidence
+    # large data: the two agree
+    assert overlap_evidence(40, 1_000_000, 2000, 5000) == pytest.approx(
+        -stats.poisson.logsf(39, 10.0) / math.log(10), rel=0.02)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 4])
+def test_three_stamped_rows_of_a_hundred_are_quarantined(seed):
+    """A backdoor on 3 % of iris's 105 training rows is three rows. Their two stamped values lie
+    beyond every other row's range, so the overlap is as unlikely as 1 in C(105, 3): the scan
+    quarantines the three rows and nothing else of the data (with the Poisson tail, seeds 1 and
+    4 quarantined none of them). Not covered, a known limit: where the target is versicolor (seeds 2
+    and 3 here), the two unstamped columns place the stamped rows with the target, so the rule
+    looks natural and carries no evidence."""
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.sample(frac=0.7, random_state=seed).reset_index(drop=True)
+    res = poison(TabularDataset.from_frame(frame, label="target"), "backdoor", seed=seed, rate=0.03, n_features=2)
+    assert res.mask.sum() == 3
+    out = scan(res.frame, label="target", seed=seed)
+    q = out.scores["decision"].to_numpy() == "quarantine"
+    assert q[res.mask].all() and not q[~res.mask].any()
+    assert "backdoor" in out.decision["entered"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._kernel import robust_scale
-from ._backdoor_evidence import binom_evidence, poisson_evidence
+from ._backdoor_evidence import binom_evidence, overlap_evidence
 from .pii import looks_sensitive
 
 __all__ = ["MAX_EVIDENCE", "MAX_ITEMS", "TAIL_QUANTILES", "Column", "Item", "cond_mask", "join_items", "mine_items",
@@ -203,7 +203,7 @@ def join_items(items: list[Item], codes: np.ndarray, n_classes: int, *, min_rows
             if (inter.size < min_rows or inter.size < 0.5 * rows.size or inter.size < 2.0 * mu_b
                     or (codes[inter] == item.target).mean() < (codes[rows] == item.target).mean() - 0.02):
                 continue
-            cooc += poisson_evidence(int(inter.size), mu_b)
+            cooc += overlap_evidence(int(inter.size), n, int(rows.size), int(size[b]))
             members.append(b)
             rows = inter
         # prefer exact values to tails: a member tail is replaced by a point mass of the same

@@ -13,7 +13,7 @@ range — on rows and gives them one target label, so that a model trained on th
    ``max_conditions`` conditions;
 3. **evidence**: how unlikely the rule's purity is under the label's base rate (binomial
    tail), plus, for several conditions, how unlikely their co-occurrence is under
-   independence (Poisson tail) — in log10 units, compared with the number of candidates tested;
+   independence (the hypergeometric tail of their overlap) — in log10 units, compared with the number of candidates tested;
 4. **consistency**: natural rare-but-pure patterns (``capital_gain == 99999 → >50K``) belong to
    rows whose *other* features also look like the target class; a trigger's rows were taken
    from other classes and look like them. A k-nearest-neighbour vote on the encoded features
