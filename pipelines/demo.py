@@ -42,6 +42,8 @@ def _caught() -> str | None:
     n_poison, n_flag, hit = int(q["poisoned"]), int(q.get("quarantined", 0)), int(q.get("caught", 0))
     rows = int(_read_json(ROOT / "metrics/prepare.json").get("rows_incoming", 0))
     if n_poison == 0:
+        if n_flag == 0:
+            return f"no rows were poisoned, and the scan quarantined none of the {rows} rows"
         return (f"no rows were poisoned; the scan quarantined {n_flag} of {rows} rows "
                 f"({n_flag / max(rows, 1):.1%}: natural label noise and outliers, kept aside, not deleted)")
     ap = f", average precision of the suspicion {q['average_precision']:.2f}" if "average_precision" in q else ""

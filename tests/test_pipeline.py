@@ -193,3 +193,21 @@ def test_attack_flips_fails_naming_the_scan(project, flips_exp):
     assert prep["attack"] == "flips" and prep["n_poisoned"] == 100
     junit = (project / "reports" / "junit.xml").read_text()
     assert 'failures="0"' not in junit.split("\n")[1]
+
+
+@pytest.mark.parametrize(("quarantined", "want"), [
+    (0, "no rows were poisoned, and the scan quarantined none of the 6000 rows"),
+    (12, "no rows were poisoned; the scan quarantined 12 of 6000 rows (0.2%: natural label noise"),
+])
+def test_demo_caught_line_on_unpoisoned_data(tmp_path, monkeypatch, quarantined, want):
+    """The demo's "caught:" line names natural noise only when something was quarantined."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pg_demo", ROOT / "pipelines" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "quality.json").write_text(json.dumps({"poisoned": 0, "quarantined": quarantined}))
+    (tmp_path / "metrics" / "prepare.json").write_text(json.dumps({"rows_incoming": 6000}))
+    monkeypatch.setattr(demo, "ROOT", tmp_path)
+    assert demo._caught().startswith(want)
