@@ -727,11 +727,12 @@ class LabelFlipDetector(ConfidentLearning):
         and for new rows (:meth:`pvalues_new`), so that a fit on a sample of large data searches
         neighbourhoods as dense as a fit on all of it would; ``scan --engine spark`` sets it to the
         data's row count.
-    rank_new_below : float in (0, 1], default=1.0
+    rank_new_below : float in (0, 1], default=None
         :meth:`pvalues_new` breaks the ties of rows whose p-value is at most this by the blend's
         posterior (the refitted models' probabilities with the neighbours'); rows above it keep
         the conservative end of the tie-break (``p * (1 + 1e-3)``), and the refitted models are
-        not run for them. ``scan --engine spark`` sets it to ``decision.review_level``: no row
+        not run for them. None: every row (as 1). ``scan --engine spark`` sets it, when None, to
+        ``decision.review_level``: no row
         above that level can be reviewed or quarantined (Benjamini-Hochberg's threshold never
         exceeds its level, and the Bonferroni-combined p-value is at least each column's), so
         only the order among rows the decision never reaches changes.
@@ -773,12 +774,12 @@ class LabelFlipDetector(ConfidentLearning):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "linear": [StrOptions({"auto"}), "boolean"],
         "knn_rows": [Interval(Integral, 1, None, closed="left"), None],
-        "rank_new_below": [Interval(Real, 0, 1, closed="right")],
+        "rank_new_below": [Interval(Real, 0, 1, closed="right"), None],
         "policy": [dict, None],
     }
 
     def __init__(self, *, estimator: Any = None, cv: int = 5, n_neighbors: int = 20, linear: str | bool = "auto",
-                 knn_rows: int | None = None, rank_new_below: float = 1.0, policy: dict[str, Any] | None = None,
+                 knn_rows: int | None = None, rank_new_below: float | None = None, policy: dict[str, Any] | None = None,
                  contamination: str | float = "auto", random_state: Any = None) -> None:
         self.estimator = estimator
         self.cv = cv
@@ -923,15 +924,10 @@ class LabelFlipDetector(ConfidentLearning):
                                                            is_ref)[ref_stat.size:])
         # the tie-break, from the blend's posterior ranked among the training rows' ranking scores; only
         # where the p-value is at most rank_new_below (the others: rank 0, the conservative end)
-        ranked = np.flatnonzero(p <= self.rank_new_below)
+        ranked = np.flatnonzero(p <= (1.0 if self.rank_new_below is None else self.rank_new_below))
         rank = np.zeros(yq.size)
         if ranked.size:
-            Xr = Xq[ranked]
-            views = [ConfidentLearning.predict_label_proba(self, Xr)]
-            if "linear" in self.view_proba_:
-                views.append(self._linear_proba(Xr))
-            views.append(shares(k_view, ranked))
-            raw = self._rank(np.mean(views, axis=0), yq[ranked])
+            raw = self._rank(self._blend_new(Xq[ranked], shares(k_view, ranked)), yq[ranked])
             train = self._sorted_raw
             rank[ranked] = np.searchsorted(train, raw, side="right") / max(train.size, 1)  # 1 above every training row
         p = np.minimum(1.0, p * (1.0 + 1e-3 * (1.0 - rank)))
@@ -941,13 +937,17 @@ class LabelFlipDetector(ConfidentLearning):
         """Blend of the refitted models' and the neighbours' probabilities for new rows."""
         check_is_fitted(self)
         Xq = np.asarray(X, dtype=self._X.dtype)
+        return self._blend_new(Xq, knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
+                                                   random_state=self._rs_seed, X_query=Xq))
+
+    def _blend_new(self, Xq: np.ndarray, knn: np.ndarray) -> np.ndarray:
+        """The blend for new rows: the refitted models' probabilities (gradient boosting, and the
+        logistic regression where it is a view) averaged with the neighbours' label shares ``knn``."""
         views = [ConfidentLearning.predict_label_proba(self, Xq)]
         if "linear" in self.view_proba_:
             views.append(self._linear_proba(Xq))
-        views.append(knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
-                                     random_state=self._rs_seed, X_query=Xq))
+        views.append(knn)
         return np.mean(views, axis=0)
-
 
     def _linear_proba(self, Xq: np.ndarray) -> np.ndarray:
         """The logistic-regression view of new rows (the model fitted on the training rows on first use)."""

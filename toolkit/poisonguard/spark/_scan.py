@@ -281,13 +281,11 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     if n == 0:
         raise DataError(f"{path or 'the data'}: no data rows; give data with at least one row")
     frac = min(1.0, sample_rows / n)
-    for det in dets:  # neighbourhoods searched in blocks as dense as a fit on all n rows would search
-        given = det.get_params()
-        if given.get("knn_rows", False) is None:
-            det.set_params(knn_rows=n)
-        # the refitted models break ties only where the decision can reach (LabelFlipDetector(rank_new_below=))
-        if "rank_new_below" in given and "rank_new_below" not in dict((params or {}).get(det.name) or {}):
-            det.set_params(rank_new_below=levels["review_level"])
+    for det in dets:  # what the user left unset: neighbourhoods searched in blocks as dense as a fit on all
+        # n rows would search; the refitted models break ties only where the decision can reach
+        for key, value in (("knn_rows", n), ("rank_new_below", levels["review_level"])):
+            if det.get_params().get(key, False) is None:
+                det.set_params(**{key: value})
     seed_i = int(seed or 0)
     bucket = F.pmod(F.xxhash64(F.col("__pg_row"), F.lit(seed_i)), F.lit(1 << 30))
 
