@@ -487,3 +487,93 @@ def test_rank_new_below_breaks_ties_only_where_the_decision_can_reach(monkeypatc
     assert (cut[~low] >= full[~low]).all() and (cut[~low] <= np.minimum(1.0, full[~low] * 1.001 + 1e-12)).all()
     assert cut[~low].min() > cut[low].max()  # the order across the cut is kept
     assert average_precision_score(flip[new], -np.log(cut)) >= average_precision_score(flip[new], -np.log(full)) - 0.02
+
+
+def test_stack_weights_minimise_the_blend_log_loss_on_the_grid():
+    """The view weights are the point of the simplex grid with the smallest log-loss of the blend."""
+    import itertools
+
+    from poisonguard.detectors.label_flip import stack_weights
+
+    rng = np.random.default_rng(0)
+    good = rng.uniform(0.6, 1.0, 400)
+    own = np.column_stack([good, rng.uniform(0.0, 1.0, 400), np.clip(good + rng.normal(0, 0.2, 400), 0.01, 1.0)])
+    w = stack_weights(own)
+    assert w.shape == (3,) and np.isclose(w.sum(), 1.0) and (w >= 0).all()
+
+    def loss(v):
+        return -np.log(np.maximum(own @ v, 1e-3)).mean()
+
+    grid = [np.array(g) / 10 for g in itertools.product(range(11), repeat=3) if sum(g) == 10]
+    assert len(grid) == 66 and loss(w) <= min(loss(g) for g in grid) + 1e-12
+    assert w[1] == 0.0  # the uninformative view gets no weight
+    assert np.array_equal(stack_weights(own[:, :1]), [1.0])
+
+
+def test_ranking_averages_self_confidence_and_the_posterior_of_the_weighted_blend():
+    """``raw_scores_`` is the mean of ``1 - p_label`` and the noise posterior, both on the blend of every
+    view (the trees too) weighted by ``view_weights_``; ``proba_`` (the decision's) leaves the trees out."""
+    from poisonguard.detectors.label_flip import confident_joint, label_error_posterior, noise_matrix
+
+    X, y, _ = _three_classes_flipped(600, 8, 5, seed=2)
+    det = LabelFlipDetector(random_state=0).fit(X, y)
+    views = det.view_proba_
+    assert set(views) == {"model", "linear", "knn", "trees"} and set(det.view_weights_) == set(views)
+    assert np.isclose(sum(det.view_weights_.values()), 1.0)
+    assert np.allclose(det.proba_, np.mean([views[v] for v in ("model", "linear", "knn")], axis=0))
+    P = sum(det.view_weights_[v] * views[v] for v in views)
+    T = noise_matrix(confident_joint(P, y))
+    assert np.allclose(det.ranking_noise_matrix_, T)
+    expected = 0.5 * (1 - P[np.arange(y.size), y]) + 0.5 * label_error_posterior(P, y, T)
+    assert np.allclose(det.raw_scores_, expected)
+    assert "trees" not in LabelFlipDetector(trees=False, random_state=0).fit(X, y).view_proba_
+
+
+def test_new_rows_are_ranked_on_the_training_rows_scale():
+    """New rows get the ranking score of the same blend (the refitted models of the views that weigh;
+    those of weight 0 are not fitted): rows given a wrong label score above the training rows'
+    threshold, rows with their own below."""
+    X, y, _ = _three_classes_flipped(1200, 8, 6, seed=3)
+    clean_y = y.copy()
+    det = LabelFlipDetector(random_state=0).fit(X[:1000], y[:1000])
+    new = slice(1000, None)
+    wrong = (clean_y[new] + 1) % 3
+    s_wrong, s_right = det.suspicion(X[new], wrong), det.suspicion(X[new], clean_y[new])
+    for view, fitted in (("trees", "trees_estimator_"), ("linear", "linear_estimator_")):  # refitted if weighed
+        assert hasattr(det, fitted) == (det.view_weights_[view] > 0)
+    assert np.median(s_wrong) > 0.5 > np.median(s_right)
+
+
+def test_prepare_new_rows_fits_what_the_tie_break_would_fit_on_first_use(monkeypatch):
+    """``prepare_new_rows`` (called by the Spark scan on the driver) fits the refitted models of the
+    views the ranking weighs, so that ``pvalues_new`` in a task fits none, even when the probe rows'
+    p-values are above ``rank_new_below`` and the tie-break does not run for them."""
+    X, y, _ = _three_classes_flipped(900, 8, 6, seed=4)
+    det = LabelFlipDetector(random_state=0, rank_new_below=0.25).fit(X[:800], y[:800])
+    det.pvalues_new(X[800:802], y[800:802])
+    weighed = {v for v, w in det.view_weights_.items() if w > 0 and v != "knn"}
+    names = {"model": "estimator_", "linear": "linear_estimator_", "trees": "trees_estimator_"}
+    det.prepare_new_rows()
+    assert weighed and {v for v, a in names.items() if hasattr(det, a)} == weighed
+    fitted = []
+    for cls in {type(getattr(det, names[v])) for v in weighed}:
+        monkeypatch.setattr(cls, "fit", lambda self, *a, **k: fitted.append(type(self).__name__) or self)
+    p = det.pvalues_new(X[800:], y[800:])
+    assert fitted == [] and p.shape == (100,) and (p <= 1).all()
+
+
+def test_batch_policy_counts_the_decision_blends_error_candidates():
+    """The batch policy's class flag rates come from ``error_candidates_`` (the decision's blend,
+    which its noise floor reads too), not from the ranking's ``labels_``: as many rows as the
+    confident joint estimates errors, the most likely errors under ``proba_`` and ``noise_matrix_``."""
+    from poisonguard.detectors.label_flip import label_error_posterior
+
+    X, y, _ = _three_classes_flipped(600, 8, 5, seed=5)
+    det = LabelFlipDetector(random_state=0).fit(X, y)
+    cand = det.error_candidates_
+    post = label_error_posterior(det.proba_, y, det.noise_matrix_)
+    n = int(cand.sum())
+    assert n == min(det.n_estimated_errors_, int((det.margin_ > 0).sum())) > 0
+    assert post[cand].min() > post[~cand].max()
+    counts = det.batch_statistics()["class_flagged"]
+    assert sum(counts.values()) == n and list(counts.values()) == np.bincount(y[cand], minlength=3).tolist()

@@ -342,6 +342,11 @@ class BaseDetector(BaseEstimator):
             self.tail_null_ = tail_null(self.raw_scores_)
         return self.tail_null_.pvalues(self._score_new(X, y))
 
+    def prepare_new_rows(self) -> None:
+        """Fit now what :meth:`pvalues_new` would fit on first use (default: nothing). ``scan --engine
+        spark`` calls it once on the driver before the fitted detector is sent to its tasks, so that
+        no task fits it again."""
+
     def scan_pvalues_new(self, ds: Any, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         """:meth:`pvalues_new` inside a scan: ``ds`` is the :class:`~poisonguard.data.TabularDataset`
         of the new rows, ``X`` their encoding by the training rows' encoder, ``y`` their label codes

@@ -10,10 +10,11 @@ row's neighbours), and then apply the same confident-learning scoring
 * the raw score of a row labelled ``i`` (higher = more likely mislabelled) is, for
   :class:`ConfidentLearning` and :class:`KNNLabelDisagreement`, the threshold-normalised margin
   ``max_{j != i} p_j / t_j^a - p_i / t_i^a`` with ``a = 0.75`` (:func:`label_margin`); for
-  :class:`LabelFlipDetector`, the posterior probability that the label is wrong under the
-  class-conditional noise the confident joint estimates (:func:`label_error_posterior`), which
-  orders rows like self-confidence under random flips and like a class-normalised margin under
-  a class-targeted flip (``benchmarks/RESULTS.md``, issue 15);
+  :class:`LabelFlipDetector`, the mean of two probabilities that the label is wrong, on a blend
+  of its views weighted by their out-of-fold log-loss: self-confidence ``1 - p_i`` and the
+  posterior under the class-conditional noise the confident joint estimates
+  (:func:`label_error_posterior`), which orders rows like a class-normalised margin under a
+  class-targeted flip (``benchmarks/RESULTS.md``, issue 15);
 * with ``contamination="auto"`` the number of flagged rows is the off-diagonal mass of the
   calibrated confident joint (the estimated number of label errors), and the rows with the
   highest scores among those another class fits better are flagged.
@@ -22,7 +23,8 @@ row's neighbours), and then apply the same confident-learning scoring
 against label flipping poisoning attacks" (2018). :class:`LabelFlipDetector` (registered as
 ``label_flip``, the default) averages three views of each row: out-of-fold probabilities of a
 gradient-boosted model (strong on random flips), of a linear model (a smooth boundary), and
-the neighbours' labels (strong on flips placed near the decision boundary).
+the neighbours' labels (strong on flips placed near the decision boundary); its ranking adds a
+fourth on data of up to :data:`TREES_AUTO_MAX_ROWS` rows, extremely randomised trees.
 """
 
 from __future__ import annotations
@@ -70,6 +72,14 @@ NOISE_PRIOR = 0.5
 #: Above this many rows the ensemble's linear view is left out (``linear="auto"``): it adds
 #: little where the boosted model has plenty of data, and costs the most there.
 LINEAR_AUTO_MAX_ROWS = 200_000
+#: Above this many rows the tree view (extremely randomised trees) is left out of the ranking
+#: (``trees="auto"``): its cost grows faster than the boosted model's (at 22,792 rows x 98 columns
+#: its five folds took 4.2 s, more than the boosted model's, which stops early), and where the
+#: boosted model has that many rows the log-loss weights give the trees little or no weight
+#: (adult: 0-0.1; ``benchmarks/RESULTS.md``, issue 15).
+TREES_AUTO_MAX_ROWS = 10_000
+#: Grid step of the view weights on the simplex (:func:`stack_weights`).
+STACK_STEP = 0.1
 #: Each fold's model is fitted on at most this many rows (a random sample of the fold's
 #: training rows); every row still gets an out-of-fold prediction.
 MAX_TRAIN_ROWS = 100_000
@@ -187,6 +197,40 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     if extra.shape[0] and splits:
         extra = extra_sum / len(splits)
     return np.vstack([proba, extra])
+
+
+def stack_weights(own: np.ndarray, *, step: float = STACK_STEP, floor: float = 1e-3, max_rows: int = 100_000,
+                  random_state: Any = None) -> np.ndarray:
+    """Convex weights of ``V`` probability views that minimise the blend's log-loss on the labels.
+
+    ``own`` (shape ``(n, V)``) holds each view's out-of-fold probability of the row's own label.
+    The weights are searched on the simplex grid of ``step`` (66 points for three views, 286 for
+    four); the log-loss is the mean of ``-log(max(own @ w, floor))`` (the floor bounds what a
+    single row can weigh), on a random sample of ``max_rows`` rows on larger data. This is the
+    linear opinion pool weighted by its log score (stacking: Wolpert, *Neural Networks* 1992;
+    Breiman, *Machine Learning* 1996), on out-of-fold probabilities so that no view is favoured
+    for having seen the labels it scores. Ties go to the first weights in the grid's order.
+    """
+    own = np.asarray(own, dtype=np.float64)
+    n, v = own.shape
+    if v == 1:
+        return np.ones(1)
+    if n > max_rows:
+        own = own[check_random_state(random_state).choice(n, size=max_rows, replace=False)]
+    parts = int(round(1.0 / step))
+    grid = np.array([w for w in _compositions(parts, v)], dtype=np.float64) / parts
+    loss = np.array([-np.log(np.maximum(own @ w, floor)).mean() for w in grid])
+    return grid[int(np.argmin(loss))]
+
+
+def _compositions(total: int, parts: int) -> Any:
+    """Every tuple of ``parts`` non-negative integers summing to ``total``."""
+    if parts == 1:
+        yield (total,)
+        return
+    for first in range(total, -1, -1):
+        for rest in _compositions(total - first, parts - 1):
+            yield (first, *rest)
 
 
 def knn_label_proba(X: np.ndarray, y: np.ndarray, n_classes: int, *, n_neighbors: int = 10,
@@ -339,7 +383,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
     POLICY: ClassVar[Policy | None] = POLICY
     requires_y: ClassVar[bool] = True
     learns_from_rows: ClassVar[bool] = True
-    #: The ranking score: ``"margin"`` (confident learning's) or ``"posterior"`` (see :meth:`_rank`).
+    #: The ranking score: ``"margin"`` (confident learning's), ``"posterior"`` or another rule of a subclass (see :meth:`_rank`).
     ranking: ClassVar[str] = "margin"
 
     def _label_proba(self, X: np.ndarray, y: np.ndarray, rs: Any) -> np.ndarray:  # pragma: no cover
@@ -363,7 +407,11 @@ class _ProbabilisticLabelDetector(BaseDetector):
         self.estimated_noise_rate_ = float(off / len(codes))
         self.noise_matrix_ = noise_matrix(self.confident_joint_)
         self.margin_ = label_margin(proba, codes, self.class_thresholds_, THRESHOLD_POWER)
-        return self.margin_ if self.ranking == "margin" else self._rank(proba, codes)
+        return self.margin_ if self.ranking == "margin" else self._fit_rank(proba, codes)
+
+    def _fit_rank(self, proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The training rows' ranking score (raw) from the fitted probabilities (see :meth:`_rank`)."""
+        return self._rank(proba, codes)
 
     def _rank(self, proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The ranking score (raw): confident learning's threshold-normalised margin (:func:`label_margin`),
@@ -451,7 +499,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
         top = conf >= np.quantile(conf, 0.9)
         counts = np.bincount(y, minlength=k)
         n_top = int(top.sum())
-        flagged = self.labels_ == -1
+        flagged = self._batch_flags()
         flag_counts = np.bincount(y[flagged], minlength=k)
         rates = np.divide(flag_counts, counts, out=np.zeros(k), where=counts > 0)
         return {
@@ -466,6 +514,10 @@ class _ProbabilisticLabelDetector(BaseDetector):
             "class_counts": {c: int(n) for c, n in zip(names, counts)},
         }
 
+    def _batch_flags(self) -> np.ndarray:
+        """The rows the batch policy counts as flagged (default: those of ``labels_``)."""
+        return self.labels_ == -1
+
     def batch_finding(self, ds: Any) -> tuple[bool, str]:
         """Batch-level policy for label flips in one dataset (no trusted reference).
 
@@ -475,7 +527,8 @@ class _ProbabilisticLabelDetector(BaseDetector):
         * **noise floor**: among the 10 % of rows the evidence is most sure about, the share
           of labels that disagree with it exceeds both ``max_floor`` and ``floor_ratio`` times
           what the evidence's own confidence there allows (``1 - mean confidence``);
-        * **one class stands out**: a class of at least 20 rows has a flag rate of at least
+        * **one class stands out**: a class of at least 20 rows has a flag rate (the share of its
+          rows flagged: ``labels_``; :class:`LabelFlipDetector`'s ``error_candidates_``) of at least
           ``min_class_rate`` and ``class_ratio`` times the median rate of the other classes —
           with three or more classes; with two, only when the other class is nearly clean
           (flag rate at most ``clean_class_rate``), because two-class data often carry
@@ -545,7 +598,7 @@ class _ProbabilisticLabelDetector(BaseDetector):
     def _score_raw(self, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         if y is None:
             raise ValueError(f"{type(self).__name__} scores labelled rows: pass y")
-        proba = self.predict_label_proba(X)
+        proba = self._ranking_proba_new(X)
         codes = np.searchsorted(self.classes_, y)
         unseen = (codes >= len(self.classes_)) | (self.classes_[np.minimum(codes, len(self.classes_) - 1)] != y)
         codes = np.where(unseen, 0, codes)
@@ -554,6 +607,10 @@ class _ProbabilisticLabelDetector(BaseDetector):
 
     def predict_label_proba(self, X: Any) -> np.ndarray:  # pragma: no cover - per subclass
         raise NotImplementedError
+
+    def _ranking_proba_new(self, X: Any) -> np.ndarray:
+        """The probabilities :meth:`_rank` scores new rows with (default: :meth:`predict_label_proba`)."""
+        return self.predict_label_proba(X)
 
 
 class ConfidentLearning(_ProbabilisticLabelDetector):
@@ -639,15 +696,17 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
         """Class probabilities of new rows from the estimator refitted on the training rows (a random
         sample of :data:`MAX_TRAIN_ROWS` of them on larger data, as for each fold)."""
         check_is_fitted(self)
+        return _class_proba(self._refitted_model(), X, len(self.classes_))
+
+    def _refitted_model(self) -> Any:
+        """``estimator_``: the label model refitted on the training rows (on first use)."""
         if not hasattr(self, "estimator_"):
             rows = np.arange(self._y.size)
             if rows.size > MAX_TRAIN_ROWS:
                 rows = np.sort(check_random_state(self._rs_seed).choice(rows.size, size=MAX_TRAIN_ROWS, replace=False))
             with threads_for(rows.size):
                 self.estimator_ = self._make_estimator(self._rs_seed).fit(self._X[rows], self._y[rows])
-        p = np.zeros((len(X), len(self.classes_)))
-        p[:, self.estimator_.classes_] = self.estimator_.predict_proba(X)
-        return p
+        return self.estimator_
 
 
 class KNNLabelDisagreement(_ProbabilisticLabelDetector):
@@ -704,11 +763,20 @@ class KNNLabelDisagreement(_ProbabilisticLabelDetector):
 class LabelFlipDetector(ConfidentLearning):
     """Ensemble of confident learning views and kNN label disagreement (the default label-flip detector).
 
-    The class probabilities of each row are the mean of out-of-fold probabilities of
+    The class probabilities of each row (``proba_``) are the mean of out-of-fold probabilities of
     ``estimator`` (gradient boosting by default), of a logistic regression (``linear``), and
     of the neighbours' label distribution; confident learning's thresholds and joint are computed
-    on the blend, and rows are ranked by the posterior probability that their label is wrong
-    under the noise the joint estimates (:func:`label_error_posterior`; ``noise_matrix_``).
+    on it, and the evidence behind ``pvalues_`` reads it (see ``_pvalues``).
+
+    The ranking (``raw_scores_``, ``suspicion_``, ``labels_``) reads every view, extremely
+    randomised trees (``trees``) included, weighted by their out-of-fold log-loss
+    (:func:`stack_weights`; ``view_weights_``), and scores each row by the probability that its
+    label is wrong averaged over two models of the noise (see ``_rank``): self-confidence
+    ``1 - p_label``, which ranks random and boundary flips best, and the posterior under the
+    class-conditional noise the blend's confident joint estimates (:func:`label_error_posterior`;
+    ``ranking_noise_matrix_``), which ranks flips targeted into one class best. Each favours
+    one noise structure and a dataset does not say which it carries; their mean holds up under
+    both (``benchmarks/RESULTS.md``, issue 15).
 
     Parameters
     ----------
@@ -721,6 +789,11 @@ class LabelFlipDetector(ConfidentLearning):
     linear : {"auto", True, False}, default="auto"
         Whether to include the logistic-regression view; "auto" includes it up to
         :data:`LINEAR_AUTO_MAX_ROWS` rows.
+    trees : {"auto", True, False}, default="auto"
+        Whether the ranking includes an extremely-randomised-trees view (100 trees, at least 3
+        rows a leaf, out of fold); "auto" includes it from 40 rows (where the boosted model can make
+        its first split; on fewer the label models are the class frequencies, see
+        :func:`default_estimator`) up to :data:`TREES_AUTO_MAX_ROWS` rows.
     knn_rows : int, default=None
         Rows of the whole data the fitted rows are a sample of (by default the rows fitted on). The neighbour
         search runs in random blocks of :func:`knn_block_rows` of this many rows, for the fitted rows
@@ -728,8 +801,8 @@ class LabelFlipDetector(ConfidentLearning):
         neighbourhoods as dense as a fit on all of it would; ``scan --engine spark`` sets it to the
         data's row count.
     rank_new_below : float in (0, 1], default=None
-        :meth:`pvalues_new` breaks the ties of rows whose p-value is at most this by the blend's
-        posterior (the refitted models' probabilities with the neighbours'); rows above it keep
+        :meth:`pvalues_new` breaks the ties of rows whose p-value is at most this by the ranking
+        score (of the refitted models' probabilities with the neighbours'); rows above it keep
         the conservative end of the tie-break (``p * (1 + 1e-3)``), and the refitted models are
         not run for them. None: every row (as 1). ``scan --engine spark`` sets it, when None, to
         ``decision.review_level``: no row
@@ -750,7 +823,14 @@ class LabelFlipDetector(ConfidentLearning):
     noise_matrix_ : ndarray of shape (n_classes, n_classes)
         Estimated P(label ``i`` | true class ``j``) (:func:`noise_matrix` of ``confident_joint_``).
     view_proba_ : dict of str to ndarray of shape (n_samples, n_classes)
-        Each view's probabilities (``"model"``, ``"linear"``, ``"knn"``).
+        Each view's out-of-fold probabilities (``"model"``, ``"linear"``, ``"knn"``, ``"trees"``).
+    view_weights_ : dict of str to float
+        The ranking blend's weight of each view (:func:`stack_weights`).
+    ranking_noise_matrix_ : ndarray of shape (n_classes, n_classes)
+        The noise the ranking's posterior assumes (:func:`noise_matrix` of the ranking blend's confident joint).
+    error_candidates_ : ndarray of bool, shape (n_samples,)
+        The rows :meth:`batch_finding` counts per class: the confident joint's estimated number of
+        errors, ranked by the posterior of ``proba_`` under ``noise_matrix_``.
     evidence_neighbors_ : int
         Neighbours counted by the label test behind ``pvalues_`` (:func:`neighbour_test_size`).
     raw_scores_, threshold_, offset_, scale_, suspicion_, labels_, n_features_in_
@@ -768,23 +848,26 @@ class LabelFlipDetector(ConfidentLearning):
     """
 
     name: ClassVar[str] = "label_flip"
-    ranking: ClassVar[str] = "posterior"
+    ranking: ClassVar[str] = "mixture"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **ConfidentLearning._parameter_constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "linear": [StrOptions({"auto"}), "boolean"],
+        "trees": [StrOptions({"auto"}), "boolean"],
         "knn_rows": [Interval(Integral, 1, None, closed="left"), None],
         "rank_new_below": [Interval(Real, 0, 1, closed="right"), None],
         "policy": [dict, None],
     }
 
     def __init__(self, *, estimator: Any = None, cv: int = 5, n_neighbors: int = 20, linear: str | bool = "auto",
-                 knn_rows: int | None = None, rank_new_below: float | None = None, policy: dict[str, Any] | None = None,
-                 contamination: str | float = "auto", random_state: Any = None) -> None:
+                 trees: str | bool = "auto", knn_rows: int | None = None, rank_new_below: float | None = None,
+                 policy: dict[str, Any] | None = None, contamination: str | float = "auto",
+                 random_state: Any = None) -> None:
         self.estimator = estimator
         self.cv = cv
         self.n_neighbors = n_neighbors
         self.linear = linear
+        self.trees = trees
         self.knn_rows = knn_rows
         self.rank_new_below = rank_new_below
         self.policy = policy
@@ -798,6 +881,9 @@ class LabelFlipDetector(ConfidentLearning):
     def _use_linear(self, n: int) -> bool:
         return bool(self.linear) if self.linear != "auto" else n <= LINEAR_AUTO_MAX_ROWS
 
+    def _use_trees(self, n: int) -> bool:
+        return bool(self.trees) if self.trees != "auto" else 2 * HGB_MIN_SAMPLES_LEAF <= n <= TREES_AUTO_MAX_ROWS
+
     def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
         k = len(self.classes_)
         views = {"model": oof_proba(self._make_estimator(seed), X, y, k, cv=self.cv, random_state=seed,
@@ -810,8 +896,50 @@ class LabelFlipDetector(ConfidentLearning):
         prior = np.bincount(y, minlength=k) / y.size
         views["knn"] = label_shares(labels[:, :self.n_neighbors], n_classes=k, prior=prior)
         self._test_knn = label_shares(labels[:, :k_test], n_classes=k, prior=prior) if k_test >= 1 else None
+        blend = np.mean(list(views.values()), axis=0)  # the decision's probabilities: the trees are the ranking's only
+        if self._use_trees(len(y)):
+            views["trees"] = oof_proba(_trees_estimator(seed), X, y, k, cv=self.cv, random_state=seed)
         self.view_proba_ = views
-        return np.mean(list(views.values()), axis=0)
+        rows = np.arange(y.size)
+        w = stack_weights(np.stack([v[rows, y] for v in views.values()], axis=1), random_state=seed)
+        self.view_weights_ = {name: float(x) for name, x in zip(views, w)}
+        return blend
+
+    def _fit_rank(self, proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The ranking of the training rows (:meth:`_rank`) on the weighted blend of every view.
+
+        ``proba`` (the decision's blend) does not enter the ranking: the ranking blend weights
+        ``view_proba_`` by ``view_weights_``, and its own confident joint sets the noise its
+        posterior assumes. ``proba`` sets ``error_candidates_``, the rows the batch policy counts
+        per class (:meth:`batch_finding`): as many as the confident joint estimates errors, ranked
+        by the posterior of the decision's blend under ``noise_matrix_``, so that the batch
+        policy reads one blend, the one its noise floor reads too, and was validated with.
+        """
+        # the batch policy's flags read the decision's blend, as its noise floor does (``batch_finding``)
+        post = label_error_posterior(proba, codes, self.noise_matrix_)
+        self.error_candidates_ = post > self._auto_threshold(post)
+        P = self._weighted(self.view_proba_)
+        self.ranking_noise_matrix_ = noise_matrix(confident_joint(P, codes))
+        return self._rank(P, codes)
+
+    def _batch_flags(self) -> np.ndarray:
+        return self.error_candidates_
+
+    def _weighted(self, views: dict[str, np.ndarray]) -> np.ndarray:
+        return sum(self.view_weights_[name] * v for name, v in views.items() if self.view_weights_.get(name, 0.0) > 0)
+
+    def _rank(self, proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The ranking score, in [0, 1]: the probability that the row's label is wrong, averaged over two
+        models of the noise with equal weight.
+
+        * The label says nothing beyond the features: the error probability is ``1 - p_label``
+          (self-confidence, which ranks random and boundary flips best);
+        * class-conditional noise as the ranking blend's confident joint estimates it
+          (``ranking_noise_matrix_``; :func:`label_error_posterior`), which ranks flips targeted
+          into one class best.
+        """
+        conf = 1.0 - proba[np.arange(codes.size), codes]
+        return 0.5 * (conf + label_error_posterior(proba, codes, self.ranking_noise_matrix_))
 
     def _pvalues(self, raw: np.ndarray) -> np.ndarray:
         """p-value of each row's label: how unusually few of its neighbours share it, for its class.
@@ -843,9 +971,9 @@ class LabelFlipDetector(ConfidentLearning):
         together with a 20-neighbour test: 0.26 %, at most 2.0 %); of the flipped rows 38 % under
         random flips (before: 13 %), 23 % under class flips (3 %), 16 % near the boundary (1 %).
 
-        The counts are discrete, so many rows share a p-value; ties are broken by the blend's
-        margin (the ranking score, ``raw``): ``p * (1 + 1e-3 * (1 - r))`` with ``r`` the margin's
-        rank in (0, 1] (1 = most suspicious). Only ever larger (conservative), by at most 0.1 %.
+        The counts are discrete, so many rows share a p-value; ties are broken by the ranking
+        score (``raw``, see :meth:`_fit_rank`): ``p * (1 + 1e-3 * (1 - r))`` with ``r`` its rank in
+        (0, 1] (1 = most suspicious). Only ever larger (conservative), by at most 0.1 %.
         """
         y = self._y
         self._sorted_raw = np.sort(np.asarray(raw, dtype=np.float64))  # pvalues_new ranks new rows' scores in it
@@ -922,12 +1050,12 @@ class LabelFlipDetector(ConfidentLearning):
             is_ref = np.concatenate([np.ones(ref_stat.size, dtype=bool), np.zeros(yq.size, dtype=bool)])
             p = np.maximum(p_test, class_conformal_pvalues(stat, np.concatenate([self._evidence_ref_y, yq]),
                                                            is_ref)[ref_stat.size:])
-        # the tie-break, from the blend's posterior ranked among the training rows' ranking scores; only
+        # the tie-break, from the ranking blend's score ranked among the training rows' ranking scores; only
         # where the p-value is at most rank_new_below (the others: rank 0, the conservative end)
         ranked = np.flatnonzero(p <= (1.0 if self.rank_new_below is None else self.rank_new_below))
         rank = np.zeros(yq.size)
         if ranked.size:
-            raw = self._rank(self._blend_new(Xq[ranked], shares(k_view, ranked)), yq[ranked])
+            raw = self._rank(self._blend_new(Xq[ranked], shares(k_view, ranked), ranking=True), yq[ranked])
             train = self._sorted_raw
             rank[ranked] = np.searchsorted(train, raw, side="right") / max(train.size, 1)  # 1 above every training row
         p = np.minimum(1.0, p * (1.0 + 1e-3 * (1.0 - rank)))
@@ -940,22 +1068,53 @@ class LabelFlipDetector(ConfidentLearning):
         return self._blend_new(Xq, knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
                                                    random_state=self._rs_seed, X_query=Xq))
 
-    def _blend_new(self, Xq: np.ndarray, knn: np.ndarray) -> np.ndarray:
-        """The blend for new rows: the refitted models' probabilities (gradient boosting, and the
-        logistic regression where it is a view) averaged with the neighbours' label shares ``knn``."""
-        views = [ConfidentLearning.predict_label_proba(self, Xq)]
-        if "linear" in self.view_proba_:
-            views.append(self._linear_proba(Xq))
-        views.append(knn)
-        return np.mean(views, axis=0)
+    def _ranking_proba_new(self, X: Any) -> np.ndarray:
+        """The ranking blend of new rows (every view, weighted by ``view_weights_``)."""
+        check_is_fitted(self)
+        Xq = np.asarray(X, dtype=self._X.dtype)
+        return self._blend_new(Xq, knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
+                                                   random_state=self._rs_seed, X_query=Xq), ranking=True)
 
-    def _linear_proba(self, Xq: np.ndarray) -> np.ndarray:
-        """The logistic-regression view of new rows (the model fitted on the training rows on first use)."""
+    def _blend_new(self, Xq: np.ndarray, knn: np.ndarray, *, ranking: bool = False) -> np.ndarray:
+        """The blend for new rows: the refitted models' probabilities (gradient boosting, and the
+        logistic regression where it is a view) averaged with the neighbours' label shares ``knn``;
+        with ``ranking``, the ranking's blend instead: every view (the trees too), weighted by
+        ``view_weights_``; a view of weight 0 is not computed."""
+        views = {"model": lambda: ConfidentLearning.predict_label_proba(self, Xq), "linear": lambda: self._linear_proba(Xq),
+                 "knn": lambda: knn, "trees": lambda: self._trees_proba(Xq)}
+        if ranking:
+            return self._weighted({name: views[name]() for name in self.view_proba_
+                                   if self.view_weights_.get(name, 0.0) > 0})
+        return np.mean([views[name]() for name in self.view_proba_ if name != "trees"], axis=0)
+
+    def _trees_proba(self, Xq: np.ndarray) -> np.ndarray:
+        """The tree view of new rows."""
+        return _class_proba(self._trees_model(), Xq, len(self.classes_))
+
+    def _trees_model(self) -> Any:
+        """``trees_estimator_``: the tree view's model fitted on the training rows (on first use)."""
+        if not hasattr(self, "trees_estimator_"):
+            self.trees_estimator_ = _trees_estimator(self._rs_seed).fit(self._X, self._y)
+        return self.trees_estimator_
+
+    def _linear_model(self) -> Any:
+        """``linear_estimator_``: the logistic regression fitted on the training rows (on first use)."""
         if not hasattr(self, "linear_estimator_"):
             self.linear_estimator_ = _linear_estimator().fit(self._X, self._y)
-        p = np.zeros((len(Xq), len(self.classes_)))
-        p[:, self.linear_estimator_.classes_] = self.linear_estimator_.predict_proba(Xq)
-        return p
+        return self.linear_estimator_
+
+    def prepare_new_rows(self) -> None:
+        """Fit the models that :meth:`pvalues_new`'s tie-break refits on first use: those of the views
+        the ranking weighs (``view_weights_`` > 0)."""
+        check_is_fitted(self)
+        fits = {"model": self._refitted_model, "linear": self._linear_model, "trees": self._trees_model}
+        for name, w in self.view_weights_.items():
+            if w > 0 and name in fits:
+                fits[name]()
+
+    def _linear_proba(self, Xq: np.ndarray) -> np.ndarray:
+        """The logistic-regression view of new rows."""
+        return _class_proba(self._linear_model(), Xq, len(self.classes_))
 
 
 #: Strength the neighbourhood test must be able to reach: a row none of whose neighbours share its
@@ -1019,6 +1178,21 @@ def _neighbour_pvalues(knn_proba: np.ndarray, y: np.ndarray, k: int, *, prior: n
     p_prior = stats.binom.cdf(a, k, prior[y])
     # either notion of "plausible here" may fail: Bonferroni over the two
     return np.clip(2.0 * np.minimum(p_ratio, p_prior), 1e-300, 1.0)
+
+
+def _class_proba(model: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """``model``'s probabilities of ``X`` over all ``n_classes`` classes (0 for those it was not fitted on)."""
+    p = np.zeros((len(X), n_classes))
+    p[:, model.classes_] = model.predict_proba(X)
+    return p
+
+
+def _trees_estimator(seed: int) -> Any:
+    """The tree view's model: 100 extremely randomised trees of at least 3 rows a leaf (Geurts, Ernst
+    and Wehenkel, *Machine Learning* 2006). One thread: the folds are fitted side by side."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    return ExtraTreesClassifier(n_estimators=100, min_samples_leaf=3, n_jobs=1, random_state=seed)
 
 
 def _linear_estimator() -> Any:

@@ -438,6 +438,7 @@ def scan(data: str | os.PathLike[str] | Any, *, label: str | None = None, detect
     note("apply")
     probe = sample_pos[: min(2, sample_pos.size)]
     for _, det in appliers:  # what a detector fits on first use (the refitted models) is fitted here, once
+        det.prepare_new_rows()
         det.scan_pvalues_new(ds_fit.take(probe), X_fit[probe], y_fit[probe] if y_fit is not None else None)
     applier = _Applier(columns=columns, label=label, id_column=id_column, kinds=dict(ds_sample.kinds),
                        encoder=encoder, classes=classes, detectors=appliers, sparse=sparse, gating=combined_cols,
