@@ -527,6 +527,9 @@ def test_ranking_averages_self_confidence_and_the_posterior_of_the_weighted_blen
     expected = 0.5 * (1 - P[np.arange(y.size), y]) + 0.5 * label_error_posterior(P, y, T)
     assert np.allclose(det.raw_scores_, expected)
     assert "trees" not in LabelFlipDetector(trees=False, random_state=0).fit(X, y).view_proba_
+    section = det.report_section(None)  # the report names the views and the ranking's weights
+    assert section["views"] == sorted(views) and set(section["ranking_weights"]) == set(views)
+    assert abs(sum(section["ranking_weights"].values()) - 1.0) < 0.03
 
 
 def test_new_rows_are_ranked_on_the_training_rows_scale():

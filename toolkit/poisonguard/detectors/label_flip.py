@@ -586,6 +586,8 @@ class _ProbabilisticLabelDetector(BaseDetector):
             "confident_joint": {g: {t: round(float(v), 2) for t, v in zip(names, row)}
                                 for g, row in zip(names, self.confident_joint_)},
             "views": sorted(getattr(self, "view_proba_", {"model": None})),
+            **({"ranking_weights": {v: round(w, 2) for v, w in self.view_weights_.items()}}
+               if hasattr(self, "view_weights_") else {}),
             "batch": self.batch_statistics(ds),
         }
 
