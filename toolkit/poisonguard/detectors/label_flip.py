@@ -920,15 +920,16 @@ class LabelFlipDetector(ConfidentLearning):
         # the batch policy's flags read the decision's blend, as its noise floor does (``batch_finding``)
         post = label_error_posterior(proba, codes, self.noise_matrix_)
         self.error_candidates_ = post > self._auto_threshold(post)
-        P = self._weighted(self.view_proba_)
+        P = self._weighted(self.view_proba_.__getitem__)
         self.ranking_noise_matrix_ = noise_matrix(confident_joint(P, codes))
         return self._rank(P, codes)
 
     def _batch_flags(self) -> np.ndarray:
         return self.error_candidates_
 
-    def _weighted(self, views: dict[str, np.ndarray]) -> np.ndarray:
-        return sum(self.view_weights_[name] * v for name, v in views.items() if self.view_weights_.get(name, 0.0) > 0)
+    def _weighted(self, view: Any) -> np.ndarray:
+        """The ranking blend: ``sum(w * view(name))`` over the views of weight ``w > 0`` (``view_weights_``)."""
+        return sum(w * view(name) for name, w in self.view_weights_.items() if w > 0)
 
     def _rank(self, proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """The ranking score, in [0, 1]: the probability that the row's label is wrong, averaged over two
@@ -1065,17 +1066,18 @@ class LabelFlipDetector(ConfidentLearning):
 
     def predict_label_proba(self, X: Any) -> np.ndarray:
         """Blend of the refitted models' and the neighbours' probabilities for new rows."""
-        check_is_fitted(self)
-        Xq = np.asarray(X, dtype=self._X.dtype)
-        return self._blend_new(Xq, knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
-                                                   random_state=self._rs_seed, X_query=Xq))
+        return self._blend_rows(X, ranking=False)
 
     def _ranking_proba_new(self, X: Any) -> np.ndarray:
         """The ranking blend of new rows (every view, weighted by ``view_weights_``)."""
+        return self._blend_rows(X, ranking=True)
+
+    def _blend_rows(self, X: Any, *, ranking: bool) -> np.ndarray:
+        """:meth:`_blend_new` of new rows ``X``, their neighbours searched among every training row."""
         check_is_fitted(self)
         Xq = np.asarray(X, dtype=self._X.dtype)
         return self._blend_new(Xq, knn_label_proba(self._X, self._y, len(self.classes_), n_neighbors=self.n_neighbors,
-                                                   random_state=self._rs_seed, X_query=Xq), ranking=True)
+                                                   random_state=self._rs_seed, X_query=Xq), ranking=ranking)
 
     def _blend_new(self, Xq: np.ndarray, knn: np.ndarray, *, ranking: bool = False) -> np.ndarray:
         """The blend for new rows: the refitted models' probabilities (gradient boosting, and the
@@ -1085,8 +1087,7 @@ class LabelFlipDetector(ConfidentLearning):
         views = {"model": lambda: ConfidentLearning.predict_label_proba(self, Xq), "linear": lambda: self._linear_proba(Xq),
                  "knn": lambda: knn, "trees": lambda: self._trees_proba(Xq)}
         if ranking:
-            return self._weighted({name: views[name]() for name in self.view_proba_
-                                   if self.view_weights_.get(name, 0.0) > 0})
+            return self._weighted(lambda name: views[name]())
         return np.mean([views[name]() for name in self.view_proba_ if name != "trees"], axis=0)
 
     def _trees_proba(self, Xq: np.ndarray) -> np.ndarray:
