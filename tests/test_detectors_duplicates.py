@@ -105,3 +105,73 @@ def test_scan_lists_groups_and_quarantines_conflicts(banknote, tmp_path):
     # the relabelled copies are quarantined, never the whole group: their originals stay clean
     assert len(copies & set(q["row"])) >= 0.9 * len(copies)
     assert len(set(q["row"]) - copies) <= 0.1 * len(copies)
+
+
+def test_poisson_binomial_cdf_matches_enumeration_and_the_binomial():
+    from itertools import product
+
+    from scipy import stats
+
+    from poisonguard.detectors.duplicates import poisson_binomial_cdf
+
+    q = np.array([0.1, 0.5, 0.5, 0.9, 0.3, 0.3, 0.7])
+    outcomes = np.array(list(product([0, 1], repeat=q.size)))
+    weight = np.prod(np.where(outcomes == 1, q, 1 - q), axis=1)
+    total = outcomes.sum(axis=1)
+    for x in range(q.size + 2):
+        le, lt = poisson_binomial_cdf(q, x)
+        assert le == pytest.approx(weight[total <= x].sum(), abs=1e-12)
+        assert lt == pytest.approx(weight[total <= x - 1].sum(), abs=1e-12)
+    same = np.full(3000, 0.2)  # past exact_max: the normal approximation, near the binomial
+    assert poisson_binomial_cdf(same, 630)[0] == pytest.approx(stats.binom.cdf(630, 3000, 0.2), abs=0.01)
+    assert poisson_binomial_cdf(same, 630, exact_max=5000)[0] == pytest.approx(stats.binom.cdf(630, 3000, 0.2),
+                                                                               abs=1e-9)
+
+
+def _coarse(seed: int, n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
+    """Three features of 12 values each and a label drawn from a smooth P(y=1 | x): identical rows
+    are common (most in pairs) and, where P is near 1/2, carry both labels by chance."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 12, size=(n, 3)).astype(float)
+    p1 = 1 / (1 + np.exp(-(X[:, 0] - 5.5) / 1.5))
+    return X, (rng.random(n) < p1).astype(int)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_conflicts_that_chance_explains_do_not_raise_the_batch(seed):
+    X, y = _coarse(seed)
+    det = DuplicateDetector(random_state=0).fit(X, y)
+    chance = det.chance_conflicts_
+    assert det.conflicting_.sum() > 0.1 * y.size                           # the count rule alone would fire
+    assert not det.batch_finding(None)[0]
+    assert min(chance["p_more"], chance["p_fewer"]) > 0.01
+    assert abs(chance["observed"] - chance["expected"]) < 3 * np.sqrt(chance["expected"])
+    off = DuplicateDetector(random_state=0, policy={"chance_level": None}).fit(X, y)
+    assert off.batch_finding(None)[0]                                      # the rule is what cleared it
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_copies_given_another_label_raise_the_batch_in_both_regimes(seed):
+    rng = np.random.default_rng(seed)
+    # coarse values (conflicts by chance too) and copied records (labels always agree): 5 % copies relabelled
+    Xc, yc = _coarse(seed)
+    Xr = rng.normal(size=(1000, 4))
+    Xr = np.vstack([Xr, Xr[:300]])                                        # 300 records copied with their label
+    yr = (Xr[:, 0] + 0.8 * rng.normal(size=Xr.shape[0]) > 0).astype(int)
+    yr[1000:] = yr[:300]
+    for X, y in ((Xc, yc), (Xr, yr)):
+        rows = rng.choice(y.size, size=y.size // 20, replace=False)
+        Xa, ya = np.vstack([X, X[rows]]), np.concatenate([y, 1 - y[rows]])
+        det = DuplicateDetector(random_state=0).fit(Xa, ya)
+        suspected, why = det.batch_finding(None)
+        assert suspected and "chance would make" in why, why
+        chance = det.chance_conflicts_
+        assert min(chance["p_more"], chance["p_fewer"]) <= 0.01
+
+
+def test_the_count_rule_stands_where_no_neighbourhood_is_left():
+    X = np.repeat(np.arange(6.0), 40)[:, None]                             # 6 values, 40 rows each
+    y = np.tile([0, 1], 120)                                               # every group conflicts
+    det = DuplicateDetector(random_state=0).fit(X, y)
+    assert det.chance_conflicts_["groups_tested"] == 0
+    assert det.batch_finding(None)[0]
