@@ -189,7 +189,7 @@ def test_set_reaches_one_policy_key_and_wins_over_params_yaml(cli, data, monkeyp
     assert report["parameters"]["params"]["duplicates"]["policy"] == {"max_conflict_rows": 7,
                                                                       "max_conflict_rate": 0.5}
     section = next(d for d in report["detectors"] if d["name"] == "duplicates")["section"]
-    assert section["policy"] == {"max_conflict_rows": 7, "max_conflict_rate": 0.5, "chance_level": 0.01}
+    assert section["policy"] == {"max_conflict_rows": 7, "max_conflict_rate": 0.5, "chance_level": None}
 
 
 # -- the gate -------------------------------------------------------------------------------------

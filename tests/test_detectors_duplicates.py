@@ -140,14 +140,14 @@ def _coarse(seed: int, n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_conflicts_that_chance_explains_do_not_raise_the_batch(seed):
     X, y = _coarse(seed)
-    det = DuplicateDetector(random_state=0).fit(X, y)
+    det = DuplicateDetector(random_state=0, policy={"chance_level": 0.01}).fit(X, y)
     chance = det.chance_conflicts_
     assert det.conflicting_.sum() > 0.1 * y.size                           # the count rule alone would fire
     assert not det.batch_finding(None)[0]
     assert min(chance["p_more"], chance["p_fewer"]) > 0.01
     assert abs(chance["observed"] - chance["expected"]) < 3 * np.sqrt(chance["expected"])
-    off = DuplicateDetector(random_state=0, policy={"chance_level": None}).fit(X, y)
-    assert off.batch_finding(None)[0]                                      # the rule is what cleared it
+    suspected, why = DuplicateDetector(random_state=0).fit(X, y).batch_finding(None)  # default: off
+    assert suspected and f"chance would make {chance['expected']:.1f} conflicting groups" in why
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -162,7 +162,7 @@ def test_copies_given_another_label_raise_the_batch_in_both_regimes(seed):
     for X, y in ((Xc, yc), (Xr, yr)):
         rows = rng.choice(y.size, size=y.size // 20, replace=False)
         Xa, ya = np.vstack([X, X[rows]]), np.concatenate([y, 1 - y[rows]])
-        det = DuplicateDetector(random_state=0).fit(Xa, ya)
+        det = DuplicateDetector(random_state=0, policy={"chance_level": 0.01}).fit(Xa, ya)
         suspected, why = det.batch_finding(None)
         assert suspected and "chance would make" in why, why
         chance = det.chance_conflicts_
@@ -172,6 +172,6 @@ def test_copies_given_another_label_raise_the_batch_in_both_regimes(seed):
 def test_the_count_rule_stands_where_no_neighbourhood_is_left():
     X = np.repeat(np.arange(6.0), 40)[:, None]                             # 6 values, 40 rows each
     y = np.tile([0, 1], 120)                                               # every group conflicts
-    det = DuplicateDetector(random_state=0).fit(X, y)
+    det = DuplicateDetector(random_state=0, policy={"chance_level": 0.01}).fit(X, y)
     assert det.chance_conflicts_["groups_tested"] == 0
     assert det.batch_finding(None)[0]

@@ -48,9 +48,9 @@ POLICY = Policy(
     Key("max_conflict_rows", "int", 10, "the batch is suspected when more rows than this are conflicting duplicates",
         low=0),
     Key("max_conflict_rate", "number", 0.005, "... and more than this share of the rows", low=0, high=1),
-    Key("chance_level", "number", 0.01, "... unless labels drawn at random from their neighbourhood explain the "
-        "conflicting groups' count: neither tail of its chance distribution below this (null: off)",
-        low=0, high=1, nullable=True),
+    Key("chance_level", "number", None, "... unless labels drawn at random from their neighbourhood explain the "
+        "conflicting groups' count: neither tail of its chance distribution below this (null: off; for data whose "
+        "copies are coincidences of few values, not copied records)", low=0, high=1, nullable=True),
 )
 #: Defaults of :data:`POLICY`.
 DEFAULT_POLICY: dict[str, Any] = dict(POLICY.defaults())
@@ -400,8 +400,9 @@ class DuplicateDetector(BaseDetector):
 
     def batch_finding(self, ds: Any) -> tuple[bool, str]:
         """Suspected when more rows than ``max_conflict_rows`` and than ``max_conflict_rate`` of the
-        rows are conflicting duplicates (the shared datasets' 70 % splits hold 0-10 such rows),
-        unless chance explains the conflicts.
+        rows are conflicting duplicates (the shared datasets' 70 % splits hold 0-10 such rows). The
+        reason says how many conflicting groups chance would make; with ``chance_level`` set, a
+        count that chance explains does not raise the batch.
 
         Identical feature rows arise two ways. A record copied (a join, a re-export) keeps its label,
         so natural copies never conflict. Rows that coincide because the features take few values
@@ -409,16 +410,21 @@ class DuplicateDetector(BaseDetector):
         identical rows of an ambiguous region conflict as often as their label distribution makes
         two draws differ. :func:`chance_conflicts` counts the conflicting groups against the second
         model: each group conflicts with probability ``1 - sum_c pi_c ** m`` (``m`` labelled members,
-        ``pi`` the label shares of the group's nearest other distinct rows), independently, and the
-        count is compared with that Poisson-binomial distribution. When neither tail is below
-        ``chance_level``, the conflicts are what coinciding values of an ambiguous region make, and
-        the batch is not suspected for them: its conflicting rows still go to review or quarantine
-        on their own evidence. Too many conflicts (an attacker's copies) reject the upper tail; too
-        few reject the lower one, the mark of copied records, whose labels agree far more than
-        chance would have them, so that any conflict at all stands out (copies of a random row given
-        another label: both ways the count rule stands). Where no neighbourhood is left to read
-        labels in (every distinct value in a conflicting group), the count rule stands too.
-        ``chance_level: null`` turns this off.
+        ``pi`` the label shares of the group's nearest other distinct values), independently, and
+        the count is compared with that Poisson-binomial distribution (``chance_conflicts_``, in the
+        report section and the reason).
+
+        ``chance_level`` (default null: off) clears the batch when neither tail is below it: the
+        conflicts are what coinciding values of an ambiguous region make. Too many conflicts (an
+        attacker's copies) reject the upper tail; too few reject the lower one, the mark of copied
+        records, whose labels agree far more than chance would have them. Where no neighbourhood is
+        left to read labels in (every distinct value in a conflicting group), the count rule stands.
+        It is off by default because random label flips raise the neighbourhoods' label mix as much
+        as the conflicts they make: on breast-cancer-wisconsin (copied records, no natural
+        conflict) chance then explains the flips' conflicts, and 10 % random flips went unnoticed on
+        all three seeds (``benchmarks/RESULTS.md``, 2026-12-07, night). It suits data whose copies
+        are coincidences of few values (there it cleared the count rule's false alarms on haberman
+        and breast-cancer-ljubljana as they are, and kept every relabelled-copies attack).
         """
         check_is_fitted(self)
         pol = self._batch_policy()
