@@ -280,15 +280,16 @@ class DuplicateDetector(BaseDetector):
         raw[in_group & ~is_first] = 1.0
         raw[near_conf] = 1.5 + 0.49 * near_minority[near_conf]
         self._row_p = np.ones(n)
+        self.chance_conflicts_ = None
         if conflicting.any():
             # order the rows of a conflicting group: the minority label of the group, and the label
             # the row's nearest other rows disagree with, come first (a copy's new label rarely fits)
-            disagree = _neighbour_disagreement(X, codes, conflicting, first, self.random_state)
+            ref = _distinct_reference(codes, conflicting, first, self.random_state)
+            disagree = _neighbour_disagreement(X, codes, conflicting, ref)
             odd = 0.5 * minority + 0.5 * disagree
             raw[conflicting] = 2.0 + 0.99 * odd[conflicting]
             self._row_p = _conflict_pvalues(gid, codes, conflicting, disagree)
-        self.chance_conflicts_ = (chance_conflicts(X, codes, gid, conflicting, first, random_state=self.random_state)
-                                  if conflicting.any() else None)
+            self.chance_conflicts_ = chance_conflicts(X, codes, gid, conflicting, first, ref)
         self._set_threshold(raw)
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
@@ -448,14 +449,13 @@ class DuplicateDetector(BaseDetector):
 
 
 def chance_conflicts(X: np.ndarray, codes: np.ndarray, gid: np.ndarray, conflicting: np.ndarray, first: np.ndarray,
-                     *, n_neighbors: int = NEIGHBOURS, max_reference: int = 20_000,
-                 random_state: Any = None) -> dict[str, Any]:
+                     ref: np.ndarray, *, n_neighbors: int = NEIGHBOURS) -> dict[str, Any]:
     """The number of conflicting exact-duplicate groups against chance (see
     :meth:`DuplicateDetector.batch_finding`).
 
     For each group of ``m >= 2`` labelled members, ``pi`` is the label distribution of its
-    ``n_neighbors`` nearest distinct feature values outside conflicting groups (one row each, the
-    group's own left out; among at most ``max_reference`` of them, sampled), smoothed by one
+    ``n_neighbors`` nearest distinct feature values outside conflicting groups (``ref``, one row
+    each, :func:`_distinct_reference`; the group's own left out), smoothed by one
     pseudo-row spread as their class frequencies; the group conflicts by chance with probability
     ``q = 1 - sum_c pi_c ** m``. Under independent groups the count is Poisson-binomial:
     ``p_more = P(S >= observed)``, ``p_fewer = P(S <= observed)`` (:func:`poisson_binomial_cdf`).
@@ -473,20 +473,12 @@ def chance_conflicts(X: np.ndarray, codes: np.ndarray, gid: np.ndarray, conflict
     n_groups = int(gid.max()) + 1 if (gid >= 0).any() else 0
     n_classes = int(codes.max()) + 1
     size = np.bincount(gid[ok], minlength=n_groups)
-    labels = np.zeros((n_groups, n_classes))
-    np.add.at(labels, (gid[ok], codes[ok]), 1.0)
-    group_conf = (labels > 0).sum(axis=1) > 1
-    observed = int(group_conf.sum())
+    observed = int(np.unique(gid[conflicting]).size)
     out = {"observed": observed, "expected": 0.0, "groups_tested": 0, "p_more": 1.0, "p_fewer": 1.0}
     tested = np.flatnonzero(size >= 2)
-    # one row per distinct feature value, outside conflicting groups (each with the group it stands for)
-    ref = np.sort(first)
-    ref = ref[(codes[ref] >= 0) & ~conflicting[ref]]
     k = min(n_neighbors, ref.size - 1)
     if tested.size == 0 or k < 1 or X.shape[1] == 0:  # no neighbourhood to read labels in: no chance model
         return out
-    if ref.size > max_reference:
-        ref = np.sort(check_random_state(random_state).choice(ref, size=max_reference, replace=False))
     firsts = np.sort(first)
     grouped = gid[firsts] >= 0
     rep = np.full(n_groups, -1, dtype=np.int64)  # each group's first row
@@ -500,7 +492,7 @@ def chance_conflicts(X: np.ndarray, codes: np.ndarray, gid: np.ndarray, conflict
     q = np.clip(1.0 - (pi ** size[tested][:, None]).sum(axis=1), 0.0, 1.0)
     below = poisson_binomial_cdf(q, observed)  # P(S <= observed), P(S <= observed - 1)
     out.update(expected=float(q.sum()), groups_tested=int(tested.size), p_fewer=float(below[0]),
-               p_more=float(max(0.0, 1.0 - below[1])) if observed > 0 else 1.0)
+               p_more=float(max(0.0, 1.0 - below[1])))
     return out
 
 
@@ -597,20 +589,24 @@ def _conflict_pvalues(gid: np.ndarray, codes: np.ndarray, conflicting: np.ndarra
     return np.clip(p, 1e-300, 1.0)
 
 
-def _neighbour_disagreement(X: np.ndarray, codes: np.ndarray | None, rows_mask: np.ndarray, first: np.ndarray,
-                            random_state: Any, n_neighbors: int = NEIGHBOURS, max_reference: int = 20_000) -> np.ndarray:
-    """For rows in ``rows_mask``: 1 - (smoothed) share of their label among the nearest distinct rows
-    outside the mask; 0.5 where it cannot be measured."""
-    out = np.full(rows_mask.size, 0.5)
-    if codes is None:
-        return out
+def _distinct_reference(codes: np.ndarray, rows_mask: np.ndarray, first: np.ndarray, random_state: Any,
+                        max_reference: int = 20_000) -> np.ndarray:
+    """The rows neighbour labels are read from: one row per distinct feature value (``first``), labelled
+    and outside ``rows_mask`` (the conflicting groups), at most ``max_reference`` of them (sampled)."""
     ref = np.sort(first)
     ref = ref[~rows_mask[ref] & (codes[ref] >= 0)]
+    if ref.size > max_reference:
+        ref = np.sort(check_random_state(random_state).choice(ref, size=max_reference, replace=False))
+    return ref
+
+
+def _neighbour_disagreement(X: np.ndarray, codes: np.ndarray, rows_mask: np.ndarray, ref: np.ndarray,
+                            n_neighbors: int = NEIGHBOURS) -> np.ndarray:
+    """For rows in ``rows_mask``: 1 - (smoothed) share of their label among their nearest rows of
+    ``ref`` (:func:`_distinct_reference`); 0.5 where it cannot be measured."""
+    out = np.full(rows_mask.size, 0.5)
     if ref.size <= n_neighbors:
         return out
-    rng = check_random_state(random_state)
-    if ref.size > max_reference:
-        ref = np.sort(rng.choice(ref, size=max_reference, replace=False))
     q = np.flatnonzero(rows_mask & (codes >= 0))
     # the vote for each row's own label, with half a pseudo-count
     n_classes = int(max(codes[ref].max(), codes[q].max(initial=0))) + 1
