@@ -8,8 +8,7 @@ The scan quarantines by Benjamini-Hochberg at ``decision.level`` (0.1). This ben
 other levels would have given, on ``bench_defence.py``'s cases (same splits, attacks, and the
 attacked rows and baselines it caches: what is not cached yet is computed and cached here).
 Per dataset x attack x seed and per level ``c`` in ``--levels``, the quarantine is the scan's own
-plus every row whose BH-adjusted combined p-value is ``<= c`` (the p-value read back from the
-``suspicion`` column, :func:`poisonguard.evidence.p_from_suspicion`):
+plus every row whose BH-adjusted combined p-value (``scores.csv``'s ``p_value``) is ``<= c``:
 
 * the share of clean and of poisoned rows quarantined, the test accuracy of
   ``HistGradientBoostingClassifier(random_state=0)`` trained on the rows kept, and won back =
@@ -82,7 +81,6 @@ def cv_correct(X: np.ndarray, y: np.ndarray, quarantines: list[np.ndarray], seed
 
 def run_case(dataset: str, attack: str, seed: int, levels: tuple[float, ...]) -> dict[str, Any]:
     from poisonguard import scan
-    from poisonguard.evidence import p_from_suspicion
     from poisonguard.reference import bh_adjusted
 
     warnings.simplefilter("ignore")
@@ -91,7 +89,7 @@ def run_case(dataset: str, attack: str, seed: int, levels: tuple[float, ...]) ->
     result = scan(case.train.frame, label=case.label, seed=seed)
     sc = result.scores
     own = (sc["decision"] == "quarantine").to_numpy()
-    q = bh_adjusted(p_from_suspicion(sc["suspicion"].to_numpy(float)))
+    q = bh_adjusted(sc["p_value"].to_numpy(float))
     sets = [own | (q <= c) if c > levels[0] else own for c in levels]
     correct = cv_correct(case.X, case.y, sets, seed)
     z = [None] * len(levels)

@@ -261,6 +261,68 @@ def test_scan_keeps_the_detectors_in_the_order_asked_for():
     frame.loc[:5, ["x", "z"]] = 40.0  # outliers: held out of label_flip's fit, which runs last
     res = scan(frame, label="label", detectors=["label_flip", "outliers"], seed=0)
     assert [d.name for d in res.detectors] == ["label_flip", "outliers"]
-    assert list(res.scores.columns[4:]) == ["label_flip", "outliers"]
+    assert list(res.scores.columns[4:]) == ["p_value", "label_flip", "outliers"]
     assert res.detectors[0].section["held_out"]["rows"] >= 6
     assert res.scores.loc[:5, "decision"].eq("quarantine").all()
+
+
+def test_upper_tail_shares():
+    s = evidence.upper_tail_shares(np.array([0.5, 3.0, 0.5, np.nan, 1.0]))
+    np.testing.assert_allclose(s, [0.8, 0.2, 0.8, 1.0, 0.4])
+    assert evidence.upper_tail_shares(np.array([])).size == 0
+
+
+def test_ranked_suspicion_puts_the_reached_rows_first_in_the_order_of_their_evidence():
+    p = np.array([1e-6, 0.01, 0.2, 0.02, 0.9])
+    shares = np.array([0.9, 0.9, 0.01, 0.5, 0.2])  # the ranking below the decision disagrees with p
+    s = evidence.ranked_suspicion(p, shares, reach=0.01, cap_level=0.25)
+    np.testing.assert_allclose(s[:2], evidence.suspicion_from_p(p[:2]))  # reached: the evidence scale
+    cap = evidence.suspicion_from_p(np.array([0.25]))[0]
+    assert s[2:].max() < cap <= s[:2].min()
+    assert list(np.argsort(-s)) == [0, 1, 2, 4, 3]  # below: the shares' order, not p's
+    np.testing.assert_allclose(evidence.ranked_suspicion(p, None, 0.01, 0.25), evidence.suspicion_from_p(p))
+    # nothing reached: every row ranks by its share, under the cap
+    s0 = evidence.ranked_suspicion(p, shares, reach=0.0, cap_level=0.25)
+    assert list(np.argsort(-s0, kind="stable")) == [2, 4, 3, 0, 1] and s0.max() < cap
+
+
+def test_decide_with_shares_keeps_the_decision_and_reorders_only_below_it():
+    rng = np.random.default_rng(1)
+    n = 2000
+    P = np.column_stack([rng.uniform(size=n), rng.uniform(size=n)])
+    P[:30, 0] = 1e-8  # evidence the decision acts on
+    R = np.column_stack([rng.uniform(size=n), np.ones(n)])
+    plain = evidence.decide(P)
+    ranked = evidence.decide(P, shares=R)
+    assert (plain.decision == ranked.decision).all()
+    np.testing.assert_array_equal(plain.p_value, ranked.p_value)
+    reached = ranked.p_value <= ranked.reach
+    assert reached[:30].all() and ranked.suspicion[reached].min() > ranked.suspicion[~reached].max()
+    np.testing.assert_allclose(ranked.suspicion[reached], evidence.suspicion_from_p(ranked.p_value[reached]))
+    # below the decision the order is the combined shares' (of the columns that entered the combination)
+    cols = ranked.entered
+    r = evidence.combine_pvalues(R[:, cols])
+    below = np.flatnonzero(~reached)
+    assert (np.diff(r[below][np.argsort(-ranked.suspicion[below], kind="stable")]) >= -1e-12).all()
+    # a looser level chosen later (scan --reference) reaches further: what it quarantines ranks above the rest
+    wider = evidence.relevel(ranked, ranked.p_value <= evidence.bh_threshold(ranked.p_value, 0.5), 0.5)
+    assert wider.quarantine.sum() > ranked.quarantine.sum()
+    assert wider.suspicion[wider.quarantine].min() > wider.suspicion[~wider.quarantine].max()
+
+
+def test_scan_ranks_the_rows_below_the_decision_by_the_label_ranking():
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import average_precision_score
+
+    X, y = make_classification(n_samples=800, n_features=6, n_informative=4, class_sep=1.0, random_state=0)
+    flip = np.random.default_rng(0).random(800) < 0.1
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    frame["label"] = np.where(flip, 1 - y, y)
+    res = scan(frame, label="label", detectors=["label_flip"], seed=0)
+    sc = res.scores
+    by_rank = average_precision_score(flip, sc["suspicion"])
+    by_evidence = average_precision_score(flip, -np.log(sc["p_value"]))
+    assert by_rank >= 0.75 and by_rank > by_evidence
+    reached = sc["p_value"] <= max(res.decision["p_threshold"], res.decision["review_p_threshold"])
+    assert 0 < reached.sum() < len(sc) and sc.loc[reached, "decision"].ne("keep").all()
+    assert sc.loc[reached, "suspicion"].min() > sc.loc[~reached, "suspicion"].max()

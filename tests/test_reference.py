@@ -412,9 +412,7 @@ def test_level_is_not_loosened_for_a_batch_no_test_suspects():
     assert not res.suspected and res.n_quarantined == 0 and "level_choice" not in res.decision
     # what the gate prevents: asked anyway, the trusted rows favour a looser level
     prep = prepare(TabularDataset.from_frame(new, label="class"), TabularDataset.from_frame(trusted, label="class"))
-    from poisonguard.evidence import p_from_suspicion
-
-    p = p_from_suspicion(res.scores["suspicion"].to_numpy(float))
+    p = res.scores["p_value"].to_numpy(float)
     forced = choose_level(prep, p, np.zeros(len(new), bool), level=0.1, seed=0)
     assert forced is not None
     table = {row["level"]: row for row in forced.table}

@@ -94,7 +94,7 @@ def test_detector_failure_is_recorded_and_scan_finishes(blobs):
         detectors._REGISTRY.pop("test_broken_detector")
     assert [f.detector for f in r.failures] == ["test_broken_detector"]
     assert r.failures[0].message == "boom" and r.n_rows == len(blobs)
-    assert list(r.scores.columns) == ["row", "suspicion", "flagged", "decision", "label_flip"]
+    assert list(r.scores.columns) == ["row", "suspicion", "flagged", "decision", "p_value", "label_flip"]
     assert r.return_code == 3
     # a failed detector never reads as clean: the headline and report.json say incomplete
     assert r.status == "incomplete" and str(r).splitlines()[0].endswith("INCOMPLETE (1 detector(s) failed; "

@@ -36,10 +36,22 @@ The scan then decides once, here, for all detectors (``decide``):
    ``level`` when a model trained on the rows it keeps is significantly more accurate on the
    trusted rows (:func:`poisonguard.reference.choose_level`, applied by :func:`relevel`).
 
-``suspicion`` in [0, 1] is a fixed monotone map of the combined p-value,
-``s = L / (L + 2)`` with ``L = -log10 p``: p = 1 gives 0, p = 0.01 gives 0.5, p = 1e-4 gives
-0.67, p = 1e-10 gives 0.83; every detector's column in ``scores.csv`` uses the same map of its
-own p-value, so the columns and the combination are on one scale.
+The evidence scale is ``s = L / (L + 2)`` with ``L = -log10 p`` (:func:`suspicion_from_p`): p = 1
+gives 0, p = 0.01 gives 0.5, p = 1e-4 gives 0.67, p = 1e-10 gives 0.83; every detector's column in
+``scores.csv`` is that map of its own p-value, so the columns are on one scale.
+
+The combined ``suspicion`` is the scan's ranking (:func:`ranked_suspicion`). The rows the decision
+reaches (combined p-value at most BH's threshold at the looser of the two levels) get that map of
+their combined p-value, so the quarantine and the review list come first, in the order of their
+evidence. Every other row ranks below them, in the order of the detectors' own ranking scores:
+each detector's upper-tail shares (:meth:`~poisonguard.detectors.BaseDetector.ranking_shares`,
+``#{rows scoring at least as high} / n``), combined as the p-values are (the same columns, the
+same Bonferroni count). For most detectors the shares are their p-values, a monotone map of
+their score. The label evidence is a neighbourhood count test, coarse where the ranking score
+(the blend's posterior) is fine: ordered by the evidence, label flips below the decision rank
+at mean AP 0.63 under random flips over 42 attacked cases, by the two tiers at 0.71, by the
+posterior alone 0.75 (``benchmarks/RESULTS.md``, issue 15). The decision does not move; the
+combined p-value is ``scores.csv``'s ``p_value``.
 """
 
 from __future__ import annotations
@@ -64,6 +76,7 @@ __all__ = [
     "decision_levels",
     "label_pvalues",
     "p_from_suspicion",
+    "ranked_suspicion",
     "relevel",
     "screen",
     "screen_note",
@@ -72,6 +85,7 @@ __all__ = [
     "tail_null",
     "tail_pvalues",
     "tested_mask",
+    "upper_tail_shares",
 ]
 
 #: The scan's decision levels (``params.yaml``: ``scan: decision: {level, review_level, choose_level}``).
@@ -104,6 +118,34 @@ def p_from_suspicion(s: np.ndarray) -> np.ndarray:
     """Inverse of :func:`suspicion_from_p`."""
     s = np.clip(np.asarray(s, dtype=np.float64), 0.0, 1.0 - 1e-12)
     return np.clip(10.0 ** (-2.0 * s / (1.0 - s)), P_FLOOR, 1.0)
+
+
+def upper_tail_shares(raw: np.ndarray) -> np.ndarray:
+    """Each score's upper-tail share among ``raw`` (higher = more suspicious): ``#{j: raw_j >= raw_i} / n``,
+    in (0, 1]; the highest score gets ``1 / n`` (or the share of its ties), NaN counts as the lowest."""
+    raw = np.asarray(raw, dtype=np.float64)
+    n = raw.size
+    if n == 0:
+        return np.ones(0)
+    r = np.where(np.isnan(raw), -np.inf, raw)
+    return (n - np.searchsorted(np.sort(r), r, side="left")) / n
+
+
+def ranked_suspicion(p: np.ndarray, shares: np.ndarray | None, reach: float, cap_level: float) -> np.ndarray:
+    """The scan's ``suspicion``: the evidence for the rows the decision reaches, the ranking below.
+
+    Rows with ``p <= reach`` (``reach`` > 0) get :func:`suspicion_from_p` of ``p``; every other row
+    gets ``suspicion_from_p(cap_level) * suspicion_from_p(share)``, strictly below any row reached
+    (they have ``p <= reach <= cap_level``) and ordered by ``shares`` (small = first). ``shares``
+    None: :func:`suspicion_from_p` of ``p`` for every row (the order of the evidence throughout).
+    """
+    s = suspicion_from_p(p)
+    if shares is None:
+        return s
+    below = ~(p <= reach) if reach > 0 else np.ones(s.size, dtype=bool)
+    cap = float(suspicion_from_p(np.array([cap_level]))[0])
+    s[below] = cap * suspicion_from_p(np.asarray(shares, dtype=np.float64)[below])
+    return s
 
 
 def tail_pvalues(raw: np.ndarray, *, bulk: tuple[float, float] = (0.5, 0.975)) -> np.ndarray:
@@ -286,7 +328,9 @@ class Decision:
     p_value : ndarray of shape (n,)
         Combined p-value of each row.
     suspicion : ndarray of shape (n,)
-        :func:`suspicion_from_p` of ``p_value``.
+        :func:`ranked_suspicion`: :func:`suspicion_from_p` of ``p_value`` for the rows BH reaches at
+        ``review_level`` (or at ``level``, the larger of the two thresholds); below them, the order of
+        ``rank_share``.
     decision : ndarray of str, shape (n,)
         ``"keep"``, ``"review"`` or ``"quarantine"``.
     threshold : float
@@ -304,6 +348,10 @@ class Decision:
     relevelled : bool
         The level is not the configured one: :func:`relevel` applied a level chosen on trusted
         rows (:func:`poisonguard.reference.choose_level`).
+    rank_share : ndarray of shape (n,), or None
+        The combination, as of ``p_value``, of the detectors' ranking shares
+        (:meth:`~poisonguard.detectors.BaseDetector.ranking_shares`): the order of the rows the
+        decision does not reach. None: they keep the order of ``p_value``.
     """
 
     p_value: np.ndarray
@@ -317,6 +365,12 @@ class Decision:
     relevelled: bool = False
     entered: np.ndarray | None = None
     global_p: np.ndarray | None = None
+    rank_share: np.ndarray | None = None
+
+    @property
+    def reach(self) -> float:
+        """The largest combined p-value the decision acts on: BH's threshold at the looser of the two levels."""
+        return max(self.threshold, self.review_threshold)
 
     @property
     def quarantine(self) -> np.ndarray:
@@ -354,8 +408,11 @@ def relevel(dec: Decision, quarantine: np.ndarray, level: float) -> Decision:
     if (dec.quarantine & ~quarantine).any():
         raise ValueError("relevel only widens the quarantine")
     decision = np.where(quarantine, "quarantine", dec.decision).astype(object)
-    return dataclasses.replace(dec, decision=decision, threshold=bh_threshold(dec.p_value, level), level=float(level),
-                               relevelled=True)
+    t = bh_threshold(dec.p_value, level)
+    suspicion = ranked_suspicion(dec.p_value, dec.rank_share, max(t, dec.review_threshold),
+                                 max(float(level), dec.review_level))
+    return dataclasses.replace(dec, decision=decision, threshold=t, level=float(level), relevelled=True,
+                               suspicion=suspicion)
 
 
 def decision_levels(values: Mapping[str, Any] | None, *, where: str = "scan.decision") -> dict[str, float]:
@@ -408,7 +465,7 @@ def screen_note(decision: Mapping[str, Any] | None) -> str:
 def decide(P: np.ndarray, *, level: float = DEFAULT_DECISION["level"],
            review_level: float = DEFAULT_DECISION["review_level"], own_flags: np.ndarray | None = None,
            forced: np.ndarray | None = None, tested: np.ndarray | None = None,
-           entered: np.ndarray | bool | None = True) -> Decision:
+           entered: np.ndarray | bool | None = True, shares: np.ndarray | None = None) -> Decision:
     """Combine per-detector p-values (``P``: shape ``(n, D)``) and decide every row.
 
     Parameters
@@ -426,6 +483,11 @@ def decide(P: np.ndarray, *, level: float = DEFAULT_DECISION["level"],
     entered : True, False or ndarray of bool, shape (D,), default=True
         True: screen the detectors (:func:`screen`, at ``level``); False: combine every one;
         an array: the columns that enter (decided elsewhere, e.g. on a Spark scan's sample).
+    shares : ndarray of shape (n, D), default=None
+        Each detector's ranking shares (:meth:`~poisonguard.detectors.BaseDetector.ranking_shares`;
+        1 where it did not rank a row), combined as ``P`` is (the same columns, the same
+        Bonferroni count) into ``rank_share``, which orders the rows the decision does not reach
+        (:func:`ranked_suspicion`). None: every row is ordered by its combined p-value.
     """
     P = np.asarray(P, dtype=np.float64)
     n = P.shape[0]
@@ -438,12 +500,15 @@ def decide(P: np.ndarray, *, level: float = DEFAULT_DECISION["level"],
     else:
         keep = np.asarray(entered, dtype=bool)
     T = tested if tested is None else np.asarray(tested, dtype=bool)
-    if D and keep.any():
-        p = combine_pvalues(P[:, keep], None if T is None else T[:, keep])
-        t = bh_threshold(p, level)
-    else:  # no detector has evidence to act on: nothing is quarantined on evidence, all of them rank
-        p = combine_pvalues(P, T) if D else np.ones(n)
-        t = 0.0
+    R = None if shares is None or not D else np.asarray(shares, dtype=np.float64)
+    cols = keep if D and keep.any() else np.ones(D, dtype=bool)  # none entered: all of them rank
+    if D:
+        p = combine_pvalues(P[:, cols], None if T is None else T[:, cols])
+        r = None if R is None else combine_pvalues(R[:, cols], None if T is None else T[:, cols])
+    else:
+        p, r = np.ones(n), None
+    # no detector has evidence to act on: nothing is quarantined on evidence
+    t = bh_threshold(p, level) if D and keep.any() else 0.0
     t_rev = bh_threshold(p, review_level)
     quarantine = p <= t if t > 0 else np.zeros(n, dtype=bool)
     review = (p <= t_rev) if t_rev > 0 else np.zeros(n, dtype=bool)
@@ -452,9 +517,10 @@ def decide(P: np.ndarray, *, level: float = DEFAULT_DECISION["level"],
     if forced is not None:
         quarantine |= np.asarray(forced, dtype=bool)
     decision = np.where(quarantine, "quarantine", np.where(review, "review", "keep")).astype(object)
-    return Decision(p_value=p, suspicion=suspicion_from_p(p), decision=decision, threshold=t,
-                    review_threshold=t_rev, level=float(level), review_level=float(review_level),
-                    n_tests=D, entered=None if entered is False else keep, global_p=g)
+    return Decision(p_value=p, suspicion=ranked_suspicion(p, r, max(t, t_rev), max(float(level), float(review_level))),
+                    decision=decision, threshold=t, review_threshold=t_rev, level=float(level),
+                    review_level=float(review_level), n_tests=D, entered=None if entered is False else keep,
+                    global_p=g, rank_share=r)
 
 
 def tested_mask(P: np.ndarray, sparse: list[bool]) -> np.ndarray:

@@ -94,7 +94,7 @@ def precision_recall(result: Any, truth: np.ndarray, *, columns: Sequence[str] |
     ax = _axes(ax, (5.0, 4.0))
     truth = np.asarray(truth, dtype=bool)
     scores = result.scores
-    cols = list(columns) if columns else [c for c in scores.columns if c not in ("row", "flagged", "decision")]
+    cols = list(columns) if columns else [c for c in scores.columns if c not in ("row", "flagged", "decision", "p_value")]
     for col in cols:
         s = scores[col].to_numpy()
         p, r, _ = precision_recall_curve(truth, s)

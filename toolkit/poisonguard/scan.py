@@ -22,8 +22,9 @@ Two levels of answer:
   whenever a row is quarantined — real data always holds some natural noise.
 
 Outputs of ``scan(..., out=DIR)``: ``report.json`` (the :class:`ScanResult`), ``scores.csv``
-(one line per input row: ``row,suspicion,flagged,decision`` then one column per detector, each
-on the common suspicion scale of :func:`poisonguard.evidence.suspicion_from_p`; ``flagged`` is
+(one line per input row: ``row,suspicion,flagged,decision,p_value`` then one column per detector,
+each on the common suspicion scale of :func:`poisonguard.evidence.suspicion_from_p`; ``p_value`` is
+the combined evidence, ``suspicion`` the ranking of :func:`poisonguard.evidence.ranked_suspicion`; ``flagged`` is
 ``decision == "quarantine"``, the rows the report calls ``quarantined``; the column keeps its
 name for the readers of ``scores.csv``), ``clean.<ext>`` (keep and review rows) and ``quarantine.<ext>``
 in the input's format (the quarantine keeps every column plus ``row``, ``suspicion`` and
@@ -558,6 +559,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
 
     columns: dict[str, np.ndarray] = {}
     evidence: dict[str, np.ndarray] = {}  # p-values of the gating detectors (see poisonguard.evidence)
+    ranks: dict[str, np.ndarray] = {}  # their ranking shares: the order below the decision (ranked_suspicion)
     own_flags: dict[str, np.ndarray] = {}  # rows each gating detector flags by its own threshold
     forced = np.zeros(n, dtype=bool)  # quarantined whatever the combined evidence (see the docstring)
     sparse: list[bool] = []  # per evidence column: p = 1 means "not tested" (see poisonguard.evidence)
@@ -586,6 +588,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     pv = np.ones(n)
                     pv[idx] = _reference.inductive_pvalues(det, prepared, idx, sus)
                     col = suspicion_from_p(pv)
+                    shares = pv.copy()  # split-conformal p-values of its suspicion: already its ranking
                     if not det.requires_y and det.gates:  # feature-space evidence: a batch test of its own
                         assert ref_params is not None
                         suspected, why, section["batch_test"] = _reference.inductive_batch_test(pv[idx], ref_params)
@@ -598,6 +601,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     idx, pv, flagged_local, row_reasons, own_local = (fit.rows, fit.pvalues, fit.reason_rows,
                                                                       fit.reasons, fit.own)
                     col = suspicion_from_p(pv)
+                    shares = fit.shares if fit.shares is not None else pv.copy()
                     suspected, why, section = fit.suspected, fit.why, fit.section
                 if prepared is not None and det.gates:  # rows of the trusted version are not flagged again
                     keep = prepared.focus[idx[flagged_local]]
@@ -606,6 +610,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     own_local = own_local[keep]
                     col[~prepared.focus] = 0.0
                     pv[~prepared.focus] = 1.0
+                    shares[~prepared.focus] = 1.0
             except (KeyboardInterrupt, UsageError):
                 raise
             except Exception as exc:  # noqa: BLE001 - one detector failing must not lose the scan
@@ -621,6 +626,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                 own[idx[flagged_local[own_local]]] = True
                 own_flags[name] = own
                 evidence[name] = pv
+                ranks[name] = shares
                 sparse.append(bool(getattr(det, "sparse_evidence", False)))
             if suspected:
                 batch_reasons.append(f"{name}: {why}")
@@ -632,6 +638,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
         columns = dict(sorted(columns.items(), key=lambda kv: rank[kv[0]]))
         sparse = [sp for _, sp in sorted(zip(evidence, sparse), key=lambda t: rank[t[0]])]
         evidence = dict(sorted(evidence.items(), key=lambda kv: rank[kv[0]]))
+        ranks = {nm: ranks[nm] for nm in evidence}
         own_flags = dict(sorted(own_flags.items(), key=lambda kv: rank[kv[0]]))
         summaries.sort(key=lambda sm: rank[sm.name])
 
@@ -665,8 +672,9 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
             reasons[r].append("label missing")
     any_own = np.logical_or.reduce(list(own_flags.values())) if own_flags else np.zeros(n, dtype=bool)
     P = np.column_stack(list(evidence.values())) if evidence else np.ones((n, 0))
+    R = np.column_stack(list(ranks.values())) if ranks else None
     dec = _evidence.decide(P, level=levels["level"], review_level=levels["review_level"], own_flags=any_own,
-                           forced=forced, tested=_evidence.tested_mask(P, sparse))
+                           forced=forced, tested=_evidence.tested_mask(P, sparse), shares=R)
     level_choice = None
     # only for a suspected batch: where no test finds poison, a looser level's model can still look
     # better on the trusted rows for reasons that are not poison (on data whose features say
@@ -683,7 +691,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
     review = dec.review
     _explain_decision(reasons, dec, evidence)
     scores = pd.DataFrame({"row": ds.rows, "suspicion": np.round(combined, 6), "flagged": flagged,
-                           "decision": dec.decision})
+                           "decision": dec.decision, "p_value": dec.p_value})
     for name, col in columns.items():
         scores[name] = np.round(col, 6)
 
@@ -717,7 +725,9 @@ class Fitted:
 
     ``rows`` are the rows it scored (the labelled ones for label detectors), ``pvalues`` its
     evidence for every row of the dataset (1 where it did not score), ``reason_rows`` the
-    positions in ``rows`` that get a reason (``reasons``; ``own`` where its own threshold flags).
+    positions in ``rows`` that get a reason (``reasons``; ``own`` where its own threshold flags),
+    ``shares`` its ranking shares for every row (:meth:`~poisonguard.detectors.BaseDetector.ranking_shares`;
+    1 where it did not score; rows left out of its fit and scored as new rows keep their p-value).
     """
 
     rows: np.ndarray
@@ -728,6 +738,7 @@ class Fitted:
     suspected: bool
     why: str
     section: dict[str, Any]
+    shares: np.ndarray | None = None
 
 
 def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, y: np.ndarray | None,
@@ -752,6 +763,8 @@ def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, 
         det.scan_fit(view, X if whole else X[idx], None)
     pv = np.ones(n)
     pv[idx] = det.pvalues_
+    shares = np.ones(n)
+    shares[idx] = det.ranking_shares()
     # reasons for the rows the detector flags itself and for those its evidence may quarantine
     flagged_local = np.flatnonzero((det.labels_ == -1) | (det.pvalues_ <= EVIDENCE_REASON_P))
     row_reasons = det.row_reasons(view, flagged_local) if flagged_local.size else []
@@ -760,6 +773,7 @@ def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, 
     section = det.report_section(view)
     if out.size:
         pv[out] = det.scan_pvalues_new(ds.take(out), X[out], y[out] if y is not None else None)
+        shares[out] = pv[out]  # ranked among the fitted rows by their evidence (the others' evidence quarantines them)
         said = np.flatnonzero(pv[out] <= EVIDENCE_REASON_P)
         row_reasons = list(row_reasons) + [
             f"{det.name}: p={p:.2g}, scored out of its fit (the other detectors' evidence quarantines the row)"
@@ -769,7 +783,7 @@ def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, 
         idx = np.concatenate([idx, out])
         section = {**section, "held_out": {"rows": int(out.size), "why": HELD_OUT_WHY}}
     return Fitted(rows=idx, pvalues=pv, reason_rows=flagged_local, reasons=row_reasons, own=own_local,
-                  suspected=bool(suspected), why=why, section=section)
+                  suspected=bool(suspected), why=why, section=section, shares=shares)
 
 
 #: What ``held_out`` in a detector's report section means.

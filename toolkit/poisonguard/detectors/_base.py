@@ -212,6 +212,19 @@ class BaseDetector(BaseEstimator):
 
         return tail_pvalues(raw)
 
+    def ranking_shares(self) -> np.ndarray:
+        """The order of the training rows below the scan's decision, as shares in (0, 1] (small = first).
+
+        The scan orders the rows its decision reaches by their evidence (``pvalues_``) and every
+        other row by this (see :mod:`poisonguard.evidence`, "suspicion"). Default: ``pvalues_``
+        itself, for detectors whose p-value is a monotone map of their ranking score. A detector
+        whose evidence is a different statistic from its ranking score (label flips: a
+        neighbourhood count test beside the blend's posterior) returns the upper-tail share of its
+        raw scores instead (:func:`~poisonguard.evidence.upper_tail_shares`).
+        """
+        check_is_fitted(self)
+        return self.pvalues_
+
     def _auto_threshold(self, raw: np.ndarray) -> float:
         """Default natural threshold: a robust z-score of 3.5 above the median."""
         finite = raw[np.isfinite(raw)]

@@ -443,6 +443,17 @@ class _ProbabilisticLabelDetector(BaseDetector):
                                              max_train_rows=MAX_TRAIN_ROWS, held_out=candidates)
         return label_pvalues(self.evidence_proba_, self._y)
 
+    def ranking_shares(self) -> np.ndarray:
+        """The upper-tail share of each training row's ranking score (``raw_scores_``): the order the
+        scan gives the rows its decision does not reach. The evidence (``pvalues_``) is a different
+        statistic, which ranks rows worse than the ranking score does (``benchmarks/RESULTS.md``,
+        issue 15): without this, the review list's tail and everything below it would follow the
+        evidence's coarse counts instead of the blend's posterior."""
+        from ..evidence import upper_tail_shares
+
+        check_is_fitted(self)
+        return upper_tail_shares(self.raw_scores_)
+
     def pvalues_new(self, X: Any, y: Any = None) -> np.ndarray:
         """Evidence for labelled rows the detector was not fitted on: the p-value of the row's label
         under the probabilities the fitted models give it (:meth:`predict_label_proba`;

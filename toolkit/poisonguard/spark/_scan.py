@@ -635,7 +635,7 @@ def _write(result: Any, spark: Any, decided: Any, scores: Any, columns: list[str
     result = dataclasses.replace(result, outputs={k: str(out / v) for k, v in names.items()})
 
     scored = scores.select(ROW, "suspicion", (F.col("decision") == "quarantine").alias("flagged"), "decision",
-                           *[F.col(f"s{j}").alias(name) for j, name in enumerate(evidence_names)])
+                           F.col("p").alias("p_value"), *[F.col(f"s{j}").alias(name) for j, name in enumerate(evidence_names)])
 
     def scrub(texts: list[str]) -> list[str]:
         for det in fitted:
