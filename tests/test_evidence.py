@@ -326,3 +326,25 @@ def test_scan_ranks_the_rows_below_the_decision_by_the_label_ranking():
     reached = sc["p_value"] <= max(res.decision["p_threshold"], res.decision["review_p_threshold"])
     assert 0 < reached.sum() < len(sc) and sc.loc[reached, "decision"].ne("keep").all()
     assert sc.loc[reached, "suspicion"].min() > sc.loc[~reached, "suspicion"].max()
+
+
+def test_default_ranking_shares_rank_the_evidence_among_the_rows_a_detector_tests():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    X[:5] += 12.0
+    from poisonguard.detectors import OutlierEnsemble
+
+    det = OutlierEnsemble(random_state=0).fit(X)
+    sh = det.ranking_shares()
+    assert sh.shape == (300,) and (sh > 0).all() and (sh <= 1).all()
+    assert set(np.argsort(sh, kind="stable")[:5].tolist()) == set(range(5))  # the strongest evidence first
+    assert sh.min() >= 1 / 300  # a share, not a tail probability: no lower than one row in n
+    np.testing.assert_array_equal(np.argsort(sh, kind="stable"), np.argsort(det.pvalues_, kind="stable"))
+    # a detector whose evidence applies to some rows only: the rows it did not test share 1
+    frame = pd.DataFrame({"a": [1.0, 1.0, 1.0, 2.0, 3.0, 4.0] * 5, "b": np.arange(30.0)})
+    frame.loc[[0, 1], "b"] = 0.0  # two identical rows with different labels
+    y = np.array([0, 1] * 15)
+    dup = DuplicateDetector().fit(frame[["a", "b"]].to_numpy(), y)
+    sh = dup.ranking_shares()
+    untested = dup.pvalues_ >= 1.0
+    assert untested.any() and (sh[untested] == 1.0).all() and (sh[~untested] < 1.0).all()

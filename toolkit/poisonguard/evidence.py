@@ -46,8 +46,9 @@ their combined p-value, so the quarantine and the review list come first, in the
 evidence. Every other row ranks below them, in the order of the detectors' own ranking scores:
 each detector's upper-tail shares (:meth:`~poisonguard.detectors.BaseDetector.ranking_shares`,
 ``#{rows scoring at least as high} / n``), combined as the p-values are (the same columns, the
-same Bonferroni count). For most detectors the shares are their p-values, a monotone map of
-their score. The label evidence is a neighbourhood count test, coarse where the ranking score
+same Bonferroni count). For most detectors a row's share is that of the rows whose p-value is
+at most its own, so that every detector ranks there on one scale whatever the tail of its null
+(a parametric tail gives p-values far below ``1 / n``, a count test cannot). The label evidence is a neighbourhood count test, coarse where the ranking score
 (the blend's posterior) is fine: ordered by the evidence, label flips below the decision rank
 at mean AP 0.63 under random flips over 42 attacked cases, by the two tiers at 0.71, by the
 posterior alone 0.75 (``benchmarks/RESULTS.md``, issue 15). The decision does not move; the

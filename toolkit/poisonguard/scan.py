@@ -727,7 +727,8 @@ class Fitted:
     evidence for every row of the dataset (1 where it did not score), ``reason_rows`` the
     positions in ``rows`` that get a reason (``reasons``; ``own`` where its own threshold flags),
     ``shares`` its ranking shares for every row (:meth:`~poisonguard.detectors.BaseDetector.ranking_shares`;
-    1 where it did not score; rows left out of its fit and scored as new rows keep their p-value).
+    1 where it did not score; a row left out of its fit and scored as a new row gets the share of
+    the fitted rows whose p-value is at most its own, counting itself).
     """
 
     rows: np.ndarray
@@ -773,7 +774,9 @@ def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, 
     section = det.report_section(view)
     if out.size:
         pv[out] = det.scan_pvalues_new(ds.take(out), X[out], y[out] if y is not None else None)
-        shares[out] = pv[out]  # ranked among the fitted rows by their evidence (the others' evidence quarantines them)
+        # ranked among the fitted rows by their evidence, on the shares' scale (the others' evidence quarantines them)
+        fitted_p = np.sort(pv[idx])
+        shares[out] = (1.0 + np.searchsorted(fitted_p, pv[out], side="right")) / (1.0 + fitted_p.size)
         said = np.flatnonzero(pv[out] <= EVIDENCE_REASON_P)
         row_reasons = list(row_reasons) + [
             f"{det.name}: p={p:.2g}, scored out of its fit (the other detectors' evidence quarantines the row)"

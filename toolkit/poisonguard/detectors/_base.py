@@ -216,14 +216,22 @@ class BaseDetector(BaseEstimator):
         """The order of the training rows below the scan's decision, as shares in (0, 1] (small = first).
 
         The scan orders the rows its decision reaches by their evidence (``pvalues_``) and every
-        other row by this (see :mod:`poisonguard.evidence`, "suspicion"). Default: ``pvalues_``
-        itself, for detectors whose p-value is a monotone map of their ranking score. A detector
-        whose evidence is a different statistic from its ranking score (label flips: a
-        neighbourhood count test beside the blend's posterior) returns the upper-tail share of its
-        raw scores instead (:func:`~poisonguard.evidence.upper_tail_shares`).
+        other row by this (see :mod:`poisonguard.evidence`, "suspicion"): the share of the rows
+        it tests whose evidence is at least as strong (:func:`~poisonguard.evidence.upper_tail_shares`
+        of ``-log pvalues_``; 1 for rows a detector with ``sparse_evidence`` did not test), so that
+        every detector ranks on one scale there, the share of rows that outrank a row, whatever the
+        tail of its null. A detector whose evidence is a different statistic from its ranking score
+        (label flips: a neighbourhood count test beside the blend's posterior) returns the
+        upper-tail shares of its raw scores instead.
         """
+        from ..evidence import upper_tail_shares
+
         check_is_fitted(self)
-        return self.pvalues_
+        p = np.asarray(self.pvalues_, dtype=np.float64)
+        tested = p < 1.0 if self.sparse_evidence else np.ones(p.size, dtype=bool)
+        out = np.ones(p.size)
+        out[tested] = upper_tail_shares(-np.log(np.maximum(p[tested], 1e-300)))
+        return out
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
         """Default natural threshold: a robust z-score of 3.5 above the median."""
