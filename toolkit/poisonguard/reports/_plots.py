@@ -47,8 +47,9 @@ __all__ = ["DRAW", "PLOTS", "canary_table", "draw_canary_recall", "draw_feature_
 #: Plot name -> (title, what it shows).
 PLOTS: dict[str, tuple[str, str]] = {
     "suspicion_histogram": ("Suspicion of the scanned rows",
-                            "Rows per suspicion bin (one scale for every detector: 0.5 is p = 0.01 under the data's bulk); "
-                            "quarantined rows are those the BH decision took."),
+                            "Rows per suspicion bin. Rows the decision reaches are on the evidence's scale (0.5 is p = 0.01 "
+                            "under the data's bulk); the others rank below every one of them by the detectors' "
+                            "own rankings. Quarantined rows are those the BH decision took."),
     "flagged_per_class": ("Flagged rows per class", "Share of each label class the scan quarantined."),
     "feature_shift": ("Feature shifts against the trusted base",
                       "How far each feature moved from the trusted base, scaled so that 1 is the threshold "
