@@ -601,7 +601,7 @@ def scan(data: str | os.PathLike[str] | TabularDataset | pd.DataFrame, *, label:
                     idx, pv, flagged_local, row_reasons, own_local = (fit.rows, fit.pvalues, fit.reason_rows,
                                                                       fit.reasons, fit.own)
                     col = suspicion_from_p(pv)
-                    shares = fit.shares if fit.shares is not None else pv.copy()
+                    shares = fit.shares
                     suspected, why, section = fit.suspected, fit.why, fit.section
                 if prepared is not None and det.gates:  # rows of the trusted version are not flagged again
                     keep = prepared.focus[idx[flagged_local]]
@@ -739,7 +739,7 @@ class Fitted:
     suspected: bool
     why: str
     section: dict[str, Any]
-    shares: np.ndarray | None = None
+    shares: np.ndarray
 
 
 def fit_on_rows(det: _registry.BaseDetector, ds: TabularDataset, X: np.ndarray, y: np.ndarray | None,

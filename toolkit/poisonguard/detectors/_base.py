@@ -217,8 +217,8 @@ class BaseDetector(BaseEstimator):
 
         The scan orders the rows its decision reaches by their evidence (``pvalues_``) and every
         other row by this (see :mod:`poisonguard.evidence`, "suspicion"): the share of the rows
-        it tests whose evidence is at least as strong (:func:`~poisonguard.evidence.upper_tail_shares`
-        of ``-log pvalues_``; 1 for rows a detector with ``sparse_evidence`` did not test), so that
+        it tests whose p-value is at most its own (:func:`~poisonguard.evidence.upper_tail_shares`
+        of ``-pvalues_``; 1 for rows a detector with ``sparse_evidence`` did not test), so that
         every detector ranks on one scale there, the share of rows that outrank a row, whatever the
         tail of its null. A detector whose evidence is a different statistic from its ranking score
         (label flips: a neighbourhood count test beside the blend's posterior) returns the
@@ -230,7 +230,7 @@ class BaseDetector(BaseEstimator):
         p = np.asarray(self.pvalues_, dtype=np.float64)
         tested = p < 1.0 if self.sparse_evidence else np.ones(p.size, dtype=bool)
         out = np.ones(p.size)
-        out[tested] = upper_tail_shares(-np.log(np.maximum(p[tested], 1e-300)))
+        out[tested] = upper_tail_shares(-p[tested])
         return out
 
     def _auto_threshold(self, raw: np.ndarray) -> float:
