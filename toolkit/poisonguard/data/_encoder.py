@@ -94,6 +94,33 @@ class Encoder:
                 self.source_columns_ += [col, col]
         return self
 
+    def categorical_groups(self) -> list[list[int]]:
+        """The encoded columns of each categorical feature, in feature order: its one-hot columns,
+        ``<other>`` and ``<missing>`` included, so that exactly one of them is set in every row.
+
+        Models that split on categories natively read each group as one feature
+        (:class:`poisonguard.detectors.label_flip.OneHotAsCategories`).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from poisonguard.data import Encoder, TabularDataset
+        >>> ds = TabularDataset.from_frame(pd.DataFrame({"x": [1.0, None, 3.0], "c": ["a", "b", "a"]}))
+        >>> Encoder().fit(ds).categorical_groups()
+        [[2, 3, 4, 5]]
+        """
+        if not hasattr(self, "columns_"):
+            raise DataError("the encoder is not fitted; call fit() first")
+        groups, j = [], 0
+        for kind, _, spec in self.plan_:
+            if kind == "numeric":
+                j += 2 if spec[2] else 1
+            else:
+                width = len(spec) + 2
+                groups.append(list(range(j, j + width)))
+                j += width
+        return groups
+
     def transform(self, ds: TabularDataset) -> np.ndarray:
         """Encode ``ds`` (which must have the fitted columns) into a float32 matrix."""
         if not hasattr(self, "columns_"):
