@@ -643,3 +643,8 @@ def test_scan_fit_reads_the_encoders_categorical_groups(adult_small):
     assert ap_scanned >= 0.6 and ap_plain >= 0.6, (ap_scanned, ap_plain)  # measured: 0.687 and 0.688
     with pytest.raises(ValueError, match="outside X"):
         LabelFlipDetector(categorical_groups=[[0, X.shape[1]]]).fit(X, y)
+    # on 500 rows only the features of at most 5 categories (columns) have 100 rows per category
+    small = ds2.take(np.arange(500))
+    few = LabelFlipDetector(random_state=0).scan_fit(small, small.encode(), small.label_codes())
+    narrow = [g for g in small.encoder.categorical_groups() if len(g) <= 5]
+    assert few.categorical_groups_ == narrow and 0 < len(narrow) < 8

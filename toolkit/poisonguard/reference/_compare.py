@@ -20,14 +20,15 @@ from ._shift import distribution_shift, js_shift, shares, shift_text
 
 
 def _trusted_model(X: np.ndarray, y: np.ndarray, Xq: np.ndarray, k: int, cv: int,
-                   seed: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold probabilities on the trusted rows and probabilities of the query rows."""
+                   seed: int | None, groups: list[list[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities on the trusted rows and probabilities of the query rows (``groups``:
+    the encoding's categorical groups, read natively by the boosted model)."""
     from sklearn.base import clone
 
     from ..detectors.label_flip import MAX_TRAIN_ROWS, default_estimator, oof_proba
 
     counts = np.bincount(y, minlength=k)
-    est = default_estimator(seed, int(counts[counts > 0].min()))
+    est = default_estimator(seed, int(counts[counts > 0].min()), n_rows=int(y.size), categorical_groups=groups)
     oof = oof_proba(est, X, y, k, cv=cv, random_state=seed, max_train_rows=MAX_TRAIN_ROWS)
     fit_rows = np.arange(y.size)
     if y.size > MAX_TRAIN_ROWS:
@@ -164,7 +165,8 @@ def _model_probabilities(prep: Prepared, tcodes: np.ndarray, lt: np.ndarray, lro
     if model_proba is None and lrows.size == 0:  # nothing new to test: no model to fit
         return np.eye(k)[tcodes[lt]], np.zeros((0, k))
     if model_proba is None:
-        return _trusted_model(prep.trusted.encode()[lt], tcodes[lt], Xn[lrows], k, int(pol["cv"]), seed)
+        return _trusted_model(prep.trusted.encode()[lt], tcodes[lt], Xn[lrows], k, int(pol["cv"]), seed,
+                              groups=prep.trusted.encoder.categorical_groups())
     oof, proba = (np.asarray(a, dtype=np.float64) for a in model_proba)
     if oof.shape != (lt.size, k) or proba.shape != (lrows.size, k):
         raise UsageError(f"model_proba must have shapes {(lt.size, k)} and {(lrows.size, k)}; got "

@@ -130,6 +130,7 @@ def choose_level(prep: Prepared, p: np.ndarray, quarantine: np.ndarray, *, level
     if ev.size < 2:
         return None
     Xn, Xt, yt = prep.new.encode(), prep.trusted.encode()[ev], tcodes[ev]
+    groups = prep.trusted.encoder.categorical_groups()  # the encoding of both: read natively by the boosted model
     q = bh_adjusted(p)
     levels = [float(level)] + [c for c in candidates if c > level]
     quarantine = np.asarray(quarantine, dtype=bool)
@@ -148,7 +149,7 @@ def choose_level(prep: Prepared, p: np.ndarray, quarantine: np.ndarray, *, level
             keep = np.sort(rng.choice(keep, size=MAX_TRAIN_ROWS, replace=False))
             y = codes[keep]
             counts = np.bincount(y, minlength=k)
-        est = default_estimator(seed, int(counts[counts > 0].min()), n_rows=int(keep.size))
+        est = default_estimator(seed, int(counts[counts > 0].min()), n_rows=int(keep.size), categorical_groups=groups)
         with threads_for(keep.size):
             model = clone(est).fit(Xn[keep], y)
         correct.append((model.predict(Xt) == yt).astype(np.float64))
