@@ -952,7 +952,8 @@ class LabelFlipDetector(ConfidentLearning):
     policy : dict, default=None
         Overrides of :data:`DEFAULT_POLICY`, the batch-level policy of :meth:`batch_finding`.
     categorical_groups : list of list of int, default=None
-        See :class:`ConfidentLearning` (the boosted view; the other views read the one-hot columns).
+        The one-hot columns of ``X`` of each categorical feature, read natively by the boosted view
+        (see :class:`ConfidentLearning`). The other views read the one-hot columns.
     contamination : "auto" or float in (0, 0.5], default="auto"
         See :class:`ConfidentLearning`.
     random_state : int, RandomState or None, default=None
