@@ -91,6 +91,9 @@ class _Findings:
     reasons: list[str]
     suspicion: np.ndarray
     row_reasons: dict[int, str]
+    #: the trusted model's view of the labelled focus rows (:func:`_label_shift`): rows, their label
+    #: codes, the model's probabilities of them and the trusted class shares it was fitted under
+    model: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 @dataclasses.dataclass
@@ -292,6 +295,7 @@ def _label_shift(prep: Prepared, codes: np.ndarray, tcodes: np.ndarray, pol: Map
     lt = np.flatnonzero(tcodes >= 0)
     lrows = frows[(codes[frows] >= 0) & (codes[frows] < k)]
     oof, proba = _model_probabilities(prep, tcodes, lt, lrows, pol, seed, model_proba)
+    found.model = (lrows, codes[lrows], proba, oof, tcodes[lt])
     ex = _expected_rates(prep, tcodes, lt, oof, pol)
     e_c, ve_c = ex.e_c, ex.ve_c
     y = codes[lrows]
@@ -404,6 +408,112 @@ def _label_shift(prep: Prepared, codes: np.ndarray, tcodes: np.ndarray, pol: Map
             text += f"; label edited from {str(prev[r])!r} in the trusted version"
         found.row_reasons[r] = text
     return label_shift, groups
+
+
+def predicted_mix_shift(oof: np.ndarray, proba: np.ndarray, *, n_boot: int = 200,
+                        seed: int | None = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether new rows' features hold another class mix than the trusted rows': their mean predicted
+    class probabilities (``proba``, the trusted model's) against the trusted rows' own out-of-fold
+    ones (``oof``), and the bootstrap standard error of the difference (both sides resampled,
+    ``n_boot`` times).
+
+    Under label shift the new rows' mean prediction is ``C w``, with ``C`` the trusted rows' confusion
+    of predictions against labels and ``w`` the ratio of new to trusted class shares; it equals the
+    trusted rows' mean prediction exactly when ``w = 1``, so the difference tests "the population's
+    class mix did not change" without inverting ``C`` (black-box shift detection, Lipton, Wang and
+    Smola, ICML 2018; inverting it to estimate ``w`` is unstable with many or rare classes). A
+    model that cannot tell classes apart has little power here, and its difference stays small.
+
+    Returns
+    -------
+    mu_new, mu_trusted, se : ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> oof = np.array([[0.9, 0.1]] * 50 + [[0.2, 0.8]] * 50)
+    >>> new = np.array([[0.9, 0.1]] * 20 + [[0.2, 0.8]] * 80)
+    >>> mu_new, mu_trusted, se = predicted_mix_shift(oof, new)
+    >>> bool(abs(mu_new - mu_trusted)[1] > 3 * se[1])
+    True
+    """
+    rng = np.random.default_rng(seed)
+    mu_n, mu_t = proba.mean(axis=0), oof.mean(axis=0)
+    bn = rng.multinomial(proba.shape[0], np.full(proba.shape[0], 1.0 / proba.shape[0]), size=n_boot) @ proba
+    bt = rng.multinomial(oof.shape[0], np.full(oof.shape[0], 1.0 / oof.shape[0]), size=n_boot) @ oof
+    diff = bn / proba.shape[0] - bt / oof.shape[0]
+    return mu_n, mu_t, diff.std(axis=0, ddof=1)
+
+
+def _relabelled_rows(found: _Findings, names: Sequence[str], pol: Mapping[str, Any], seed: int | None) -> dict[str, Any]:
+    """Rows whose label a shifted label distribution more likely moved than kept (the ``relabelled``
+    part of the ``label_shift`` section); flags them in ``found``.
+
+    The label distribution of the added and changed rows shifted (``label_js``). Either their labels
+    moved or their population did. Their features tell the two apart as far as the trusted model
+    sees classes in them (:func:`predicted_mix_shift`): where their mean predicted class mix differs
+    from the trusted rows' by more than ``z`` standard errors for some class, the population moved,
+    and nothing is read as relabelled (the batch stays suspected for its label distribution). Where
+    it does not, the rows' class mix is taken to be the trusted one.
+
+    Where the labels give a class more share than that mix, the excess is read as rows relabelled
+    into it from the classes that lost share, in proportion to their losses: the fewest relabelled
+    rows that explain the labels. A row labelled with a gaining class ``c`` has the posterior odds of
+    "relabelled" against "truly ``c``" ``sum_j loss_j (gain_c / gain) f_j(x) : mix_c f_c(x)``, each
+    class's feature likelihood ``f_j(x)`` proportional to the trusted model's ``q_j(x) / t_j``
+    (``t_j`` its trusted class share). Rows more likely relabelled than not (posterior above 1/2,
+    the Bayes decision) are flagged, most likely first, and no more of a class than its excess
+    accounts for, counting the rows the label-shift tests flagged there already.
+    """
+    assert found.model is not None
+    rows, y, proba, oof, ty = found.model
+    k = proba.shape[1]
+    out: dict[str, Any] = {"method": "the labels' class mix against the trusted one, where the trusted model's "
+                                     "predictions say the class mix did not move (black-box shift detection); "
+                                     "rows more likely relabelled than not", "rows": 0}
+    if not pol["relabelled"] or y.size == 0 or ty.size == 0:
+        return out
+    t = np.bincount(ty, minlength=k) / ty.size
+    n_mix = np.bincount(y, minlength=k) / y.size
+    mu_n, mu_t, se = predicted_mix_shift(oof, proba, seed=seed)
+    z = np.divide(np.abs(mu_n - mu_t), se, out=np.zeros(k), where=se > 0)
+    moved = bool((z > float(pol["z"])).any())  # the features say the population's class mix changed
+    out.update({"label_mix": {names[c]: round(float(n_mix[c]), 4) for c in range(k)},
+                "trusted_mix": {names[c]: round(float(t[c]), 4) for c in range(k)},
+                "predicted_mix": {names[c]: round(float(mu_n[c]), 4) for c in range(k)},
+                "predicted_mix_trusted": {names[c]: round(float(mu_t[c]), 4) for c in range(k)},
+                "largest_z": round(float(z.max()), 2) if k else 0.0, "population_moved": moved})
+    if moved:
+        return out
+    mix = t
+    gain = np.clip(n_mix - mix, 0.0, None)
+    loss = np.clip(mix - n_mix, 0.0, None)
+    total = gain.sum()
+    if total <= 0:
+        return out
+    like = np.divide(proba, t, out=np.zeros_like(proba), where=t > 0)  # f_j(x), up to a factor per row
+    moved_w = like @ loss * (gain[y] / total)
+    stay_w = mix[y] * like[np.arange(y.size), y]
+    post = np.divide(moved_w, moved_w + stay_w, out=np.zeros(y.size), where=(moved_w + stay_w) > 0)
+    # at most as many rows of a class as its excess accounts for, the rows already flagged there included
+    already = found.suspicion[rows] > 0.5
+    hit = np.zeros(y.size, dtype=bool)
+    for c in np.flatnonzero(gain > 0).tolist():
+        budget = int(round(gain[c] * y.size)) - int((already & (y == c)).sum())
+        cand = np.flatnonzero((y == c) & ~already & (post > 0.5))
+        if budget > 0 and cand.size:
+            hit[cand[np.argsort(-post[cand], kind="stable")[:budget]]] = True
+    out["rows"] = int(hit.sum())
+    out["relabelled_expected"] = round(float(total * y.size), 1)
+    for i in np.flatnonzero(hit).tolist():
+        r = int(rows[i])
+        found.suspicion[r] = 0.5 + 0.5 * float(post[i])
+        src = names[int(np.argmax(like[i] * loss))]
+        found.row_reasons[r] = (f"{NAME}: labelled {names[y[i]]!r}, which the labels of the added and changed rows "
+                                f"give {n_mix[y[i]]:.1%} where the trusted data hold {mix[y[i]]:.1%} and the features "
+                                f"say their class mix did not change; more likely relabelled "
+                                f"from {src!r} than not (posterior {post[i]:.2f})")
+    return out
 
 
 def _label_counts(codes: np.ndarray, kk: int) -> np.ndarray:
@@ -569,6 +679,8 @@ def compare(new: TabularDataset | pd.DataFrame, trusted: TabularDataset | pd.Dat
     if new.label is not None and prep.codes is not None and prep.trusted_codes is not None:
         label_shift, groups = _label_shift(prep, prep.codes, prep.trusted_codes, pol, seed, model_proba, src, found)
     distribution = _focus_distribution(prep, features, pol, found)
+    if label_shift is not None and (distribution.get("label") or {}).get("shifted") and distribution.get("tested"):
+        label_shift["relabelled"] = _relabelled_rows(found, [str(c) for c in prep.classes], pol, seed)
     sources = _per_source(prep, src, groups, features, pol, found) if src is not None else None
     flagged = found.suspicion > 0.5
     return ReferenceReport(

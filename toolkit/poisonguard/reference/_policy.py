@@ -39,6 +39,8 @@ POLICY = Policy(
     Key("gate_unseen_labels", "bool", True, "labels the trusted data never had make the batch suspected"),
     Key("gate_feature_shift", "bool", True, "shifted feature distributions make the batch suspected"),
     Key("gate_label_distribution", "bool", True, "a shifted label distribution makes the batch suspected"),
+    Key("relabelled", "bool", True, "where the label distribution shifted, flag the rows of classes that gained "
+        "share beyond what the features support that are more likely relabelled than not"),
     Key("gate_feature_outliers", "bool", True, "added and changed rows unusual in the trusted rows' feature space "
         "(a detector fitted on the trusted rows that reads no label, e.g. outliers; Simes' test of its split-conformal "
         "p-values) make the batch suspected"),

@@ -34,7 +34,10 @@ class ReferenceReport:
     delta : dict
         Rows added, changed (label edits listed), unchanged and removed; ``new_fraction``.
     label_shift : dict or None
-        The trusted model's disagreement per class: observed, expected, threshold, flagged; unseen labels.
+        The trusted model's disagreement per class: observed, expected, threshold, flagged; unseen labels;
+        ``relabelled`` (where the label distribution shifted): the label mix, the trusted mix, the
+        predicted mix of the new and of the trusted rows, whether the population moved, the rows read
+        as relabelled.
     distribution : dict
         Per-column effect sizes of the focus rows against the trusted data; the label distribution.
     sources : dict or None
@@ -120,6 +123,10 @@ class ReferenceReport:
                  f"  {d['added']} added, {d['changed']} changed, {d['unchanged']} unchanged, {d['removed']} removed "
                  f"({d['new_fraction']:.1%} of the new version is new); {self.n_flagged} rows flagged"]
         lines += [f"  - {r}" for r in self.reasons]
+        rel = (self.label_shift or {}).get("relabelled") or {}
+        if rel.get("rows"):
+            lines.append(f"  {rel['rows']} rows more likely relabelled than not (the labels' class mix moved, the "
+                         "trusted model's predictions of the rows did not)")
         return "\n".join(lines)
 
 
