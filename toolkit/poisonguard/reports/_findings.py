@@ -72,7 +72,8 @@ _DETECTORS = {
     "duplicates": ("Duplicates", "exact and near duplicate rows"),
     "sensitive_data": ("SensitiveData", "rows holding personal or secret data"),
     "reference_shift": ("ReferenceShift", "added or changed rows whose label a model fitted on the trusted version "
-                                          "finds unlikely, or a label the trusted version never had"),
+                                          "finds unlikely or a shifted label mix more likely moved, or a label the "
+                                          "trusted version never had"),
 }
 
 _EXPECTATIONS = {
