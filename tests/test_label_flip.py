@@ -648,3 +648,19 @@ def test_scan_fit_reads_the_encoders_categorical_groups(adult_small):
     few = LabelFlipDetector(random_state=0).scan_fit(small, small.encode(), small.label_codes())
     narrow = [g for g in small.encoder.categorical_groups() if len(g) <= 5]
     assert few.categorical_groups_ == narrow and 0 < len(narrow) < 8
+
+
+def test_categorical_groups_are_checked_before_the_row_bound_leaves_them_one_hot():
+    """A group that names a column X lacks is an error even where the data are too small for the
+    group to be read natively (it would otherwise pass unnoticed), and the wrapper's default model
+    is scikit-learn's gradient boosting."""
+    from poisonguard.detectors.label_flip import OneHotAsCategories
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 2
+    with pytest.raises(ValueError, match="outside X"):
+        LabelFlipDetector(categorical_groups=[[2, 3, 4]]).fit(X, y)  # 60 rows < 100 per column: not native
+    onehot = np.eye(3)[np.arange(60) % 3]
+    model = OneHotAsCategories(groups=[[1, 2, 3]]).fit(np.column_stack([X[:, 0], onehot]), y)
+    assert type(model.estimator_).__name__ == "HistGradientBoostingClassifier"
+    assert model.estimator_.is_categorical_.tolist() == [False, True]

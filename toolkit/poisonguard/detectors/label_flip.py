@@ -157,8 +157,9 @@ class OneHotAsCategories(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : classifier
-        Fitted on the compact columns, with ``categorical_features`` set; cloned.
+    estimator : classifier, default=None
+        Fitted on the compact columns, with ``categorical_features`` set; cloned. None: a
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with its defaults.
     groups : list of list of int
         Column indices of each categorical feature's one-hot columns.
 
@@ -194,7 +195,13 @@ class OneHotAsCategories(ClassifierMixin, BaseEstimator):
         Xc = self._compact(X)
         n_plain = Xc.shape[1] - len(self.groups)
         mask = np.r_[np.zeros(n_plain, dtype=bool), np.ones(len(self.groups), dtype=bool)]
-        self.estimator_ = clone(self.estimator).set_params(categorical_features=mask).fit(Xc, y)
+        if self.estimator is None:
+            from sklearn.ensemble import HistGradientBoostingClassifier
+
+            base = HistGradientBoostingClassifier()
+        else:
+            base = clone(self.estimator)
+        self.estimator_ = base.set_params(categorical_features=mask).fit(Xc, y)
         self.classes_ = self.estimator_.classes_
         return self
 
@@ -809,9 +816,9 @@ class ConfidentLearning(_ProbabilisticLabelDetector):
 
     def _fit_raw(self, X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         groups = self.categorical_groups if self.categorical_groups is not None else getattr(self, "_scan_groups", None)
-        self.categorical_groups_ = native_groups(groups, X.shape[0])
-        if any(j < 0 or j >= X.shape[1] for g in self.categorical_groups_ for j in g):
+        if any(j < 0 or j >= X.shape[1] for g in groups or () for j in g):  # every group, also those left one-hot
             raise ValueError(f"categorical_groups name columns outside X's {X.shape[1]} columns")
+        self.categorical_groups_ = native_groups(groups, X.shape[0])
         return super()._fit_raw(X, y)
 
     def _make_estimator(self, seed: int, y: np.ndarray | None = None) -> Any:

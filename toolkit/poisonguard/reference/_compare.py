@@ -91,8 +91,8 @@ class _Findings:
     reasons: list[str]
     suspicion: np.ndarray
     row_reasons: dict[int, str]
-    #: the trusted model's view of the labelled focus rows (:func:`_label_shift`): rows, their label
-    #: codes, the model's probabilities of them and the trusted class shares it was fitted under
+    #: the trusted model's view (:func:`_label_shift`): the labelled focus rows, their label codes and
+    #: the model's probabilities of them; its out-of-fold probabilities of the trusted rows and their codes
     model: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
@@ -459,7 +459,7 @@ def _relabelled_rows(found: _Findings, names: Sequence[str], pol: Mapping[str, A
     Where the labels give a class more share than that mix, the excess is read as rows relabelled
     into it from the classes that lost share, in proportion to their losses: the fewest relabelled
     rows that explain the labels. A row labelled with a gaining class ``c`` has the posterior odds of
-    "relabelled" against "truly ``c``" ``sum_j loss_j (gain_c / gain) f_j(x) : mix_c f_c(x)``, each
+    "relabelled" against "truly ``c``" ``sum_j loss_j (gain_c / gain) f_j(x) : t_c f_c(x)``, each
     class's feature likelihood ``f_j(x)`` proportional to the trusted model's ``q_j(x) / t_j``
     (``t_j`` its trusted class share). Rows more likely relabelled than not (posterior above 1/2,
     the Bayes decision) are flagged, most likely first, and no more of a class than its excess
@@ -485,15 +485,15 @@ def _relabelled_rows(found: _Findings, names: Sequence[str], pol: Mapping[str, A
                 "largest_z": round(float(z.max()), 2) if k else 0.0, "population_moved": moved})
     if moved:
         return out
-    mix = t
-    gain = np.clip(n_mix - mix, 0.0, None)
-    loss = np.clip(mix - n_mix, 0.0, None)
+    # the rows' class mix is the trusted one, t
+    gain = np.clip(n_mix - t, 0.0, None)
+    loss = np.clip(t - n_mix, 0.0, None)
     total = gain.sum()
     if total <= 0:
         return out
     like = np.divide(proba, t, out=np.zeros_like(proba), where=t > 0)  # f_j(x), up to a factor per row
     moved_w = like @ loss * (gain[y] / total)
-    stay_w = mix[y] * like[np.arange(y.size), y]
+    stay_w = np.where(t[y] > 0, proba[np.arange(y.size), y], 0.0)  # t_c f_c(x) = q_c(x)
     post = np.divide(moved_w, moved_w + stay_w, out=np.zeros(y.size), where=(moved_w + stay_w) > 0)
     # at most as many rows of a class as its excess accounts for, the rows already flagged there included
     already = found.suspicion[rows] > 0.5
@@ -510,7 +510,7 @@ def _relabelled_rows(found: _Findings, names: Sequence[str], pol: Mapping[str, A
         found.suspicion[r] = 0.5 + 0.5 * float(post[i])
         src = names[int(np.argmax(like[i] * loss))]
         found.row_reasons[r] = (f"{NAME}: labelled {names[y[i]]!r}, which the labels of the added and changed rows "
-                                f"give {n_mix[y[i]]:.1%} where the trusted data hold {mix[y[i]]:.1%} and the features "
+                                f"give {n_mix[y[i]]:.1%} where the trusted data hold {t[y[i]]:.1%} and the features "
                                 f"say their class mix did not change; more likely relabelled "
                                 f"from {src!r} than not (posterior {post[i]:.2f})")
     return out
