@@ -664,3 +664,46 @@ def test_categorical_groups_are_checked_before_the_row_bound_leaves_them_one_hot
     model = OneHotAsCategories(groups=[[1, 2, 3]]).fit(np.column_stack([X[:, 0], onehot]), y)
     assert type(model.estimator_).__name__ == "HistGradientBoostingClassifier"
     assert model.estimator_.is_categorical_.tolist() == [False, True]
+
+
+def test_repeated_cross_validation_averages_its_splits_and_steadies_the_estimate():
+    """``repeats`` averages the out-of-fold probabilities of that many splits, the first being the
+    single split's; the average moves less from one split seed to the next than one split does."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from poisonguard.detectors.label_flip import oof_proba
+
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, flip_y=0.1, random_state=3)
+    lr = LogisticRegression(max_iter=500)
+    one = oof_proba(lr, X, y, 2, cv=5, random_state=0)
+    np.testing.assert_array_equal(oof_proba(lr, X, y, 2, cv=5, random_state=0, repeats=1), one)
+    rs = np.random.RandomState(0)
+    seeds = [0] + [int(rs.randint(np.iinfo(np.int32).max)) for _ in range(2)]
+    mean = np.mean([oof_proba(lr, X, y, 2, cv=5, random_state=s) for s in seeds], axis=0)
+    np.testing.assert_allclose(oof_proba(lr, X, y, 2, cv=5, random_state=0, repeats=3), mean, rtol=0, atol=1e-12)
+
+    def spread(repeats: int) -> float:
+        runs = np.stack([oof_proba(lr, X, y, 2, cv=5, random_state=s, repeats=repeats)[:, 1] for s in range(10, 16)])
+        return float(runs.var(axis=0).mean())
+
+    assert spread(3) < 0.6 * spread(1)  # the variance of a mean of 3 splits: about 1/3 of one split's
+
+
+@pytest.mark.parametrize(("n", "k", "auto"), [(100, 2, 3), (1000, 2, 3), (1001, 2, 2), (1500, 2, 2), (1501, 2, 1),
+                                          (50_000, 2, 1), (300, 3, 3), (500, 3, 2), (1119, 6, 1)])
+def test_cv_repeats_auto_repeats_small_data_within_its_work_budget(n, k, auto):
+    from poisonguard.detectors.label_flip import MAX_CV_REPEATS, REPEAT_CV_ROWS, cv_repeats
+
+    assert cv_repeats(n, k) == auto
+    assert cv_repeats(n, k) == 1 or n * (k if k > 2 else 1) * cv_repeats(n, k) <= REPEAT_CV_ROWS
+    assert 1 <= cv_repeats(n, k) <= MAX_CV_REPEATS
+
+
+def test_label_flip_records_its_repeats_and_rejects_a_bad_count(blobs):
+    X, y = blobs[["f0", "f1", "f2", "f3"]].to_numpy(), blobs["label"].to_numpy()
+    assert LabelFlipDetector(random_state=0).fit(X, y).cv_repeats_ == 1  # 600 rows x 3 classes: 1,800 of 3,000
+    assert LabelFlipDetector(random_state=0).fit(X[:300], y[:300]).cv_repeats_ == 3
+    assert LabelFlipDetector(cv_repeats=1, random_state=0).fit(X, y).cv_repeats_ == 1
+    with pytest.raises(ValueError, match="cv_repeats"):
+        LabelFlipDetector(cv_repeats=0).fit(X, y)

@@ -24,7 +24,8 @@ against label flipping poisoning attacks" (2018). :class:`LabelFlipDetector` (re
 ``label_flip``, the default) averages three views of each row: out-of-fold probabilities of a
 gradient-boosted model (strong on random flips), of a linear model (a smooth boundary), and
 the neighbours' labels (strong on flips placed near the decision boundary); its ranking adds a
-fourth on data of up to :data:`TREES_AUTO_MAX_ROWS` rows, extremely randomised trees.
+fourth on data of up to :data:`TREES_AUTO_MAX_ROWS` rows, extremely randomised trees. On small
+data its out-of-fold views are the mean of repeated cross-validation (:func:`cv_repeats`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "label_error_posterior",
     "label_margin",
     "noise_matrix",
+    "cv_repeats",
     "oof_proba",
 ]
 
@@ -85,6 +87,31 @@ STACK_STEP = 0.1
 #: Each fold's model is fitted on at most this many rows (a random sample of the fold's
 #: training rows); every row still gets an out-of-fold prediction.
 MAX_TRAIN_ROWS = 100_000
+
+
+#: Work budget of repeated cross-validation (``cv_repeats="auto"``, :func:`cv_repeats`), in rows times
+#: the boosted model's trees per round: the repeats never cost more than one cross-validation of
+#: a binary problem on this many rows.
+REPEAT_CV_ROWS = 3_000
+#: Most splits averaged by ``cv_repeats="auto"``; the split-to-split variance of a row's estimate
+#: falls as ``1 / repeats``, so past three the cost grows faster than what is left to remove.
+MAX_CV_REPEATS = 3
+
+
+def cv_repeats(n_rows: int, n_classes: int = 2) -> int:
+    """Splits the out-of-fold views of ``n_rows`` rows of ``n_classes`` classes are averaged over
+    (``cv_repeats="auto"``).
+
+    On small data one 5-fold split is a noisy estimate: which rows share a row's fold moves its
+    out-of-fold probability, and with it the row's rank among the suspects (one other split seed
+    moved the suite's mean AP under random flips by 0.007, ``benchmarks/RESULTS.md``, issue 15).
+    Repeating the split costs little there, and is not done on larger data, where one split is
+    steadier and costs the most. The cost is counted as the boosted model's: rows times trees per
+    round (one per class, one for two classes): ``min(MAX_CV_REPEATS, REPEAT_CV_ROWS // (n_rows *
+    trees))``, at least 1.
+    """
+    trees = 1 if n_classes <= 2 else int(n_classes)
+    return int(max(1, min(MAX_CV_REPEATS, REPEAT_CV_ROWS // max(int(n_rows) * trees, 1))))
 
 
 #: ``min_samples_leaf`` of the default gradient-boosted model (scikit-learn's default).
@@ -241,7 +268,8 @@ def _encode_y(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, cv: int = 5,
               random_state: Any = None, max_train_rows: int | None = None,
-              held_out: np.ndarray | None = None, _extra: np.ndarray | None = None) -> np.ndarray:
+              held_out: np.ndarray | None = None, repeats: int = 1,
+              _extra: np.ndarray | None = None) -> np.ndarray:
     """Out-of-fold predicted probabilities, shape ``(n, n_classes)``.
 
     Classes with fewer members than ``cv`` reduce the number of folds (at least 2); a
@@ -252,13 +280,17 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     training parts still hold ``max_train_rows`` rows, since more folds would only add fits of
     models of the same size (1,000,000 rows: 2 folds of models fitted on 100,000 rows each).
     ``held_out`` (a boolean mask) names rows that no model is fitted on: each gets the mean of
-    the fold models' probabilities.
+    the fold models' probabilities. With ``repeats`` > 1, the cross-validation is repeated on
+    that many different splits (the first is the one ``repeats=1`` makes) and each row gets the
+    mean of its out-of-fold probabilities over them (repeated cross-validation, which takes out
+    the part of a row's estimate that depends on which rows happened to share its fold:
+    Bouckaert & Frank, PAKDD 2004; Kim, *Computational Statistics & Data Analysis* 2009).
     """
     n = len(y)
     if held_out is not None and held_out.any():
         keep = np.flatnonzero(~held_out)
         proba = oof_proba(estimator, X[keep], y[keep], n_classes, cv=cv, random_state=random_state,
-                          max_train_rows=max_train_rows, held_out=None, _extra=X[held_out])
+                          max_train_rows=max_train_rows, held_out=None, repeats=repeats, _extra=X[held_out])
         out = np.full((n, n_classes), np.nan)
         out[keep] = proba[: keep.size]
         out[held_out] = proba[keep.size:]
@@ -277,13 +309,14 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
         # the fewest folds k with idx.size * (k - 1) / k >= max_train_rows
         folds = max(2, min(folds, int(np.ceil(idx.size / (idx.size - max_train_rows)))))
     Xu, yu = X[idx], y[idx]
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     rng = check_random_state(random_state)
+    split_seeds = [random_state] + [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(max(1, repeats) - 1)]
     splits = []
-    for train, test in splitter.split(Xu, yu):
-        if max_train_rows is not None and train.size > max_train_rows:
-            train = np.sort(rng.choice(train, size=max_train_rows, replace=False))
-        splits.append((train, test))
+    for seed in split_seeds:
+        for train, test in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(Xu, yu):
+            if max_train_rows is not None and train.size > max_train_rows:
+                train = np.sort(rng.choice(train, size=max_train_rows, replace=False))
+            splits.append((train, test))
 
     def fit_fold(split: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         train, test = split
@@ -294,11 +327,13 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     # the folds are independent: fitted side by side, one thread each (see poisonguard._threads)
     fitted = map_tasks(fit_fold, splits, rows=max(train.size for train, _ in splits))
     extra_sum = np.zeros_like(extra)
+    proba_sum = np.zeros((idx.size, n_classes))
     for (_, test), (classes, p, e) in zip(splits, fitted):
-        proba[idx[test]] = 0.0
-        proba[np.ix_(idx[test], classes)] = p
+        proba_sum[np.ix_(test, classes)] += p
         if e is not None:
             extra_sum[:, classes] += e
+    # every usable row is in one test fold of each split
+    proba[idx] = proba_sum / len(split_seeds)
     if extra.shape[0] and splits:
         extra = extra_sum / len(splits)
     return np.vstack([proba, extra])
@@ -941,6 +976,11 @@ class LabelFlipDetector(ConfidentLearning):
         rows a leaf, out of fold); "auto" includes it from 40 rows (where the boosted model can make
         its first split; on fewer the label models are the class frequencies, see
         :func:`default_estimator`) up to :data:`TREES_AUTO_MAX_ROWS` rows.
+    cv_repeats : "auto" or int >= 1, default="auto"
+        Splits of repeated cross-validation that the out-of-fold views (boosted, linear, trees)
+        average over. "auto" repeats small data (:func:`cv_repeats`): for two classes, three splits
+        up to 1,000 rows, two up to 1,500, one above; for ``k`` classes, the same at ``k`` times
+        fewer rows.
     knn_rows : int, default=None
         Rows of the whole data the fitted rows are a sample of (by default the rows fitted on). The neighbour
         search runs in random blocks of :func:`knn_block_rows` of this many rows, for the fitted rows
@@ -981,6 +1021,8 @@ class LabelFlipDetector(ConfidentLearning):
     error_candidates_ : ndarray of bool, shape (n_samples,)
         The rows :meth:`batch_finding` counts per class: the confident joint's estimated number of
         errors, ranked by the posterior of ``proba_`` under ``noise_matrix_``.
+    cv_repeats_ : int
+        Splits the out-of-fold views were averaged over (``cv_repeats``).
     evidence_neighbors_ : int
         Neighbours counted by the label test behind ``pvalues_`` (:func:`neighbour_test_size`).
     raw_scores_, threshold_, offset_, scale_, suspicion_, labels_, n_features_in_
@@ -1004,13 +1046,15 @@ class LabelFlipDetector(ConfidentLearning):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "linear": [StrOptions({"auto"}), "boolean"],
         "trees": [StrOptions({"auto"}), "boolean"],
+        "cv_repeats": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "knn_rows": [Interval(Integral, 1, None, closed="left"), None],
         "rank_new_below": [Interval(Real, 0, 1, closed="right"), None],
         "policy": [dict, None],
     }
 
     def __init__(self, *, estimator: Any = None, cv: int = 5, n_neighbors: int = 20, linear: str | bool = "auto",
-                 trees: str | bool = "auto", knn_rows: int | None = None, rank_new_below: float | None = None,
+                 trees: str | bool = "auto", cv_repeats: str | int = "auto", knn_rows: int | None = None,
+                 rank_new_below: float | None = None,
                  policy: dict[str, Any] | None = None, categorical_groups: list[list[int]] | None = None,
                  contamination: str | float = "auto", random_state: Any = None) -> None:
         self.estimator = estimator
@@ -1019,6 +1063,7 @@ class LabelFlipDetector(ConfidentLearning):
         self.n_neighbors = n_neighbors
         self.linear = linear
         self.trees = trees
+        self.cv_repeats = cv_repeats
         self.knn_rows = knn_rows
         self.rank_new_below = rank_new_below
         self.policy = policy
@@ -1035,12 +1080,16 @@ class LabelFlipDetector(ConfidentLearning):
     def _use_trees(self, n: int) -> bool:
         return bool(self.trees) if self.trees != "auto" else 2 * HGB_MIN_SAMPLES_LEAF <= n <= TREES_AUTO_MAX_ROWS
 
+    def _repeats(self, n: int) -> int:
+        return cv_repeats(n, len(self.classes_)) if self.cv_repeats == "auto" else int(self.cv_repeats)
+
     def _label_proba(self, X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
         k = len(self.classes_)
+        self.cv_repeats_ = r = self._repeats(len(y))
         views = {"model": oof_proba(self._make_estimator(seed), X, y, k, cv=self.cv, random_state=seed,
-                                    max_train_rows=MAX_TRAIN_ROWS)}
+                                    max_train_rows=MAX_TRAIN_ROWS, repeats=r)}
         if self._use_linear(len(y)):
-            views["linear"] = oof_proba(_linear_estimator(), X, y, k, cv=self.cv, random_state=seed)
+            views["linear"] = oof_proba(_linear_estimator(), X, y, k, cv=self.cv, random_state=seed, repeats=r)
         # one neighbour search serves the view and the label test of _pvalues
         k_test = _test_neighbours(y.size)
         labels = knn_labels(X, y, max(self.n_neighbors, k_test), random_state=seed, block_rows=self._knn_block(y.size))
@@ -1049,7 +1098,7 @@ class LabelFlipDetector(ConfidentLearning):
         self._test_knn = label_shares(labels[:, :k_test], n_classes=k, prior=prior) if k_test >= 1 else None
         blend = np.mean(list(views.values()), axis=0)  # the decision's probabilities: the trees are the ranking's only
         if self._use_trees(len(y)):
-            views["trees"] = oof_proba(_trees_estimator(seed), X, y, k, cv=self.cv, random_state=seed)
+            views["trees"] = oof_proba(_trees_estimator(seed), X, y, k, cv=self.cv, random_state=seed, repeats=r)
         self.view_proba_ = views
         rows = np.arange(y.size)
         w = stack_weights(np.stack([v[rows, y] for v in views.values()], axis=1), random_state=seed)
