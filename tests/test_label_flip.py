@@ -688,6 +688,8 @@ def test_repeated_cross_validation_averages_its_splits_and_steadies_the_estimate
         return float(runs.var(axis=0).mean())
 
     assert spread(3) < 0.6 * spread(1)  # the variance of a mean of 3 splits: about 1/3 of one split's
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        oof_proba(lr, X, y, 2, repeats=0)
 
 
 @pytest.mark.parametrize(("n", "k", "auto"), [(100, 2, 3), (1000, 2, 3), (1001, 2, 2), (1500, 2, 2), (1501, 2, 1),

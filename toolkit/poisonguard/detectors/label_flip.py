@@ -52,12 +52,12 @@ __all__ = [
     "LabelFlipDetector",
     "OneHotAsCategories",
     "confident_joint",
+    "cv_repeats",
     "knn_label_proba",
     "knn_labels",
     "label_error_posterior",
     "label_margin",
     "noise_matrix",
-    "cv_repeats",
     "oof_proba",
 ]
 
@@ -286,6 +286,8 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
     the part of a row's estimate that depends on which rows happened to share its fold:
     Bouckaert & Frank, PAKDD 2004; Kim, *Computational Statistics & Data Analysis* 2009).
     """
+    if repeats < 1:
+        raise ValueError(f"oof_proba: repeats must be at least 1; got {repeats}")
     n = len(y)
     if held_out is not None and held_out.any():
         keep = np.flatnonzero(~held_out)
@@ -310,7 +312,7 @@ def oof_proba(estimator: Any, X: np.ndarray, y: np.ndarray, n_classes: int, *, c
         folds = max(2, min(folds, int(np.ceil(idx.size / (idx.size - max_train_rows)))))
     Xu, yu = X[idx], y[idx]
     rng = check_random_state(random_state)
-    split_seeds = [random_state] + [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(max(1, repeats) - 1)]
+    split_seeds = [random_state] + [int(rng.randint(np.iinfo(np.int32).max)) for _ in range(repeats - 1)]
     splits = []
     for seed in split_seeds:
         for train, test in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(Xu, yu):
